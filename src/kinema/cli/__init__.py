@@ -1,0 +1,1 @@
+"""Command line interface: ``kinema <verb>``, a thin layer over the Python API."""

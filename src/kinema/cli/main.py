@@ -1,0 +1,65 @@
+"""The ``kinema`` entry point. Each verb lives in its own module and is imported only when used."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from kinema.errors import KinemaInputError
+
+# verb -> "module:attribute" of a click command; keeps `kinema --help` free of torch imports.
+VERBS = {
+    "animate": "kinema.cli.animate:animate",
+    "synth": "kinema.cli.synth:synth",
+    "pose": "kinema.cli.pose:pose",
+}
+HELP = {
+    "animate": "Animate a reference character with a driving video.",
+    "synth": "Render puppet-world samples and training pairs.",
+    "pose": "Extract or render 2D pose keypoints.",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(VERBS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in VERBS:
+            return None
+        module, attr = VERBS[name].split(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, HELP.get(name, "")) for name in self.list_commands(ctx)])
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="kinema")
+def cli() -> None:
+    """kinema: make any character move."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; bad input exits with status 2 and a one-line message naming the fix."""
+    try:
+        cli.main(args=argv, standalone_mode=False)
+    except KinemaInputError as err:
+        click.echo(f"error: {err}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as err:
+        err.show()
+        return err.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Named keypoint layouts: joint names, limbs (parent, child) and body-part groups.
+
+The humanoid layout is OpenPose-18 body followed by two 21-point hands (60 joints), the format
+the puppet world emits and the skeleton renderer draws. Other families register their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+OPENPOSE18 = (
+    "nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist",
+    "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "r_eye", "l_eye", "r_ear", "l_ear",
+)
+# OpenPose's limb order (the order its colour table follows), 0-based.
+OPENPOSE18_LIMBS = (
+    (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10),
+    (1, 11), (11, 12), (12, 13), (1, 0), (0, 14), (14, 16), (0, 15), (15, 17),
+)
+HAND21 = ("wrist",) + tuple(
+    f"{finger}_{i}" for finger in ("thumb", "index", "middle", "ring", "pinky") for i in range(1, 5)
+)
+HAND21_LIMBS = tuple(
+    (0 if i == 0 else base + i - 1, base + i) for base in (1, 5, 9, 13, 17) for i in range(4)
+)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A keypoint layout: ``joints`` names, ``limbs`` as index pairs, ``groups`` name -> indices."""
+
+    name: str
+    joints: tuple[str, ...]
+    limbs: tuple[tuple[int, int], ...]
+    groups: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.joints)
+
+    def index(self, joint: str) -> int:
+        return self.joints.index(joint)
+
+
+def _humanoid() -> Layout:
+    hand = lambda side, off: tuple(f"{side}_hand_{j}" for j in HAND21)  # noqa: E731
+    joints = OPENPOSE18 + hand("l", 18) + hand("r", 39)
+    limbs = OPENPOSE18_LIMBS + tuple((a + 18, b + 18) for a, b in HAND21_LIMBS) + tuple(
+        (a + 39, b + 39) for a, b in HAND21_LIMBS
+    )
+    groups = {
+        "head": (0, 14, 15, 16, 17),
+        "torso": (1, 2, 5, 8, 11),
+        "arms": (3, 4, 6, 7),
+        "legs": (9, 10, 12, 13),
+        "hands": tuple(range(18, 60)),
+    }
+    return Layout("humanoid", joints, limbs, groups)
+
+
+LAYOUTS: dict[str, Layout] = {}
+
+
+def register_layout(layout: Layout) -> Layout:
+    """Add a layout to the registry (names are unique)."""
+    if layout.name in LAYOUTS and LAYOUTS[layout.name] != layout:
+        raise ValueError(f"layout '{layout.name}' is already registered with a different definition")
+    LAYOUTS[layout.name] = layout
+    return layout
+
+
+def get_layout(name: str) -> Layout:
+    """Look up a layout by name; the error lists the valid names."""
+    if name not in LAYOUTS:
+        raise KeyError(f"unknown keypoint layout '{name}'; known: {', '.join(sorted(LAYOUTS))}")
+    return LAYOUTS[name]
+
+
+register_layout(_humanoid())
+register_layout(Layout("body18", OPENPOSE18, OPENPOSE18_LIMBS))
