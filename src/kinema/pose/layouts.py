@@ -27,12 +27,19 @@ HAND21_LIMBS = tuple(
 
 @dataclass(frozen=True)
 class Layout:
-    """A keypoint layout: ``joints`` names, ``limbs`` as index pairs, ``groups`` name -> indices."""
+    """A keypoint layout: ``joints`` names, ``limbs`` as index pairs, ``groups`` name -> indices.
+
+    ``root`` is where the kinematic chain starts (bone scaling keeps it fixed); ``attach`` lists
+    (component root, joint) pairs for parts with no limb to the body, e.g. a hand's wrist point and
+    the body's wrist: the part moves with that joint.
+    """
 
     name: str
     joints: tuple[str, ...]
     limbs: tuple[tuple[int, int], ...]
     groups: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    root: int = 0
+    attach: tuple[tuple[int, int], ...] = ()
 
     @property
     def num_joints(self) -> int:
@@ -55,7 +62,7 @@ def _humanoid() -> Layout:
         "legs": (9, 10, 12, 13),
         "hands": tuple(range(18, 60)),
     }
-    return Layout("humanoid", joints, limbs, groups)
+    return Layout("humanoid", joints, limbs, groups, root=1, attach=((18, 7), (39, 4)))
 
 
 LAYOUTS: dict[str, Layout] = {}
@@ -77,4 +84,5 @@ def get_layout(name: str) -> Layout:
 
 
 register_layout(_humanoid())
-register_layout(Layout("body18", OPENPOSE18, OPENPOSE18_LIMBS))
+BODY18_GROUPS = {"head": (0, 14, 15, 16, 17), "torso": (1, 2, 5, 8, 11), "arms": (3, 4, 6, 7), "legs": (9, 10, 12, 13)}
+register_layout(Layout("body18", OPENPOSE18, OPENPOSE18_LIMBS, BODY18_GROUPS, root=1))
