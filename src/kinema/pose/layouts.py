@@ -86,3 +86,25 @@ def get_layout(name: str) -> Layout:
 register_layout(_humanoid())
 BODY18_GROUPS = {"head": (0, 14, 15, 16, 17), "torso": (1, 2, 5, 8, 11), "arms": (3, 4, 6, 7), "legs": (9, 10, 12, 13)}
 register_layout(Layout("body18", OPENPOSE18, OPENPOSE18_LIMBS, BODY18_GROUPS, root=1))
+
+QUADRUPED = (
+    "nose", "head", "l_ear", "r_ear", "neck", "withers", "croup", "tail_base", "tail_mid", "tail_tip",
+    "fl_shoulder", "fl_knee", "fl_paw", "fr_shoulder", "fr_knee", "fr_paw",
+    "bl_hip", "bl_knee", "bl_paw", "br_hip", "br_knee", "br_paw",
+)
+register_layout(Layout(
+    "quadruped", QUADRUPED,
+    ((1, 0), (1, 2), (1, 3), (4, 1), (5, 4), (5, 6), (6, 7), (7, 8), (8, 9), (5, 10), (10, 11), (11, 12),
+     (5, 13), (13, 14), (14, 15), (6, 16), (16, 17), (17, 18), (6, 19), (19, 20), (20, 21)),
+    {"head": (0, 1, 2, 3), "torso": (4, 5, 6), "tail": (7, 8, 9), "legs": tuple(range(10, 22))},
+))
+BIRD = (
+    "beak", "head", "neck", "body", "tail", "l_wing_root", "l_wing_mid", "l_wing_tip",
+    "r_wing_root", "r_wing_mid", "r_wing_tip", "l_hip", "l_ankle", "l_foot", "r_hip", "r_ankle", "r_foot",
+)
+register_layout(Layout(
+    "bird", BIRD,
+    ((1, 0), (2, 1), (3, 2), (3, 4), (3, 5), (5, 6), (6, 7), (3, 8), (8, 9), (9, 10),
+     (3, 11), (11, 12), (12, 13), (3, 14), (14, 15), (15, 16)),
+    {"head": (0, 1, 2), "torso": (3, 4), "wings": (5, 6, 7, 8, 9, 10), "legs": tuple(range(11, 17))},
+))
