@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from kinema.io.atomic import atomic_path
+from kinema.errors import KinemaInputError
+from kinema.io.atomic import atomic_path, write_json_atomic
 from kinema.pose.layouts import Layout, get_layout
+
+
+JSON_FORMAT = "kinema.keypoints/1"
 
 
 @dataclass
@@ -51,16 +56,75 @@ class Keypoints:
     def num_people(self) -> int:
         return int(self.xy.shape[1])
 
+    @property
+    def detected(self) -> np.ndarray:
+        """(T,) bool: frames where at least one joint of one person is visible."""
+        return (self.visibility > 0).any(axis=(1, 2))
+
+    def check_finite(self, what: str = "keypoints") -> Keypoints:
+        """Raise :class:`KinemaInputError` if any coordinate or visibility is NaN or infinite."""
+        bad = ~np.isfinite(self.xy).all(axis=-1) | ~np.isfinite(self.visibility)
+        if bad.any():
+            t, p, j = np.argwhere(bad)[0]
+            raise KinemaInputError(
+                what,
+                f"{int(bad.sum())} joints have NaN/inf values (first: frame {t}, person {p}, joint '{self.spec.joints[j]}')",
+                "Mark missing joints with visibility 0 and finite coordinates (e.g. 0) instead of NaN.",
+            )
+        return self
+
     def save(self, path: str | os.PathLike) -> Path:
-        """Write to ``.npz`` atomically."""
+        """Write to ``.npz`` or ``.json`` (by suffix) atomically."""
         path = Path(path)
+        if path.suffix == ".json":
+            self.check_finite(f"keypoints for '{path}'")
+            write_json_atomic(path, self.to_dict())
+            return path
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
                 np.savez_compressed(f, xy=self.xy, visibility=self.visibility, layout=np.str_(self.layout), size=np.asarray(self.size))
         return path
 
+    def to_dict(self) -> dict:
+        """JSON-ready dict: format tag, layout, joint names, size and nested per-frame lists."""
+        return {
+            "format": JSON_FORMAT,
+            "layout": self.layout,
+            "joints": list(self.spec.joints),
+            "size": list(self.size),
+            "num_frames": self.num_frames,
+            "num_people": self.num_people,
+            "xy": self.xy.round(3).tolist(),
+            "visibility": self.visibility.round(4).tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Keypoints:
+        """Inverse of :meth:`to_dict`."""
+        if data.get("format") != JSON_FORMAT:
+            raise ValueError(f"not a {JSON_FORMAT} document (format={data.get('format')!r})")
+        shape = (data["num_frames"], data["num_people"], get_layout(data["layout"]).num_joints)
+        xy = np.asarray(data["xy"], dtype=np.float32).reshape(*shape, 2)
+        visibility = np.asarray(data["visibility"], dtype=np.float32).reshape(shape)
+        return cls(xy, visibility, data["layout"], tuple(data["size"]))
+
     @classmethod
     def load(cls, path: str | os.PathLike) -> Keypoints:
-        """Read a file written by :meth:`save` (no pickles)."""
-        with np.load(path, allow_pickle=False) as data:
-            return cls(data["xy"], data["visibility"], str(data["layout"]), tuple(data["size"].tolist()))
+        """Read a file written by :meth:`save` (no pickles).
+
+        Raises:
+            KinemaInputError: missing or unreadable file, or NaN/inf values.
+        """
+        path = Path(path)
+        what = f"keypoints '{path}'"
+        if not path.is_file():
+            raise KinemaInputError(what, "file not found", "Check the path; create one with `kinema pose extract`.")
+        try:
+            if path.suffix == ".json":
+                kp = cls.from_dict(json.loads(path.read_text()))
+            else:
+                with np.load(path, allow_pickle=False) as data:
+                    kp = cls(data["xy"], data["visibility"], str(data["layout"]), tuple(data["size"].tolist()))
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise KinemaInputError(what, f"is not a keypoints file ({err})", "Pass a .npz or .json written by `kinema pose extract`.") from err
+        return kp.check_finite(what)
