@@ -1,0 +1,63 @@
+"""LoRA adapters via peft, saved in the format diffusers' ``WanPipeline.load_lora_weights`` reads.
+
+Presets: ``ffn`` (DreamActor-M2: feed-forward layers only, text branch excluded) and
+``attn_ffn`` (AniX: self/cross attention projections and feed-forward layers).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from diffusers import WanPipeline, WanTransformer3DModel
+from peft import LoraConfig
+from peft.utils import get_peft_model_state_dict
+
+from kinema.errors import KinemaInputError
+from kinema.io.atomic import atomic_path
+
+FFN = ("ffn.net.0.proj", "ffn.net.2")
+ATTN = tuple(f"{a}.{p}" for a in ("attn1", "attn2") for p in ("to_q", "to_k", "to_v", "to_out.0"))
+LORA_TARGETS: dict[str, tuple[str, ...]] = {"ffn": FFN, "attn_ffn": ATTN + FFN}
+ADAPTER = "kinema"
+
+
+def lora_config(preset: str = "ffn", rank: int = 256, alpha: float | None = None) -> LoraConfig:
+    """peft ``LoraConfig`` for a named target preset; ``alpha`` defaults to ``rank`` (scale 1)."""
+    if preset not in LORA_TARGETS:
+        raise KeyError(f"unknown LoRA preset '{preset}'; known: {', '.join(LORA_TARGETS)}")
+    if rank < 1:
+        raise ValueError(f"LoRA rank must be >= 1, got {rank}")
+    # Regex anchored on the block path so only transformer blocks match (not condition_embedder).
+    pattern = r"blocks\.\d+\.(" + "|".join(t.replace(".", r"\.") for t in LORA_TARGETS[preset]) + r")"
+    return LoraConfig(r=rank, lora_alpha=alpha or rank, init_lora_weights=True, target_modules=pattern)
+
+
+def add_lora(model: WanTransformer3DModel, config: LoraConfig) -> WanTransformer3DModel:
+    """Attach a trainable adapter named ``kinema`` (B is zero-initialised: output unchanged)."""
+    model.add_adapter(config, adapter_name=ADAPTER)
+    return model
+
+
+def save_lora(model: WanTransformer3DModel, path: str | os.PathLike) -> Path:
+    """Write the adapter as ``pytorch_lora_weights.safetensors``-style file at ``path``, atomically."""
+    path = Path(path)
+    layers = get_peft_model_state_dict(model, adapter_name=ADAPTER)
+    metadata = model.peft_config[ADAPTER].to_dict()
+    metadata["target_modules"] = metadata["target_modules"] if isinstance(metadata["target_modules"], str) else sorted(metadata["target_modules"])
+    with atomic_path(path) as tmp:
+        WanPipeline.save_lora_weights(tmp.parent, transformer_lora_layers=layers, weight_name=tmp.name,
+                                      transformer_lora_adapter_metadata=metadata)
+    return path
+
+
+def load_lora(model: WanTransformer3DModel, path: str | os.PathLike) -> WanTransformer3DModel:
+    """Load a diffusers-format Wan LoRA file (kinema's or any Wan LoRA diffusers can read) into ``model``."""
+    path = Path(path)
+    if not path.is_file():
+        raise KinemaInputError(f"adapter '{path}'", "file not found", "Pass a .safetensors LoRA file.")
+    if path.suffix != ".safetensors":
+        raise KinemaInputError(f"adapter '{path}'", "is not a .safetensors file", "kinema loads adapters only from safetensors.")
+    state_dict, metadata = WanPipeline.lora_state_dict(str(path), return_lora_metadata=True)
+    model.load_lora_adapter(state_dict, prefix="transformer", adapter_name=ADAPTER, metadata=metadata)
+    return model

@@ -1,0 +1,111 @@
+"""The Wan transformer on a stream of token segments (SPEC "The mechanism").
+
+A :class:`Segment` is a latent video that goes through the model's own ``patch_embedding``,
+placed at RoPE coordinates ``offset + grid`` with its own timestep (0 for clean conditions).
+:func:`forward_segments` rebuilds ``WanTransformer3DModel.forward`` from the model's submodules,
+so checkpoint keys, peft LoRA layers, gradient checkpointing and attention backends all apply.
+With one segment at offset 0 it equals the stock forward.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from diffusers import WanTransformer3DModel
+
+from kinema.backbone.rope import grid_coords, rope_from_coords
+
+
+@dataclass
+class Segment:
+    """A run of tokens in the DiT's sequence.
+
+    Attributes:
+        latents: (B, C_in, F, H, W) latent video; C_in = the patch embedding's input channels.
+        timestep: (B,) flow-matching timestep in [0, 1000]; zeros for clean condition tokens.
+        offset: RoPE coordinate (t, h, w) of the first patch, in patch units; may be negative.
+        predicted: whether the model's output for this segment is returned (and trained on).
+    """
+
+    latents: torch.Tensor
+    timestep: torch.Tensor
+    offset: tuple[int, int, int] = (0, 0, 0)
+    predicted: bool = True
+
+    def grid(self, patch_size: tuple[int, int, int]) -> tuple[int, int, int]:
+        """Post-patch (frames, height, width)."""
+        _, _, f, h, w = self.latents.shape
+        return f // patch_size[0], h // patch_size[1], w // patch_size[2]
+
+
+def _embed(model: WanTransformer3DModel, segments: list[Segment]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Patch-embed every segment: tokens (B, S, D), coords (S, 3), per-token timesteps (B, S)."""
+    tokens, coords, steps = [], [], []
+    for seg in segments:
+        x = model.patch_embedding(seg.latents)  # (B, D, f, h, w)
+        tokens.append(x.flatten(2).transpose(1, 2))  # (B, f*h*w, D)
+        coords.append(grid_coords(*seg.grid(model.config.patch_size), seg.offset, device=x.device))
+        steps.append(seg.timestep[:, None].expand(-1, tokens[-1].shape[1]))
+    return torch.cat(tokens, 1).contiguous(), torch.cat(coords), torch.cat(steps, 1)
+
+
+def _time_embedding(model: WanTransformer3DModel, steps: torch.Tensor, text: torch.Tensor,
+                    image: torch.Tensor | None):
+    """Time/text/image embeddings; one timestep per sample when all tokens share it (stock path)."""
+    uniform = bool((steps == steps[:, :1]).all())
+    timestep = steps[:, 0] if uniform else steps.flatten()
+    temb, proj, text, image = model.condition_embedder(
+        timestep, text, image, timestep_seq_len=None if uniform else steps.shape[1])
+    proj = proj.unflatten(1, (6, -1)) if uniform else proj.unflatten(2, (6, -1))  # (B, 6, D) | (B, S, 6, D)
+    context = text if image is None else torch.cat([image, text], dim=1)
+    return temb, proj, context
+
+
+def _unpatchify(model: WanTransformer3DModel, x: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+    """(B, f*h*w, C*pt*ph*pw) -> (B, C, f*pt, h*ph, w*pw)."""
+    p_t, p_h, p_w = model.config.patch_size
+    x = x.reshape(x.shape[0], *grid, p_t, p_h, p_w, -1)
+    return x.permute(0, 7, 1, 4, 2, 5, 3, 6).flatten(6, 7).flatten(4, 5).flatten(2, 3)
+
+
+def forward_segments(model: WanTransformer3DModel, segments: list[Segment], encoder_hidden_states: torch.Tensor,
+                     encoder_hidden_states_image: torch.Tensor | None = None) -> list[torch.Tensor]:
+    """Run the Wan DiT on a list of segments.
+
+    Args:
+        model: a (possibly LoRA-wrapped, widened) ``WanTransformer3DModel``.
+        segments: the token stream, in sequence order.
+        encoder_hidden_states: (B, L, text_dim) text embeddings (L = 512 for I2V models).
+        encoder_hidden_states_image: (B, N_img, image_dim) CLIP tokens for I2V models, else None.
+
+    Returns:
+        The velocity prediction (B, C_out, F, H, W) of each segment with ``predicted=True``, in order.
+    """
+    tokens, coords, steps = _embed(model, segments)
+    rotary = rope_from_coords(coords, model.config.attention_head_dim)
+    temb, proj, context = _time_embedding(model, steps, encoder_hidden_states, encoder_hidden_states_image)
+
+    for block in model.blocks:
+        if torch.is_grad_enabled() and model.gradient_checkpointing:
+            tokens = model._gradient_checkpointing_func(block, tokens, context, proj, rotary)
+        else:
+            tokens = block(tokens, context, proj, rotary)
+
+    table = model.scale_shift_table.to(temb.device)
+    if temb.ndim == 3:  # per-token: (B, S, D)
+        shift, scale = (table.unsqueeze(0) + temb.unsqueeze(2)).chunk(2, dim=2)
+        shift, scale = shift.squeeze(2), scale.squeeze(2)
+    else:  # (B, D)
+        shift, scale = (table + temb.unsqueeze(1)).chunk(2, dim=1)
+    tokens = (model.norm_out(tokens.float()) * (1 + scale) + shift).type_as(tokens)
+
+    outputs, start = [], 0
+    for seg in segments:
+        grid = seg.grid(model.config.patch_size)
+        end = start + math.prod(grid)
+        if seg.predicted:
+            outputs.append(_unpatchify(model, model.proj_out(tokens[:, start:end]), grid))
+        start = end
+    return outputs
