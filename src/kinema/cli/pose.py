@@ -1,0 +1,81 @@
+"""``kinema pose extract`` (video -> keypoints) and ``kinema pose render`` (keypoints -> skeleton video)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from kinema.errors import KinemaInputError
+
+
+def _parse_size(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    try:
+        width, height = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise KinemaInputError(f"--size '{value}'", "is not WIDTHxHEIGHT", "Pass e.g. --size 512x512.") from None
+    if width <= 0 or height <= 0:
+        raise KinemaInputError(f"--size '{value}'", "must be positive", "Pass e.g. --size 512x512.")
+    return width, height
+
+
+def _check_out(out: Path, suffixes: tuple[str, ...]) -> None:
+    if out.suffix not in suffixes:
+        raise KinemaInputError(f"--out '{out}'", f"has suffix '{out.suffix}'", f"Use one of: {', '.join(suffixes)}.")
+
+
+@click.group()
+def pose() -> None:
+    """Extract or render 2D pose keypoints."""
+
+
+@pose.command()
+@click.argument("video", type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="keypoints file (.npz or .json)")
+@click.option("--backend", type=str, default=None, help="mediapipe (default) or onnx (default when --model is given)")
+@click.option("--model", type=click.Path(path_type=Path), default=None, help="top-down .onnx pose model (onnx backend)")
+@click.option("--max-frames", type=click.IntRange(min=1), default=None)
+def extract(video: Path, out: Path, backend: str | None, model: Path | None, max_frames: int | None) -> None:
+    """Estimate 2D keypoints for every frame of VIDEO."""
+    from kinema.io import read_video
+    from kinema.pose.estimators import get_estimator
+
+    _check_out(out, (".npz", ".json"))
+    backend = backend or ("onnx" if model is not None else "mediapipe")
+    if backend == "mediapipe" and model is not None:
+        raise KinemaInputError("--model", "is not used by the mediapipe backend", "Drop --model or pass --backend onnx.")
+    estimator = get_estimator(backend, **({"model": model} if backend == "onnx" else {}))
+    clip = read_video(video, max_frames=max_frames)
+    keypoints = estimator(clip.frames).keypoints
+    found = keypoints.detected
+    if not found.any():
+        raise KinemaInputError(f"video '{video}'", f"no person found in any of its {clip.num_frames} frames", "Use a video where one person is clearly visible, or another --backend/--model.")
+    keypoints.check_finite(f"keypoints estimated from '{video}'").save(out)
+    click.echo(f"{out}: {keypoints.layout}, person found in {int(found.sum())}/{clip.num_frames} frames")
+
+
+@pose.command()
+@click.argument("keypoints", type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="skeleton video (.mp4)")
+@click.option("--augment", is_flag=True, help="rescale bones (always) and bbox-normalise, DreamActor-M2 §3.3")
+@click.option("--seed", type=int, default=0, show_default=True, help="seed of --augment")
+@click.option("--size", callback=_parse_size, default=None, help="output WIDTHxHEIGHT (default: the keypoints' size)")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=16.0, show_default=True)
+def render(keypoints: Path, out: Path, augment: bool, seed: int, size: tuple[int, int] | None, fps: float) -> None:
+    """Draw KEYPOINTS (.npz or .json) as an OpenPose-style skeleton video."""
+    from kinema.io import write_video
+    from kinema.pose.augment import PoseAugmentConfig, augment_pose
+    from kinema.pose.keypoints import Keypoints
+    from kinema.pose.render import render_pose
+
+    _check_out(out, (".mp4",))
+    kp = Keypoints.load(keypoints)
+    if kp.num_frames == 0 or not kp.detected.any():
+        raise KinemaInputError(f"keypoints '{keypoints}'", "has no frame with a visible joint", "Re-run `kinema pose extract` on a video with a person.")
+    if augment:
+        kp = augment_pose(kp, PoseAugmentConfig(bone_scale_prob=1.0), np.random.default_rng(seed))
+    write_video(out, render_pose(kp, size=size), fps=fps)
+    click.echo(f"{out}: {kp.num_frames} frames, {size or kp.size}, {kp.layout}")
