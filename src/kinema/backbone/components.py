@@ -48,7 +48,9 @@ class WanComponents:
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> WanComponents:
         """Move the networks; the VAE and encoders stay float32 unless ``dtype`` is given for all."""
-        self.transformer.to(device, dtype)
+        self.transformer.to(device)
+        if dtype is not None and dtype != self.transformer.dtype:
+            self.transformer.to(dtype)
         for module in (self.vae, self.text_encoder, self.image_encoder):
             if module is not None:
                 module.to(device)

@@ -1,0 +1,43 @@
+"""``kinema animate``: reference image + driving video -> animated character video."""
+
+from __future__ import annotations
+
+import click
+
+from kinema.pipelines.inputs import parse_size
+
+
+@click.command(help="Animate a reference character with a driving video (DreamActor-M2 in-context recipe).")
+@click.option("--reference", required=True, type=click.Path(), help="Reference character image (PNG/JPEG/WebP).")
+@click.option("--driving", required=True, type=click.Path(), help="Driving video: raw RGB or a rendered skeleton video.")
+@click.option("--out", required=True, type=click.Path(), help="Output .mp4; settings are written beside it as .json.")
+@click.option("--model", default="tiny", show_default=True, help="Wan diffusers directory or a preset name.")
+@click.option("--adapter", type=click.Path(), default=None, help="LoRA .safetensors (diffusers Wan format).")
+@click.option("--steps", type=int, default=30, show_default=True, help="Denoising steps.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--size", default=None, help="Output WxH (default: the driving video's size).")
+@click.option("--frames", type=int, default=None, help="Output frames, rounded to 1 + 4k (default: all).")
+@click.option("--prompt", default="", help="Text description of the target video.")
+@click.option("--guidance", type=float, default=5.0, show_default=True, help="Text classifier-free guidance scale.")
+@click.option("--scheduler", type=click.Choice(["unipc", "euler"]), default="unipc", show_default=True)
+@click.option("--flow-shift", type=float, default=3.0, show_default=True, help="3.0 for 480p, 5.0 for 720p.")
+@click.option("--layout", type=click.Choice(["spatial", "temporal"]), default="spatial", show_default=True,
+              help="In-context layout: spatial (the paper) or temporal (ablation).")
+@click.option("--fit", type=click.Choice(["error", "crop", "pad"]), default="error", show_default=True,
+              help="What to do when an input's aspect ratio differs from the output size.")
+def animate(reference, driving, out, model, adapter, steps, seed, size, frames, prompt, guidance, scheduler,
+            flow_shift, layout, fit) -> None:
+    from kinema.errors import KinemaInputError
+    from kinema.pipelines.animate import AnimateConfig, animate as run
+    from kinema.sampling import SamplerConfig
+
+    try:
+        sampler = SamplerConfig(scheduler, steps, flow_shift, guidance)
+    except ValueError as err:
+        raise KinemaInputError("sampling options", str(err), "See kinema animate --help.") from None
+    config = AnimateConfig(size=parse_size(size) if size else None, frames=frames, prompt=prompt, seed=seed,
+                           layout=layout, fit=fit, sampler=sampler)
+    result = run(reference, driving, out, config, model=model, adapter=adapter)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"wrote {out} ({len(result.frames)} frames, {result.settings['size'][0]}x{result.settings['size'][1]})")

@@ -1,0 +1,105 @@
+"""Validation and preparation of user inputs: sizes, frame counts, aspect fitting, tensors.
+
+Every rule raises :class:`KinemaInputError` naming the input and the fix, or returns a note
+when it adjusted something (rounded frames or sizes) so the user is told.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import cv2
+import numpy as np
+import torch
+
+from kinema.errors import KinemaInputError
+
+Fit = Literal["error", "crop", "pad"]
+SIZE_MULTIPLE = 16  # VAE stride 8 x patch 2
+MIN_SIDE, MAX_SIDE = 32, 2048
+MAX_FRAMES = 1001
+ASPECT_TOLERANCE = 0.05
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'WxH' -> (W, H)."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise KinemaInputError(f"--size '{text}'", "is not WxH", "Write it like 512x512.") from None
+    return w, h
+
+
+def resolve_size(size: tuple[int, int], notes: list[str]) -> tuple[int, int]:
+    """Check (W, H) is sane and round each side down to a multiple of 16."""
+    w, h = size
+    if not (MIN_SIDE <= w <= MAX_SIDE and MIN_SIDE <= h <= MAX_SIDE):
+        raise KinemaInputError(f"size {w}x{h}", f"each side must be in [{MIN_SIDE}, {MAX_SIDE}] pixels",
+                               "Pass e.g. --size 832x480.")
+    rounded = (w // SIZE_MULTIPLE * SIZE_MULTIPLE, h // SIZE_MULTIPLE * SIZE_MULTIPLE)
+    if rounded != (w, h):
+        notes.append(f"size {w}x{h} rounded down to {rounded[0]}x{rounded[1]} (sides must be multiples of {SIZE_MULTIPLE})")
+    return rounded
+
+
+def resolve_frames(requested: int | None, available: int, notes: list[str]) -> int:
+    """Frame count obeying the VAE's 1 + 4k rule, at most the driving video's length."""
+    frames = available if requested is None else requested
+    if frames < 1 or frames > MAX_FRAMES:
+        raise KinemaInputError(f"frames {frames}", f"must be in [1, {MAX_FRAMES}]", "Pass e.g. --frames 81.")
+    if frames > available:
+        raise KinemaInputError(f"frames {frames}", f"exceeds the driving video's {available} frames",
+                               f"Pass --frames {available} or less, or a longer driving video.")
+    rounded = (frames - 1) // 4 * 4 + 1
+    if rounded != frames:
+        notes.append(f"frames {frames} rounded down to {rounded} (the VAE needs 1 + 4k frames)")
+    return rounded
+
+
+def fit_frames(frames: np.ndarray, size: tuple[int, int], fit: Fit, name: str) -> np.ndarray:
+    """Resize uint8 frames (T, H, W, 3) to (W, H) = ``size``.
+
+    If the aspect ratio differs by more than 5 %: ``error`` refuses, ``crop`` centre-crops,
+    ``pad`` letterboxes with black.
+    """
+    w, h = size
+    src_h, src_w = frames.shape[1:3]
+    ratio = (src_w / src_h) / (w / h)
+    if abs(ratio - 1.0) > ASPECT_TOLERANCE:
+        if fit == "error":
+            raise KinemaInputError(
+                f"{name} ({src_w}x{src_h})", f"aspect ratio differs from the output size {w}x{h}",
+                "Pass --fit crop or --fit pad, or a --size with the same aspect ratio.")
+        frames = _crop(frames, w / h) if fit == "crop" else _pad(frames, w / h)
+    interpolation = cv2.INTER_AREA if frames.shape[2] > w else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(f, (w, h), interpolation=interpolation) for f in frames])
+
+
+def _crop(frames: np.ndarray, aspect: float) -> np.ndarray:
+    h, w = frames.shape[1:3]
+    if w / h > aspect:
+        new_w = round(h * aspect)
+        x0 = (w - new_w) // 2
+        return frames[:, :, x0:x0 + new_w]
+    new_h = round(w / aspect)
+    y0 = (h - new_h) // 2
+    return frames[:, y0:y0 + new_h]
+
+
+def _pad(frames: np.ndarray, aspect: float) -> np.ndarray:
+    h, w = frames.shape[1:3]
+    if w / h > aspect:
+        extra = round(w / aspect) - h
+        return np.pad(frames, ((0, 0), (extra // 2, extra - extra // 2), (0, 0), (0, 0)))
+    extra = round(h * aspect) - w
+    return np.pad(frames, ((0, 0), (0, 0), (extra // 2, extra - extra // 2), (0, 0)))
+
+
+def to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """uint8 (T, H, W, 3) -> float (1, 3, T, H, W) in [-1, 1]."""
+    return torch.from_numpy(frames).permute(3, 0, 1, 2).float().div(127.5).sub(1.0).unsqueeze(0)
+
+
+def to_frames(video: torch.Tensor) -> np.ndarray:
+    """float (1, 3, T, H, W) in [-1, 1] -> uint8 (T, H, W, 3)."""
+    return video[0].float().add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 3, 0).cpu().numpy()

@@ -1,0 +1,1 @@
+"""Conditioning recipes over the segment mechanism, one file per paper."""

@@ -1,0 +1,129 @@
+"""DreamActor-M2 spatiotemporal in-context conditioning (SPEC "R1", DreamActor-M2 §3.2, eq. 2).
+
+Spatial layout (the paper's method): composite video C of size H x 2W,
+    C[0] = I_ref ⊕ D[0],   C[t>0] = 0 ⊕ D[t]          (eq. 2, ⊕ = concat along width)
+mask M = M_r ⊕ M_m with M_r = 1 on frame 0 only and M_m = 1 everywhere. The DiT input is the
+channel concat [noisy latent (16) | M folded to 4 channels | Z = VAE(C) (16)], i.e. Wan2.1-I2V's
+36-channel layout widened along W. The character video is the left half of the output.
+
+Temporal layout (the paper's "temporal in-context" ablation, after TIC-FT): the target keeps the
+plain I2V layout (reference as first-frame condition, width W) and the driving video's latents
+form a clean context segment (timestep 0) placed just before the target in time.
+
+:func:`build_inputs` is the single input builder used by inference and training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from kinema.backbone.components import WanComponents
+from kinema.backbone.encoders import encode_image_tokens, encode_video
+from kinema.backbone.segments import Segment
+
+Layout = Literal["spatial", "temporal"]
+LATENT_CHANNELS, MASK_CHANNELS = 16, 4
+TEMPORAL_STRIDE = 4
+
+
+def composite_video(reference: torch.Tensor, driving: torch.Tensor) -> torch.Tensor:
+    """Eq. 2: (B, 3, F, H, 2W) from reference (B, 3, H, W) and driving (B, 3, F, H, W)."""
+    left = torch.zeros_like(driving)
+    left[:, :, 0] = reference
+    return torch.cat([left, driving], dim=-1)
+
+
+def composite_mask(frames: int, height: int, width: int, batch: int = 1) -> torch.Tensor:
+    """M = M_r ⊕ M_m: (B, 1, F, H, 2W) with M_r = 1 on frame 0 (left half) and M_m = 1 (right half)."""
+    m_r = torch.zeros(batch, 1, frames, height, width)
+    m_r[:, :, 0] = 1.0
+    return torch.cat([m_r, torch.ones_like(m_r)], dim=-1)
+
+
+def fold_mask(mask: torch.Tensor, latent_hw: tuple[int, int]) -> torch.Tensor:
+    """Pixel mask (B, 1, F, H, W) -> Wan I2V latent mask (B, 4, 1 + (F-1)/4, h, w).
+
+    As in ``WanImageToVideoPipeline``: the first frame is repeated 4x, then every 4 frames are
+    folded into the channels of one latent frame.
+    """
+    b, _, f, _, _ = mask.shape
+    mask = F.interpolate(mask.flatten(1, 2), size=latent_hw, mode="nearest").unsqueeze(1)  # (B, 1, F, h, w)
+    mask = torch.cat([mask[:, :, :1].repeat_interleave(TEMPORAL_STRIDE, dim=2), mask[:, :, 1:]], dim=2)
+    return mask.view(b, -1, TEMPORAL_STRIDE, *latent_hw).transpose(1, 2)  # (B, 4, f, h, w)
+
+
+@dataclass
+class R1Inputs:
+    """Everything the DiT needs besides the noisy latent and timestep.
+
+    Attributes:
+        layout: "spatial" or "temporal".
+        condition: (B, 20, f, h, W_lat) mask + condition latents, channel-concatenated to the noisy latent.
+        context: temporal layout only: (B, 36, f, h, w) clean driving segment.
+        image_tokens: CLIP tokens of the reference for I2V models, else None.
+        character_width: latent width w of the character video (left half).
+    """
+
+    layout: Layout
+    condition: torch.Tensor
+    context: torch.Tensor | None
+    image_tokens: torch.Tensor | None
+    character_width: int
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        """Shape of the noisy latent this recipe denoises."""
+        b, _, f, h, w = self.condition.shape
+        return (b, LATENT_CHANNELS, f, h, w)
+
+
+def build_inputs(components: WanComponents, reference: torch.Tensor, driving: torch.Tensor,
+                 layout: Layout = "spatial") -> R1Inputs:
+    """Encode the conditions of R1.
+
+    Args:
+        reference: (B, 3, H, W) in [-1, 1].
+        driving: (B, 3, F, H, W) in [-1, 1], F = 1 + 4k; a rendered skeleton video or raw RGB.
+        layout: "spatial" (eq. 2) or "temporal" (ablation).
+    """
+    b, _, f, h, w = driving.shape
+    image_tokens = encode_image_tokens(components, reference)
+    if layout == "spatial":
+        z = encode_video(components, composite_video(reference, driving))  # (B, 16, f', h/8, 2w/8)
+        mask = fold_mask(composite_mask(f, h, w, b).to(z), z.shape[-2:])
+        return R1Inputs(layout, torch.cat([mask, z], dim=1), None, image_tokens, z.shape[-1] // 2)
+    if layout == "temporal":
+        first = torch.zeros_like(driving)
+        first[:, :, 0] = reference
+        z_ref = encode_video(components, first)  # I2V first-frame condition
+        m_r = fold_mask(composite_mask(f, h, w, b)[..., :w].to(z_ref), z_ref.shape[-2:])
+        z_drv = encode_video(components, driving)
+        context = torch.cat([z_drv, torch.ones_like(m_r), z_drv], dim=1)  # clean latent | M_m | Z_D
+        return R1Inputs(layout, torch.cat([m_r, z_ref], dim=1), context, image_tokens, z_ref.shape[-1])
+    raise ValueError(f"unknown R1 layout '{layout}'; use 'spatial' or 'temporal'")
+
+
+def segments(inputs: R1Inputs, noisy: torch.Tensor, timestep: torch.Tensor) -> list[Segment]:
+    """The token stream for one denoising step: noisy (B, 16, f, h, W_lat), timestep (B,)."""
+    target = Segment(torch.cat([noisy, inputs.condition.to(noisy)], dim=1), timestep)
+    if inputs.context is None:
+        return [target]
+    frames = inputs.context.shape[2]
+    clean = Segment(inputs.context.to(noisy), torch.zeros_like(timestep), (-frames, 0, 0), predicted=False)
+    return [clean, target]
+
+
+def character_latents(inputs: R1Inputs, latents: torch.Tensor) -> torch.Tensor:
+    """The character video's latents: the left half in the spatial layout, all of it in the temporal one."""
+    return latents[..., : inputs.character_width]
+
+
+def target_latents(components: WanComponents, inputs: R1Inputs, target: torch.Tensor,
+                   driving: torch.Tensor) -> torch.Tensor:
+    """Training target x0 for a target video (B, 3, F, H, W): VAE(V ⊕ D) spatially, VAE(V) temporally."""
+    video = torch.cat([target, driving], dim=-1) if inputs.layout == "spatial" else target
+    return encode_video(components, video)
