@@ -58,7 +58,7 @@ class OnnxPoseEstimator:
         try:
             self.session = ort.InferenceSession(str(path), providers=providers or ["CPUExecutionProvider"])
         except Exception as err:  # onnxruntime raises its own untyped errors for bad files
-            raise KinemaInputError(f"ONNX model '{path}'", f"cannot be loaded ({err.__class__.__name__})", "Pass a valid .onnx file.") from err
+            raise KinemaInputError(f"ONNX model '{path}'", f"cannot be loaded ({str(err).strip().splitlines()[-1][-200:]})", "Pass a valid .onnx file.") from err
         self.config = config or OnnxPoseConfig()
         self.input = self.session.get_inputs()[0]
         shape = self.input.shape

@@ -1,0 +1,1 @@
+"""Tests of the pose package: keypoints, rendering, augmentation, estimators and the pose CLI."""
