@@ -127,7 +127,7 @@ def scene_labels(spec: SceneSpec, background_kind: str) -> dict[str, Any]:
         "motion": a.motion.name, "motion_seed": a.motion.seed, "motion_description": a.motion.description,
         "motion_tags": list(a.motion.tags), "path": list(a.path), "depth": a.depth,
     } for a in spec.actors]
-    caption = "; ".join(f"{x['identity_description']} {x['motion_description'].split(' ', 2)[2]}" for x in actors)
+    caption = "; ".join(f"{x['identity_description']}, {x['motion_description'].split(' ', 2)[2]}" for x in actors)
     return {"version": GENERATOR_VERSION, "size": list(spec.size), "fps": spec.fps,
             "background": {"seed": spec.background_seed, "kind": background_kind},
             "camera": {"pan": list(spec.camera.pan), "zoom": list(spec.camera.zoom)}, "actors": actors, "caption": caption}

@@ -157,7 +157,7 @@ def _humanoid() -> Family:
     parts = (
         Part("hair", "disc", ("hair",), "hair_r", "hair", requires="hair", bias=-0.01),
         Part("pelvis", "limb", ("l_hip", "r_hip"), "leg", "trousers"),
-        Part("torso", "poly", ("l_shoulder", "r_shoulder", "r_hip", "l_hip"), "arm", "shirt", pattern=True),
+        Part("torso", "poly", ("l_shoulder", "r_shoulder", "r_hip", "l_hip"), "arm", "shirt", pattern=True, covers=("neck",)),
         Part("neck", "limb", ("neck", "head"), "neck_w", "skin", bias=-0.005),
         Part("head", "disc", ("head",), "head_r", "skin", covers=face, bias=0.005),
         Part("hat", "limb", ("hat", "hat_top"), "hat_w", "hat", requires="hat", bias=0.02),
