@@ -17,7 +17,7 @@ from kinema.pose.estimators import PoseResult, check_frames
 from kinema.pose.keypoints import Keypoints
 
 INSTALL = (
-    "pip install --no-deps mediapipe==0.10.21 && pip install 'numpy<2' 'protobuf>=4.25.3,<5' absl-py attrs flatbuffers "
+    "pip install --no-deps mediapipe==0.10.21 && pip install 'numpy<2' 'protobuf>=4.25.3,<5' absl-py attrs flatbuffers matplotlib "
     "(numpy<2 is required by mediapipe 0.10.21: use a separate environment if the rest of your stack needs numpy 2)"
 )
 
