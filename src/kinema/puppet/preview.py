@@ -1,0 +1,46 @@
+"""Contact sheets and GIFs of triplets, so a person can look at the puppet world."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from kinema.io import atomic_path
+from kinema.puppet.pairs import Triplet
+
+
+def _pad(row: np.ndarray, width: int) -> np.ndarray:
+    return np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0)), constant_values=255)
+
+
+def contact_sheet(triplets: Sequence[Triplet], columns: int = 4, gap: int = 2) -> np.ndarray:
+    """One row per triplet: references | driving frames | target frames, white gaps. (H, W, 3)."""
+    rows = []
+    for t in triplets:
+        h = t.driving.frames.shape[1]
+        picks = np.linspace(0, t.driving.frames.shape[0] - 1, columns).round().astype(int)
+        sep = np.full((h, gap * 3, 3), 255, np.uint8)
+        tiles = [*t.reference_images, sep, *t.driving.frames[picks], sep, *t.target.frames[picks]]
+        rows.append(np.concatenate([np.pad(x, ((0, 0), (0, gap), (0, 0)), constant_values=255) for x in tiles], axis=1))
+    width = max(r.shape[1] for r in rows)
+    return np.concatenate([np.pad(_pad(r, width), ((0, gap), (0, 0), (0, 0)), constant_values=255) for r in rows])
+
+
+def write_preview(directory: str | os.PathLike, triplets: Sequence[Triplet], upscale: int = 2) -> list[Path]:
+    """Write ``preview.png`` (contact sheet) and ``preview.gif`` (driving | target) into ``directory``."""
+    directory = Path(directory)
+    sheet = Image.fromarray(contact_sheet(triplets))
+    sheet = sheet.resize((sheet.width * upscale, sheet.height * upscale), Image.NEAREST)
+    with atomic_path(directory / "preview.png") as tmp:
+        sheet.save(tmp, format="PNG")
+    frames = []
+    for i in range(min(t.driving.frames.shape[0] for t in triplets)):
+        grid = np.concatenate([np.concatenate([t.driving.frames[i], t.target.frames[i]], axis=1) for t in triplets], axis=0)
+        frames.append(Image.fromarray(grid).resize((grid.shape[1] * upscale, grid.shape[0] * upscale), Image.NEAREST))
+    with atomic_path(directory / "preview.gif") as tmp:
+        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=int(1000 / triplets[0].driving.fps), loop=0)
+    return [directory / "preview.png", directory / "preview.gif"]
