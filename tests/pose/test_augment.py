@@ -104,3 +104,9 @@ def test_config_validation():
         PoseAugmentConfig(bone_scale_prob=1.5)
     with pytest.raises(ValueError, match="bone_scale_range"):
         PoseAugmentConfig(bone_scale_range=(1.2, 0.8))
+
+
+def test_augment_masks_the_first_second_when_given_fps():
+    kp = waving_humanoid(20, 1, (64, 64))
+    out = augment_pose(kp, PoseAugmentConfig(mask_seconds=0.5), np.random.default_rng(0), fps=16)
+    assert not out.visibility[:8].any() and out.visibility[8:].all()

@@ -56,14 +56,22 @@ def uniform(rng: Any, shape: tuple[int, ...], low: float = 0.0, high: float = 1.
     return low + (high - low) * torch.rand(shape, generator=rng, dtype=torch.float64).numpy()
 
 
-def augment_pose(kp: Keypoints, config: PoseAugmentConfig, rng: Any) -> Keypoints:
-    """Training-time augmentation of one clip: bone scaling (per person, with probability) then bbox normalisation."""
+def augment_pose(kp: Keypoints, config: PoseAugmentConfig, rng: Any, fps: float | None = None) -> Keypoints:
+    """Training-time conditioning of one driving clip.
+
+    1. Bone scaling, per person with probability ``config.bone_scale_prob``.
+    2. Bounding-box normalisation onto the canvas (if ``config.bbox_normalize``).
+    3. With ``fps`` given, the first ``config.mask_seconds`` are masked.
+    """
     groups = config.groups if config.groups is not None else tuple(kp.spec.groups)
     draws = uniform(rng, (kp.num_people, len(groups) + 1))  # fixed draw count keeps streams aligned
-    factors = config.bone_scale_range[0] + draws[:, 1:] * (config.bone_scale_range[1] - config.bone_scale_range[0])
-    factors[draws[:, 0] >= config.bone_scale_prob] = 1.0  # (P, G): only ~prob of people are rescaled
+    low, high = config.bone_scale_range
+    factors = low + draws[:, 1:] * (high - low)  # (P, G)
+    factors[draws[:, 0] >= config.bone_scale_prob] = 1.0  # only ~prob of people are rescaled
     kp = scale_bones(kp, {g: factors[:, i] for i, g in enumerate(groups)})
-    return bbox_normalize(kp, margin=config.bbox_margin) if config.bbox_normalize else kp
+    if config.bbox_normalize:
+        kp = bbox_normalize(kp, margin=config.bbox_margin)
+    return kp if fps is None else mask_first_second(kp, fps, config.mask_seconds)
 
 
 def scale_bones(kp: Keypoints, factors: dict[str, Any]) -> Keypoints:

@@ -19,7 +19,7 @@ import numpy as np
 
 from kinema.errors import KinemaInputError
 from kinema.pose.keypoints import Keypoints
-from kinema.pose.layouts import HAND21_LIMBS, Layout, get_layout
+from kinema.pose.layouts import HAND21_LIMBS, OPENPOSE18_LIMBS, Layout
 
 # OpenPose's colour table (RGB): joint i and limb i of the 18-point body use colour i.
 OPENPOSE_COLORS = (
@@ -116,10 +116,9 @@ def draw_frame(canvas: np.ndarray, xy: np.ndarray, visibility: np.ndarray, layou
 
 def _draw_openpose(canvas, xy, fixed, visible, parts: OpenPoseParts, config: RenderConfig, scale: float) -> None:
     b = parts.body
-    body_limbs = tuple((b + i, b + j) for i, j in get_layout("body18").limbs)
-    body_colors = OPENPOSE_COLORS
-    _draw_limbs(canvas, xy, visible, body_limbs, body_colors, _size(config.limb_width, scale))
-    _draw_joints(canvas, fixed, visible, range(b, b + 18), body_colors, _size(config.joint_radius, scale))
+    body_limbs = tuple((b + i, b + j) for i, j in OPENPOSE18_LIMBS)
+    _draw_limbs(canvas, xy, visible, body_limbs, OPENPOSE_COLORS, _size(config.limb_width, scale))
+    _draw_joints(canvas, fixed, visible, range(b, b + 18), OPENPOSE_COLORS, _size(config.joint_radius, scale))
     if config.draw_hands:
         for h in parts.hands:
             for (i, j), color in zip(HAND21_LIMBS, HAND_LIMB_COLORS):
