@@ -1,0 +1,98 @@
+"""``kinema animate`` end to end on the tiny preset, and its handling of bad input."""
+
+import hashlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kinema.cli.main import main
+from kinema.io import read_video, write_video
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    root = tmp_path_factory.mktemp("media")
+    rng = np.random.default_rng(0)
+    write_video(root / "driving.mp4", rng.integers(0, 255, (11, 48, 64, 3), dtype=np.uint8))
+    Image.fromarray(rng.integers(0, 255, (48, 64, 4), dtype=np.uint8), "RGBA").save(root / "ref_rgba.png")
+    Image.fromarray(rng.integers(0, 255, (48, 64), dtype=np.uint8), "L").save(root / "ref_gray.png")
+    Image.fromarray(rng.integers(0, 255, (64, 48, 3), dtype=np.uint8)).save(root / "ref_tall.jpg")
+    write_video(root / "one_frame.mp4", rng.integers(0, 255, (1, 48, 64, 3), dtype=np.uint8))
+    (root / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))
+    (root / "empty.mp4").write_bytes(b"")
+    return root
+
+
+def run(media, out, *extra, reference="ref_rgba.png", driving="driving.mp4"):
+    return main(["animate", "--reference", str(media / reference), "--driving", str(media / driving),
+                 "--out", str(out), "--steps", "2", *extra])
+
+
+def test_animate_writes_playable_video_with_requested_frames_and_size(media, tmp_path):
+    out = tmp_path / "out.mp4"
+    assert run(media, out, "--frames", "9", "--size", "64x48", reference="ref_gray.png") == 0
+    video = read_video(out)
+    assert video.frames.shape == (9, 48, 64, 3)
+    assert (tmp_path / "out.json").is_file()
+
+
+def test_same_seed_gives_identical_file(media, tmp_path):
+    digests = []
+    for name in ("a.mp4", "b.mp4"):
+        assert run(media, tmp_path / name, "--seed", "3", "--frames", "5") == 0
+        digests.append(hashlib.sha256((tmp_path / name).read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+    assert run(media, tmp_path / "c.mp4", "--seed", "4", "--frames", "5") == 0
+    assert hashlib.sha256((tmp_path / "c.mp4").read_bytes()).hexdigest() != digests[0]
+
+
+@pytest.mark.parametrize("case,kwargs,extra,message", [
+    ("missing reference", {"reference": "nope.png"}, [], "not found"),
+    ("missing driving", {"driving": "nope.mp4"}, [], "not found"),
+    ("corrupt video", {"driving": "corrupt.mp4"}, [], "cannot be decoded"),
+    ("empty video", {"driving": "empty.mp4"}, [], "cannot be decoded|zero frames"),
+    ("mismatched aspect", {"reference": "ref_tall.jpg"}, [], "aspect ratio"),
+    ("absurd size", {}, ["--size", "100000x16"], "must be in"),
+    ("absurd steps", {}, ["--steps", "-3"], "steps"),
+    ("too many frames", {}, ["--frames", "99"], "exceeds"),
+])
+def test_bad_input_fails_cleanly(media, tmp_path, capsys, case, kwargs, extra, message):
+    out = tmp_path / "out.mp4"
+    assert run(media, out, *extra, **kwargs) == 2, case
+    assert pytest.approx(0) == len(list(tmp_path.iterdir())), f"{case}: left files behind"
+    import re
+    assert re.search(message, capsys.readouterr().err), case
+
+
+def test_mismatched_aspect_is_accepted_with_fit(media, tmp_path):
+    assert run(media, tmp_path / "o.mp4", "--fit", "crop", "--frames", "5", reference="ref_tall.jpg") == 0
+    assert run(media, tmp_path / "p.mp4", "--fit", "pad", "--frames", "5", reference="ref_tall.jpg") == 0
+
+
+def test_single_frame_driving_video_works(media, tmp_path):
+    assert run(media, tmp_path / "o.mp4", driving="one_frame.mp4") == 0
+    assert read_video(tmp_path / "o.mp4").num_frames == 1
+
+
+def test_model_directory_in_diffusers_layout_loads_unchanged(media, tmp_path):
+    """A saved Wan directory (diffusers layout) runs through --model and gives the preset's output."""
+    from kinema.backbone.components import build_components, load_components
+    from kinema.backbone.config import get_preset
+
+    components = build_components(get_preset("tiny-i2v"))
+    components.save(tmp_path / "wan")
+    loaded = load_components(tmp_path / "wan")
+    for a, b in zip(components.transformer.state_dict().values(), loaded.transformer.state_dict().values()):
+        assert a.equal(b)
+    args = ["--frames", "5", "--seed", "1"]
+    assert run(media, tmp_path / "dir.mp4", "--model", str(tmp_path / "wan"), *args) == 0
+    assert run(media, tmp_path / "preset.mp4", "--model", "tiny-i2v", *args) == 0
+    assert (tmp_path / "dir.mp4").read_bytes() == (tmp_path / "preset.mp4").read_bytes()
+
+
+def test_model_directory_without_transformer_is_refused(media, tmp_path, capsys):
+    (tmp_path / "wan").mkdir()
+    assert run(media, tmp_path / "o.mp4", "--model", str(tmp_path / "wan")) == 2
+    assert "transformer" in capsys.readouterr().err
+    assert not (tmp_path / "o.mp4").exists()
