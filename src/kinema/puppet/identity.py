@@ -73,7 +73,8 @@ def _humanoid(rng: np.random.Generator) -> tuple[dict, dict, frozenset, dict, st
         "hat_w": head_r * 1.3, "brim_w": head_r * 0.35, "strap": 0.018, "bag_w": 0.1, "stick": height * 0.3,
     }
     skin_name = str(rng.choice(tuple(SKIN)))
-    shirt, trousers, shoes, hair, hat, bag, obj, second = (_colour(rng) for _ in range(8))
+    shirt, trousers, shoes, hair, hat, bag, obj = (_colour(rng) for _ in range(7))
+    second = _colour(rng, tuple(n for n in PALETTE if n != shirt[0]))
     shoes = _colour(rng, ("black", "brown", "white", "grey", "red"))
     hair = _colour(rng, ("black", "brown", "yellow", "orange", "grey", "white", "pink"))
     flags = {f for f, p in (("hat", 0.3), ("bag", 0.25), ("stick", 0.2)) if rng.random() < p}
@@ -111,7 +112,7 @@ def _quadruped(rng: np.random.Generator) -> tuple[dict, dict, frozenset, dict, s
             "snout_w": u(0.05, 0.08), "tail": tail, "tail_w": u(0.025, 0.06), "ear_w": u(0.03, 0.05),
             "leg_w": girth * u(0.3, 0.45), "paw_w": girth * u(0.22, 0.32)}
     coat = _colour(rng, ("brown", "grey", "black", "white", "orange", "beige", "yellow"))
-    second = _colour(rng, ("white", "black", "brown", "beige", "grey"))
+    second = _colour(rng, tuple(n for n in ("white", "black", "brown", "beige", "grey") if n != coat[0]))
     colours = {"coat": coat[1], "legs": coat[1] if rng.random() < 0.6 else second[1], "snout": second[1],
                "ears": coat[1] if rng.random() < 0.5 else second[1], "pattern": second[1]}
     attrs = {"size": _grade(body + leg, 0.68, 1.2, ("small", "medium-sized", "large")),
@@ -129,7 +130,7 @@ def _bird(rng: np.random.Generator) -> tuple[dict, dict, frozenset, dict, str]:
             "wing": wing, "wing_w": 0.05, "leg": leg, "leg_w": 0.022, "foot": u(0.05, 0.08)}
     plumage, wings, crest = (_colour(rng) for _ in range(3))
     beak = _colour(rng, ("orange", "yellow", "black", "grey"))
-    second = _colour(rng, ("white", "black", "yellow", "navy"))
+    second = _colour(rng, tuple(n for n in ("white", "black", "yellow", "navy") if n != wings[0]))
     colours = {"plumage": plumage[1], "wings": wings[1], "crest": crest[1], "beak_c": beak[1], "pattern": second[1]}
     attrs = {"wingspan": "broad-winged" if wing > 0.43 else "short-winged", "legs": "long-legged" if leg > 0.19 else "short-legged",
              "plumage": plumage[0], "wings": wings[0], "head": crest[0], "beak": beak[0], "pattern_colour": second[0]}

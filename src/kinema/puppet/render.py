@@ -76,7 +76,7 @@ class CharacterPainter:
         else:
             self._hand(canvas, labels, part, label, colour, view, scale)
         if part.pattern and ident.pattern != "plain":
-            self._pattern(canvas, labels, label, view[self.joints[k]], scale)
+            self._pattern(canvas, labels, label, view[self.joints[k]], scale, int(np.ceil(size)) + 3)
 
     def _hand(self, canvas, labels, part, label, colour, view, scale) -> None:  # noqa: ANN001 - see _part
         chains = self.hand_chains[part.name]
@@ -99,11 +99,11 @@ class CharacterPainter:
             if eye[2] > head[2]:
                 cv2.circle(canvas, _pt(eye), int(max(1.0, 0.13 * head_r) * ONE), self.identity.colours["eyes"], -1, cv2.LINE_AA, SHIFT)
 
-    def _pattern(self, canvas: np.ndarray, labels: np.ndarray, label: int, corners: np.ndarray, scale: float) -> None:
+    def _pattern(self, canvas: np.ndarray, labels: np.ndarray, label: int, corners: np.ndarray, scale: float, pad: int) -> None:
         """Stripes, dots or checks in the part's own frame (they move and turn with it)."""
         h, w = labels.shape
-        lo = np.clip(np.floor(corners[:, :2].min(0)).astype(int) - 3, 0, [w, h])
-        hi = np.clip(np.ceil(corners[:, :2].max(0)).astype(int) + 4, 0, [w, h])
+        lo = np.clip(np.floor(corners[:, :2].min(0)).astype(int) - pad, 0, [w, h])
+        hi = np.clip(np.ceil(corners[:, :2].max(0)).astype(int) + pad + 1, 0, [w, h])
         inside = labels[lo[1]:hi[1], lo[0]:hi[0]] == label
         if not inside.any():
             return
