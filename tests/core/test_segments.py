@@ -1,5 +1,6 @@
 """The segment forward against diffusers' stock WanTransformer3DModel.forward, and RoPE from coordinates."""
 
+import pytest
 import torch
 from diffusers.models.transformers.transformer_wan import WanRotaryPosEmbed
 
@@ -30,13 +31,18 @@ def test_per_token_timesteps_equal_stock_ti2v_path(components):
     assert (ours - stock).abs().max() <= 1e-5
 
 
-def test_rope_from_coords_equals_stock_grid():
-    head_dim, shape = 24, (1, 4, 3, 10, 14)  # patched grid 3 x 5 x 7
-    stock_cos, stock_sin = WanRotaryPosEmbed(head_dim, (1, 2, 2), 1024)(torch.zeros(shape))
-    cos, sin = rope_from_coords(grid_coords(3, 5, 7), head_dim)
-    assert cos.shape == stock_cos.shape
-    torch.testing.assert_close(cos, stock_cos, rtol=0, atol=1e-6)
-    torch.testing.assert_close(sin, stock_sin, rtol=0, atol=1e-6)
+def test_rope_from_coords_equals_stock_grid_and_is_shift_invariant():
+    rope = WanRotaryPosEmbed(24, (1, 2, 2), 32)
+    stock_cos, stock_sin = rope(torch.zeros(1, 4, 3, 10, 14))  # patched grid 3 x 5 x 7
+    for offset in [(0, 0, 0), (-4, 7, -2)]:
+        cos, sin = rope_from_coords(grid_coords(3, 5, 7, offset), rope)
+        assert torch.equal(cos, stock_cos) and torch.equal(sin, stock_sin)
+
+
+def test_rope_span_beyond_table_is_refused():
+    rope = WanRotaryPosEmbed(24, (1, 2, 2), 32)
+    with pytest.raises(ValueError, match="rope_max_seq_len"):
+        rope_from_coords(torch.tensor([[0, 0, 0], [40, 0, 0]]), rope)
 
 
 @torch.no_grad()

@@ -1,41 +1,39 @@
-"""3D RoPE from explicit (t, h, w) coordinates, equal to diffusers' ``WanRotaryPosEmbed`` on its grid.
+"""3D RoPE for explicit (t, h, w) token coordinates, read from the model's own ``WanRotaryPosEmbed`` table.
 
-diffusers tabulates angles for positions 0..max_seq_len-1 and indexes them by the grid; here the
-angles are computed from any integer coordinates (negative or shifted), so condition segments can
-sit before the target in time or beside it in space. RoPE is relative: shifting every coordinate
-by the same amount leaves attention unchanged.
+diffusers tabulates angles for positions 0..max_seq_len-1 and indexes them by the stock grid.
+RoPE is relative (q·k depends only on coordinate differences), so shifting every coordinate of
+an axis by the same amount changes nothing: coordinates are shifted so each axis starts at 0,
+which lets condition segments sit at negative times or beside the target in space while the
+angles come from the very table the stock forward uses.
 """
 
 from __future__ import annotations
 
 import torch
+from diffusers.models.transformers.transformer_wan import WanRotaryPosEmbed
 
 
-def axis_dims(head_dim: int) -> tuple[int, int, int]:
-    """Head-dim split of Wan's RoPE: t = D - 4*floor(D/6), h = w = 2*floor(D/6)."""
-    h = w = 2 * (head_dim // 6)
-    return head_dim - h - w, h, w
-
-
-def _axis_angles(pos: torch.Tensor, dim: int, theta: float) -> torch.Tensor:
-    """Angles (N, dim/2) of one axis, float64 like diffusers' table."""
-    freqs = 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.float64, device=pos.device)[: dim // 2] / dim))
-    return torch.outer(pos.to(torch.float64), freqs)
-
-
-def rope_from_coords(coords: torch.Tensor, head_dim: int, theta: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
+def rope_from_coords(coords: torch.Tensor, rope: WanRotaryPosEmbed) -> tuple[torch.Tensor, torch.Tensor]:
     """Rotary (cos, sin) for token coordinates.
 
     Args:
-        coords: (N, 3) integer (t, h, w) coordinates in patch units.
-        head_dim: attention head dimension D.
+        coords: (N, 3) integer (t, h, w) coordinates in patch units, any sign.
+        rope: the transformer's ``rope`` module (its tables and head-dim split).
 
     Returns:
-        (cos, sin), each (1, N, 1, D) float32 with interleaved pairs, as Wan's blocks expect.
+        (cos, sin), each (1, N, 1, head_dim), as Wan's attention blocks expect.
     """
-    angles = [_axis_angles(coords[:, i], d, theta) for i, d in enumerate(axis_dims(head_dim))]
-    angles = torch.cat(angles, dim=1).repeat_interleave(2, dim=1)  # (N, D)
-    return angles.cos().float()[None, :, None], angles.sin().float()[None, :, None]
+    coords = coords - coords.min(dim=0).values  # relative: start each axis at 0
+    span = int(coords.max()) + 1 if coords.numel() else 0
+    if span > rope.max_seq_len:
+        raise ValueError(f"RoPE coordinates span {span} positions, more than rope_max_seq_len={rope.max_seq_len}")
+    dims = [rope.t_dim, rope.h_dim, rope.w_dim]
+    coords = coords.to(rope.freqs_cos.device)
+    out = []
+    for table in (rope.freqs_cos, rope.freqs_sin):
+        axes = table.split(dims, dim=1)  # per axis (max_seq_len, d)
+        out.append(torch.cat([axes[i][coords[:, i]] for i in range(3)], dim=-1)[None, :, None])
+    return out[0], out[1]
 
 
 def grid_coords(frames: int, height: int, width: int, offset: tuple[int, int, int] = (0, 0, 0),

@@ -84,7 +84,7 @@ def forward_segments(model: WanTransformer3DModel, segments: list[Segment], enco
         The velocity prediction (B, C_out, F, H, W) of each segment with ``predicted=True``, in order.
     """
     tokens, coords, steps = _embed(model, segments)
-    rotary = rope_from_coords(coords, model.config.attention_head_dim)
+    rotary = rope_from_coords(coords, model.rope)
     temb, proj, context = _time_embedding(model, steps, encoder_hidden_states, encoder_hidden_states_image)
 
     for block in model.blocks:
