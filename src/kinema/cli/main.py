@@ -12,11 +12,13 @@ from kinema.errors import KinemaInputError
 # verb -> "module:attribute" of a click command; keeps `kinema --help` free of torch imports.
 VERBS = {
     "animate": "kinema.cli.animate:animate",
+    "demo": "kinema.cli.demo:demo",
     "synth": "kinema.cli.synth:synth",
     "pose": "kinema.cli.pose:pose",
 }
 HELP = {
     "animate": "Animate a reference character with a driving video.",
+    "demo": "Run the main job on a held-out puppet and score it against the exact target.",
     "synth": "Render puppet-world samples and training pairs.",
     "pose": "Extract or render 2D pose keypoints.",
 }
