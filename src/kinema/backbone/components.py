@@ -85,7 +85,7 @@ def build_components(config: BackboneConfig, seed: int = 0, device: str = "cpu")
     te = config.text_encoder
     with torch.random.fork_rng(devices=[]), torch.device(device):
         torch.manual_seed(seed)
-        transformer = WanTransformer3DModel(**{k: v for k, v in asdict(config.transformer).items()})
+        transformer = WanTransformer3DModel(**asdict(config.transformer))
         vae = AutoencoderKLWan(**{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config.vae).items()})
         vocab = 256384 if device == "meta" else len(tokenizer)  # umt5-xxl vocabulary for real shapes
         text_encoder = UMT5EncoderModel(UMT5Config(

@@ -43,8 +43,7 @@ def save_lora(model: WanTransformer3DModel, path: str | os.PathLike) -> Path:
     """Write the adapter as ``pytorch_lora_weights.safetensors``-style file at ``path``, atomically."""
     path = Path(path)
     layers = get_peft_model_state_dict(model, adapter_name=ADAPTER)
-    metadata = model.peft_config[ADAPTER].to_dict()
-    metadata["target_modules"] = metadata["target_modules"] if isinstance(metadata["target_modules"], str) else sorted(metadata["target_modules"])
+    metadata = model.peft_config[ADAPTER].to_dict()  # target_modules is kinema's regex string: JSON-safe
     with atomic_path(path) as tmp:
         WanPipeline.save_lora_weights(tmp.parent, transformer_lora_layers=layers, weight_name=tmp.name,
                                       transformer_lora_adapter_metadata=metadata)
