@@ -55,6 +55,7 @@ def test_same_seed_gives_identical_file(media, tmp_path):
     ("empty video", {"driving": "empty.mp4"}, [], "cannot be decoded|zero frames"),
     ("mismatched aspect", {"reference": "ref_tall.jpg"}, [], "aspect ratio"),
     ("absurd size", {}, ["--size", "100000x16"], "must be in"),
+    ("malformed size", {}, ["--size", "wide"], "WIDTHxHEIGHT"),
     ("absurd steps", {}, ["--steps", "-3"], "steps"),
     ("too many frames", {}, ["--frames", "99"], "exceeds"),
 ])

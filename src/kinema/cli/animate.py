@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from kinema.pipelines.inputs import parse_size
+from kinema.cli.options import size_callback
 
 
 @click.command(help="Animate a reference character with a driving video (DreamActor-M2 in-context recipe).")
@@ -15,7 +15,7 @@ from kinema.pipelines.inputs import parse_size
 @click.option("--adapter", type=click.Path(), default=None, help="LoRA .safetensors (diffusers Wan format).")
 @click.option("--steps", type=int, default=30, show_default=True, help="Denoising steps.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--size", default=None, help="Output WxH (default: the driving video's size).")
+@click.option("--size", default=None, callback=size_callback, help="Output WxH (default: the driving video's size).")
 @click.option("--frames", type=int, default=None, help="Output frames, rounded to 1 + 4k (default: all).")
 @click.option("--prompt", default="", help="Text description of the target video.")
 @click.option("--guidance", type=float, default=5.0, show_default=True, help="Text classifier-free guidance scale.")
@@ -35,7 +35,7 @@ def animate(reference, driving, out, model, adapter, steps, seed, size, frames, 
         sampler = SamplerConfig(scheduler, steps, flow_shift, guidance)
     except ValueError as err:
         raise KinemaInputError("sampling options", str(err), "See kinema animate --help.") from None
-    config = AnimateConfig(size=parse_size(size) if size else None, frames=frames, prompt=prompt, seed=seed,
+    config = AnimateConfig(size=size, frames=frames, prompt=prompt, seed=seed,
                            layout=layout, fit=fit, sampler=sampler)
     result = run(reference, driving, out, config, model=model, adapter=adapter)
     for note in result.notes:

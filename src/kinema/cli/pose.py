@@ -7,19 +7,8 @@ from pathlib import Path
 import click
 import numpy as np
 
+from kinema.cli.options import size_callback
 from kinema.errors import KinemaInputError
-
-
-def _parse_size(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
-    if value is None:
-        return None
-    try:
-        width, height = (int(v) for v in value.lower().split("x"))
-    except ValueError:
-        raise KinemaInputError(f"--size '{value}'", "is not WIDTHxHEIGHT", "Pass e.g. --size 512x512.") from None
-    if width <= 0 or height <= 0:
-        raise KinemaInputError(f"--size '{value}'", "must be positive", "Pass e.g. --size 512x512.")
-    return width, height
 
 
 def _check_out(out: Path, suffixes: tuple[str, ...]) -> None:
@@ -62,7 +51,7 @@ def extract(video: Path, out: Path, backend: str | None, model: Path | None, max
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="skeleton video (.mp4)")
 @click.option("--augment", is_flag=True, help="rescale bones (always) and bbox-normalise, DreamActor-M2 §3.3")
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of --augment")
-@click.option("--size", callback=_parse_size, default=None, help="output WIDTHxHEIGHT (default: the keypoints' size)")
+@click.option("--size", callback=size_callback, default=None, help="output WIDTHxHEIGHT (default: the keypoints' size)")
 @click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=16.0, show_default=True)
 def render(keypoints: Path, out: Path, augment: bool, seed: int, size: tuple[int, int] | None, fps: float) -> None:
     """Draw KEYPOINTS (.npz or .json) as an OpenPose-style skeleton video."""

@@ -6,15 +6,8 @@ from pathlib import Path
 
 import click
 
+from kinema.cli.options import parse_size
 from kinema.errors import KinemaInputError
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError as err:
-        raise KinemaInputError(f"--size '{text}'", "is not WIDTHxHEIGHT", "Use e.g. --size 64x64.") from err
-    return w, h
 
 
 def _range(text: str) -> tuple[int, int]:
@@ -47,7 +40,7 @@ def synth(out: Path, samples: int, size: str, frames: int, seed: int, families: 
     from kinema.puppet.dataset import iter_triplets, write_dataset
 
     # 1. Check every input before anything is written.
-    config = SynthConfig(size=_size(size), frames=frames, families=tuple(f.strip() for f in families.split(",") if f.strip()),
+    config = SynthConfig(size=parse_size(size), frames=frames, families=tuple(f.strip() for f in families.split(",") if f.strip()),
                          characters=_range(characters), camera_prob=camera_prob, modes=tuple(m.strip() for m in modes.split(",") if m.strip()))
     if samples < 1:
         raise KinemaInputError("--samples", f"{samples} requested", "Ask for at least 1 sample.")

@@ -21,15 +21,6 @@ MAX_FRAMES = 1001
 ASPECT_TOLERANCE = 0.05
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """'WxH' -> (W, H)."""
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise KinemaInputError(f"--size '{text}'", "is not WxH", "Write it like 512x512.") from None
-    return w, h
-
-
 def resolve_size(size: tuple[int, int], notes: list[str]) -> tuple[int, int]:
     """Check (W, H) is sane and round each side down to a multiple of 16."""
     w, h = size
