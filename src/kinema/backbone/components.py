@@ -41,6 +41,7 @@ class WanComponents:
     image_encoder: CLIPVisionModel | None = None
     image_processor: Any | None = None
     source: str = ""
+    text_len: int = WAN_TEXT_LEN
 
     @property
     def is_i2v(self) -> bool:
@@ -69,20 +70,20 @@ class WanComponents:
         return path
 
 
-def tiny_tokenizer() -> T5Tokenizer:
+def tiny_tokenizer(text_len: int = WAN_TEXT_LEN) -> T5Tokenizer:
     """A character-level T5 tokenizer built in memory (no download); the tiny presets use it."""
     words = "the a character person puppet walks runs waves jumps dances turns arms legs hands left right".split()
     pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
     pieces += [(f"\u2581{w}", -1.0) for w in words]
     pieces += [(c, -5.0) for c in string.ascii_lowercase + string.digits + string.punctuation]
     pieces += [("\u2581", -2.0)]
-    return T5Tokenizer(vocab=pieces, extra_ids=0, model_max_length=WAN_TEXT_LEN)
+    return T5Tokenizer(vocab=pieces, extra_ids=0, model_max_length=text_len)
 
 
 def build_components(config: BackboneConfig, seed: int = 0, device: str = "cpu") -> WanComponents:
     """Instantiate every component from ``config``; seeded random weights, or shapes on ``meta``."""
-    tokenizer = tiny_tokenizer()
     te = config.text_encoder
+    tokenizer = tiny_tokenizer(te.text_len)
     with torch.random.fork_rng(devices=[]), torch.device(device):
         torch.manual_seed(seed)
         transformer = WanTransformer3DModel(**asdict(config.transformer))
@@ -97,7 +98,8 @@ def build_components(config: BackboneConfig, seed: int = 0, device: str = "cpu")
             image_encoder = CLIPVisionModel(CLIPVisionConfig(**asdict(ie), projection_dim=ie.hidden_size))
             image_processor = CLIPImageProcessorPil(
                 size={"shortest_edge": ie.image_size}, crop_size={"height": ie.image_size, "width": ie.image_size})
-    components = WanComponents(transformer, vae, text_encoder, tokenizer, image_encoder, image_processor, config.name)
+    components = WanComponents(transformer, vae, text_encoder, tokenizer, image_encoder, image_processor, config.name,
+                               te.text_len)
     for module in (transformer, vae, text_encoder, image_encoder):
         if module is not None:
             module.eval()
@@ -125,7 +127,9 @@ def load_components(path: str | os.PathLike, torch_dtype: torch.dtype = torch.fl
     if (path / "image_encoder").is_dir():
         image_encoder = CLIPVisionModel.from_pretrained(path / "image_encoder", dtype=torch.float32, **kwargs)
         image_processor = CLIPImageProcessorPil.from_pretrained(path / "image_processor", **kwargs)
-    components = WanComponents(transformer, vae, text_encoder, tokenizer, image_encoder, image_processor, str(path))
+    text_len = min(tokenizer.model_max_length, WAN_TEXT_LEN)  # a kinema-trained small model may use fewer
+    components = WanComponents(transformer, vae, text_encoder, tokenizer, image_encoder, image_processor, str(path),
+                               text_len)
     for module in (transformer, vae, text_encoder, image_encoder):
         if module is not None:
             module.eval()

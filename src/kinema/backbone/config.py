@@ -78,6 +78,7 @@ class BackboneConfig:
 
 
 _TINY_VAE = VAEConfig(base_dim=3, z_dim=16, dim_mult=(1, 1, 1, 1), num_res_blocks=1)
+_PUPPET_VAE = VAEConfig(base_dim=16, z_dim=16, dim_mult=(1, 2, 2), num_res_blocks=1, temperal_downsample=(True, True))
 _WAN_VAE = VAEConfig()
 _UMT5_XXL = TextEncoderConfig(d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64)
 
@@ -92,6 +93,12 @@ PRESETS: dict[str, BackboneConfig] = {
     ),
     "tiny-t2v": BackboneConfig(
         "tiny-t2v", TransformerConfig(in_channels=16), _TINY_VAE, description="tiny T2V layout (16 input channels)",
+    ),
+    "puppet": BackboneConfig(
+        "puppet",
+        TransformerConfig(num_layers=8, num_attention_heads=4, attention_head_dim=32, ffn_dim=512, in_channels=36),
+        _PUPPET_VAE, TextEncoderConfig(text_len=64),
+        description="the embedded puppet model's shapes: stride 4 x 4 x 4 VAE, 2.4 M-parameter DiT, 64 text tokens",
     ),
     "wan2.1-t2v-1.3b": BackboneConfig(
         "wan2.1-t2v-1.3b",

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import torch
 
-from kinema.backbone.components import WAN_TEXT_LEN, WanComponents
+from kinema.backbone.components import WanComponents
 
 
 @torch.no_grad()
-def encode_prompt(components: WanComponents, prompts: list[str], text_len: int = WAN_TEXT_LEN) -> torch.Tensor:
-    """UMT5 embeddings (B, text_len, d_model), zero beyond each prompt's tokens (as ``WanPipeline``)."""
+def encode_prompt(components: WanComponents, prompts: list[str], text_len: int | None = None) -> torch.Tensor:
+    """UMT5 embeddings (B, text_len, d_model), zero beyond each prompt's tokens (as ``WanPipeline``).
+
+    ``text_len`` defaults to the components' (512 for Wan; I2V models need exactly 512).
+    """
+    text_len = text_len or components.text_len
     tok = components.tokenizer(prompts, padding="max_length", max_length=text_len, truncation=True,
                                add_special_tokens=True, return_attention_mask=True, return_tensors="pt")
     device = components.text_encoder.device
