@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from kinema.cli.options import size_callback
+from kinema.cli.replace import run_scail, scail_options
 
 
 @click.command(help="Animate a reference character with a driving video (DreamActor-M2 in-context recipe).")
@@ -25,8 +26,15 @@ from kinema.cli.options import size_callback
               help="In-context layout: spatial (the paper) or temporal (ablation).")
 @click.option("--fit", type=click.Choice(["error", "crop", "pad"]), default="error", show_default=True,
               help="What to do when an input's aspect ratio differs from the output size.")
+@click.option("--driving-mode", type=click.Choice(["pose", "rgb"]), default="pose", show_default=True,
+              help="pose: the driving video goes to the in-context recipe as given (e.g. a rendered skeleton); "
+                   "rgb: end-to-end from the raw video (SCAIL-2 recipe, animation mode; needs subject masks).")
+@scail_options
 def animate(reference, driving, out, model, adapter, steps, seed, size, frames, prompt, guidance, scheduler,
-            flow_shift, layout, fit) -> None:
+            flow_shift, layout, fit, driving_mode, masks, reference_masks, segmenter, bind, driving_resolution) -> None:
+    if driving_mode == "rgb":
+        return run_scail("animate", (reference,), driving, out, model, adapter, steps, seed, size, frames, prompt,
+                         guidance, scheduler, flow_shift, fit, masks, reference_masks, segmenter, bind, driving_resolution)
     from kinema.errors import KinemaInputError
     from kinema.pipelines.animate import AnimateConfig, animate as run
     from kinema.sampling import SamplerConfig

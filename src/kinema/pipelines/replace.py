@@ -1,0 +1,194 @@
+"""SCAIL-2 animate and replace (recipe R2): reference character(s) + raw driving video + subject masks.
+
+One :class:`ScailAnimator` (one set of weights) serves both modes; the mode is an input. Animation
+keeps the reference's environment, replacement puts the character(s) into the driving shot in place
+of the bound subjects. :func:`animate_scail` is the file-in, file-out API of ``kinema replace`` and
+``kinema animate --driving-mode rgb``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kinema.backbone.components import WanComponents, build_components, load_components
+from kinema.backbone.config import PRESETS, get_preset
+from kinema.backbone.encoders import decode_latents, encode_prompt
+from kinema.backbone.lora import load_lora
+from kinema.backbone.segments import forward_segments
+from kinema.backbone.widen import widen_patch_embedding
+from kinema.errors import KinemaInputError
+from kinema.io import load_image, read_video, write_json_atomic, write_video
+from kinema.pipelines.animate import AnimationResult
+from kinema.pipelines.inputs import Fit, fit_frames, resolve_frames, resolve_size, to_frames, to_tensor
+from kinema.recipes import scail2 as r2
+from kinema.sampling import SamplerConfig, classifier_free_guidance, sample
+from kinema.segment import MaskFileSegmenter, SlotMasks, bind_slots, check_masks, get_segmenter, left_to_right
+
+
+@dataclass(frozen=True)
+class ScailConfig:
+    """Settings of one call. ``size`` is (W, H); None takes the driving video's size/length.
+    ``bind[k]`` is the driving subject (counted from the left) that reference character k replaces."""
+
+    mode: r2.Mode = "replace"
+    size: tuple[int, int] | None = None
+    frames: int | None = None
+    prompt: str = ""
+    negative_prompt: str = ""
+    seed: int = 0
+    fit: Fit = "error"
+    bind: tuple[int, ...] | None = None
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+
+
+def fit_masks(masks: np.ndarray, size: tuple[int, int], fit: Fit, name: str) -> np.ndarray:
+    """Masks (T, P, H, W) bool -> (T, P, H', W') float32 coverage, fitted exactly like their frames."""
+    fitted = [fit_frames(np.repeat(masks[:, p, :, :, None], 3, -1).astype(np.uint8) * 255, size, fit, name)[..., 0]
+              for p in range(masks.shape[1])]
+    return np.stack(fitted, axis=1).astype(np.float32) / 255.0
+
+
+@dataclass
+class Prepared:
+    """The recipe inputs of one call and the binding they encode."""
+
+    inputs: r2.R2Inputs
+    slots: SlotMasks
+    size: tuple[int, int]
+    frames: int
+
+
+class ScailAnimator:
+    """A Wan model prepared for recipe R2 (patch embedding widened to 37 + N channels, zero-initialised)."""
+
+    def __init__(self, components: WanComponents, recipe: r2.R2Config = r2.R2Config(), random_weights: bool = False) -> None:
+        if components.transformer.config.in_channels > recipe.in_channels:
+            raise ValueError(f"model has {components.transformer.config.in_channels} input channels, "
+                             f"more than recipe R2 with {recipe.slots} slots uses ({recipe.in_channels})")
+        widen_patch_embedding(components.transformer, recipe.in_channels)
+        self.components, self.recipe, self.random_weights = components, recipe, random_weights
+
+    @classmethod
+    def load(cls, model: str = "tiny", adapter: str | os.PathLike | None = None, device: str = "cpu",
+             dtype: torch.dtype = torch.float32, driving_resolution: str = "full") -> ScailAnimator:
+        """Load a preset (random weights) or a diffusers Wan directory; slots follow its input channels."""
+        if model in PRESETS:
+            components, random_weights = build_components(get_preset(model)), True
+        elif Path(model).is_dir():
+            components, random_weights = load_components(model, dtype), False
+        else:
+            raise KinemaInputError(f"--model '{model}'", "is neither a preset nor a directory",
+                                   f"Pass a Wan diffusers directory or one of: {', '.join(PRESETS)}.")
+        recipe = r2.R2Config.for_channels(components.transformer.config.in_channels,
+                                          driving_resolution=driving_resolution)
+        animator = cls(components.to(device, dtype), recipe, random_weights)
+        if adapter is not None:
+            load_lora(animator.components.transformer, adapter)
+        return animator
+
+    def prepare(self, references: Sequence[np.ndarray], driving: np.ndarray, reference_masks: Sequence[np.ndarray],
+                driving_masks: np.ndarray, config: ScailConfig, notes: list[str]) -> Prepared:
+        """Check, fit and bind the inputs, then encode them with ``r2.build_inputs`` (shared with training).
+
+        Args:
+            references: K images (H_k, W_k, 3) uint8.
+            driving: (T, H, W, 3) uint8 frames.
+            reference_masks: per reference, (1, P_k, H_k, W_k) bool, characters in slot order.
+            driving_masks: (T, P, H, W) bool, subjects in the order ``config.bind`` counts them.
+        """
+        # 1. Check inputs and resolve the output size and length.
+        if config.mode not in r2.MODES:
+            raise KinemaInputError(f"mode '{config.mode}'", "is unknown", "Use 'animate' or 'replace'.")
+        if len(reference_masks) != len(references):
+            raise KinemaInputError(f"{len(reference_masks)} reference masks", f"for {len(references)} references",
+                                   "Give one mask per reference image, in the same order.")
+        driving_masks = check_masks(driving_masks, driving, "driving masks")
+        size = resolve_size(config.size or (driving.shape[2], driving.shape[1]), notes)
+        frames = resolve_frames(config.frames, len(driving), notes)
+        if self.recipe.driving_resolution == "half" and (size[0] // 2) % 16 + (size[1] // 2) % 16:
+            raise KinemaInputError(f"size {size[0]}x{size[1]}", "halves to sides that are not multiples of 16",
+                                   "Pass a --size with sides that are multiples of 32, or full driving resolution.")
+        # 2. Fit frames and masks to the output size, then bind characters to subjects.
+        refs = [fit_frames(r[None], size, config.fit, f"reference image {k}")[0] for k, r in enumerate(references)]
+        ref_masks = [fit_masks(check_masks(m, r[None], f"reference mask {k}"), size, config.fit, f"reference mask {k}")[0]
+                     for k, (m, r) in enumerate(zip(reference_masks, references))]
+        drv = fit_frames(driving[:frames], size, config.fit, "driving video")
+        slots = bind_slots(ref_masks, fit_masks(driving_masks[:frames], size, config.fit, "driving masks"),
+                           config.bind, self.recipe.slots)
+        # 3. Encode the conditions.
+        device = self.components.transformer.device
+        ref_tensor = torch.cat([to_tensor(r[None]) for r in refs])[:, :, 0][None].to(device)  # (1, K, 3, H, W)
+        ref_slots, drv_slots = (m.to(device) for m in slots.tensors())
+        inputs = r2.build_inputs(self.components, ref_tensor, to_tensor(drv).to(device), ref_slots, drv_slots,
+                                 config.mode, self.recipe)
+        return Prepared(inputs, slots, size, frames)
+
+    def __call__(self, references: Sequence[np.ndarray], driving: np.ndarray, reference_masks: Sequence[np.ndarray],
+                 driving_masks: np.ndarray, config: ScailConfig = ScailConfig(), progress: bool = True) -> AnimationResult:
+        """Animate or replace; arguments as :meth:`prepare`. Returns frames (T, H, W, 3) uint8 and settings."""
+        notes: list[str] = []
+        prepared = self.prepare(references, driving, reference_masks, driving_masks, config, notes)
+        video = decode_latents(self.components, r2.video_latents(prepared.inputs, self._sample(prepared.inputs, config, progress)))
+        if self.random_weights:
+            notes.append(f"model '{self.components.source}' has random weights: the output shows the pipeline "
+                         "working, not a trained animation; pass --model DIR for trained weights")
+        settings = {**asdict(config), "size": list(prepared.size), "frames": prepared.frames,
+                    "model": self.components.source, "recipe": asdict(self.recipe),
+                    "binding": [{"slot": s, "reference": k, "character": p, "driving_subject": j}
+                                for s, ((k, p), j) in enumerate(zip(prepared.slots.characters, prepared.slots.bind))]}
+        return AnimationResult(to_frames(video), settings, notes)
+
+    def _sample(self, inputs: r2.R2Inputs, config: ScailConfig, progress: bool) -> torch.Tensor:
+        """Denoise from seeded noise with text classifier-free guidance."""
+        text = encode_prompt(self.components, [config.prompt, config.negative_prompt])
+        model, dtype = self.components.transformer, self.components.transformer.dtype
+        image = None if inputs.image_tokens is None else inputs.image_tokens.to(dtype)
+
+        def velocity(context: torch.Tensor):
+            def v(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+                return forward_segments(model, r2.segments(inputs, x.to(dtype), t), context.to(dtype), image)[0].float()
+            return v
+
+        guided = classifier_free_guidance(velocity(text[:1]), velocity(text[1:]), config.sampler.guidance)
+        noise = torch.randn(inputs.latent_shape, generator=torch.Generator().manual_seed(config.seed))
+        return sample(guided, noise.to(model.device), config.sampler, progress)
+
+
+def segment_inputs(images: Sequence[np.ndarray], video: np.ndarray, masks: str | os.PathLike | None,
+                   reference_masks: Sequence[str | os.PathLike], segmenter: str) -> tuple[list[np.ndarray], np.ndarray]:
+    """Masks from files where given, else from ``segmenter``; subjects of each sorted left to right."""
+    if reference_masks and len(reference_masks) != len(images):
+        raise KinemaInputError(f"{len(reference_masks)} --reference-masks", f"for {len(images)} --reference images",
+                               "Give one reference mask per --reference, in the same order (or none).")
+    model = None if masks is not None and reference_masks else get_segmenter(segmenter)
+    refs = [MaskFileSegmenter(m, f"reference mask {k}")(i[None]) if reference_masks else model(i[None])
+            for k, (m, i) in enumerate(zip(reference_masks or [None] * len(images), images))]
+    driving = MaskFileSegmenter(masks, "driving masks")(video) if masks is not None else model(video)
+    return [left_to_right(m) for m in refs], left_to_right(driving)
+
+
+def animate_scail(references: Sequence[str | os.PathLike], driving: str | os.PathLike, out: str | os.PathLike,
+                  config: ScailConfig = ScailConfig(), model: str = "tiny", adapter: str | os.PathLike | None = None,
+                  masks: str | os.PathLike | None = None, reference_masks: Sequence[str | os.PathLike] = (),
+                  segmenter: str = "mediapipe", driving_resolution: str = "full", progress: bool = True) -> AnimationResult:
+    """Read the inputs, segment, animate or replace, and write ``out`` (mp4) plus ``out`` .json, atomically."""
+    out = Path(out)
+    if out.suffix.lower() != ".mp4":
+        raise KinemaInputError(f"--out '{out}'", "must end in .mp4", "Pass e.g. --out result.mp4.")
+    images = [load_image(r, f"reference image {k}") for k, r in enumerate(references)]
+    video = read_video(driving, name="driving video")
+    ref_masks, drv_masks = segment_inputs(images, video.frames, masks, reference_masks, segmenter)
+    animator = ScailAnimator.load(model, adapter, driving_resolution=driving_resolution)
+    result = animator(images, video.frames, ref_masks, drv_masks, config, progress)
+    result.settings.update(references=[str(r) for r in references], driving=str(driving), masks=masks and str(masks),
+                           reference_masks=[str(m) for m in reference_masks], segmenter=segmenter,
+                           adapter=adapter and str(adapter), fps=video.fps, notes=result.notes)
+    write_video(out, result.frames, fps=video.fps)
+    write_json_atomic(out.with_suffix(".json"), result.settings)
+    return result
