@@ -15,12 +15,14 @@ VERBS = {
     "demo": "kinema.cli.demo:demo",
     "synth": "kinema.cli.synth:synth",
     "pose": "kinema.cli.pose:pose",
+    "replace": "kinema.cli.replace:replace",
 }
 HELP = {
     "animate": "Animate a reference character with a driving video.",
     "demo": "Run the main job on a held-out puppet and score it against the exact target.",
     "synth": "Render puppet-world samples and training pairs.",
     "pose": "Extract or render 2D pose keypoints.",
+    "replace": "Put reference characters into a driving video in place of its subjects.",
 }
 
 
