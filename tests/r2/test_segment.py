@@ -127,3 +127,10 @@ def test_missing_mediapipe_says_how_to_install():
         get_segmenter("mediapipe")
     with pytest.raises(KinemaInputError, match="Use one of: file, mediapipe, puppet"):
         get_segmenter("sam3")
+
+
+def test_mediapipe_segments_the_astronaut():
+    pytest.importorskip("mediapipe", reason="optional backend: pip install --no-deps mediapipe==0.10.21 (see README)")
+    data = pytest.importorskip("skimage.data", reason="scikit-image provides the test photo")
+    masks = get_segmenter("mediapipe")(data.astronaut()[None])  # head and shoulders of a person, face upper-centre
+    assert masks.shape == (1, 1, 512, 512) and masks[0, 0, 120, 230] and 0.2 < masks.mean() < 0.8
