@@ -1,0 +1,49 @@
+"""``kinema eval``: score a method and its baselines on a puppet benchmark; ``kinema eval compare``."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(invoke_without_command=True, help="Evaluate a method on a puppet benchmark against exact targets "
+             "(results.json + report.html), or compare two results files.")
+@click.option("--benchmark", default=None, help="puppet-animate, puppet-replace, puppet-multi (+ -large).")
+@click.option("--method", default="r1", show_default=True, help="r1, r1-pose, static-reference, driving-copy, paste, ...")
+@click.option("--model", default="tiny", show_default=True, help="Wan diffusers directory or a preset name.")
+@click.option("--adapter", type=click.Path(), default=None, help="LoRA .safetensors (diffusers Wan format).")
+@click.option("--cases", type=int, default=None, help="Evaluate the first N cases (default: the benchmark's count).")
+@click.option("--steps", type=int, default=30, show_default=True, help="Denoising steps.")
+@click.option("--guidance", type=float, default=5.0, show_default=True, help="Text classifier-free guidance scale.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Noise seed.")
+@click.option("--out", type=click.Path(), default=None, help="Output directory (resumable).")
+@click.pass_context
+def eval(ctx, benchmark, method, model, adapter, cases, steps, guidance, seed, out) -> None:  # noqa: A001 - the verb
+    if ctx.invoked_subcommand is not None:
+        return
+    from kinema.errors import KinemaInputError
+    from kinema.eval import EvalConfig, MethodOptions, run_eval
+
+    if benchmark is None or out is None:
+        raise KinemaInputError("kinema eval", "needs --benchmark and --out", "E.g. kinema eval --benchmark puppet-animate --out out/eval.")
+    if not 1 <= steps <= 1000:
+        raise KinemaInputError(f"--steps {steps}", "is outside 1..1000", "Pass e.g. --steps 30.")
+    options = MethodOptions(model=model, adapter=adapter, steps=steps, guidance=guidance, seed=seed)
+    results = run_eval(EvalConfig(benchmark, method, cases, options), out)
+    for name in results["methods"]:
+        agg = results["aggregates"][name]
+        summary = ", ".join(f"{k} {agg[k]['mean']:.3f}" for k in ("psnr", "ssim", "appearance") if agg[k]["mean"] is not None)
+        click.echo(f"{name:<18} {summary}")
+    if not results["keypoints"]["available"]:
+        click.echo(f"note: keypoint metrics unavailable: {results['keypoints']['reason']}", err=True)
+    click.echo(f"wrote {out}/results.json and {out}/report.html")
+
+
+@eval.command(help="Per-metric differences B − A with a paired sign test over shared cases.")
+@click.argument("a", type=click.Path())
+@click.argument("b", type=click.Path())
+@click.option("--method-a", default=None, help="Method of A to compare (default: A's evaluated method).")
+@click.option("--method-b", default=None, help="Method of B to compare (default: B's evaluated method).")
+def compare(a, b, method_a, method_b) -> None:
+    from kinema.eval.compare import compare as run, format_comparison, load_results
+
+    click.echo(format_comparison(run(load_results(a), load_results(b), method_a, method_b)))

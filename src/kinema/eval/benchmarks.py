@@ -1,0 +1,133 @@
+"""Versioned puppet benchmarks: N cases per mode, drawn from held-out seeds, balanced over motions.
+
+Seeds. Case i of a benchmark is the first seed in ``[base + 1000·i, base + 1000·(i + 1))`` whose
+driving subject performs motion ``motions[i mod M]``; bases are 10_000_000 (animate), 11_000_000
+(replace) and 12_000_000 (multi). Puppet training code draws its data seeds below 10_000_000 (the
+dataset writer's per-sample seeds are hashed, so keep training seed *arguments* below that too);
+identities and backgrounds are drawn from the case seed, so they are held out with it. Case i does
+not depend on N, so a run with fewer cases is a prefix of a longer one.
+
+Motions. The order puts the hand-detail (``hand_sign``) and occlusion (``clap``, ``spin``,
+``arms_crossed``) motions first, so even 4 cases cover them.
+
+Version. A benchmark's identity is its definition plus :data:`kinema.puppet.GENERATOR_VERSION`;
+results carry both, and comparisons refuse different versions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from kinema.errors import KinemaInputError
+from kinema.puppet import GENERATOR_VERSION, MOTIONS, SynthConfig, Triplet, make_scene, make_triplet
+
+HUMANOID_MOTIONS = ("hand_sign", "clap", "spin", "arms_crossed", "walk", "wave", "jump", "dance", "squat", "kick",
+                    "run_in_place")
+SEED_BASE = {"animate": 10_000_000, "replace": 11_000_000, "multi": 12_000_000}
+SEED_STRIDE = 1000
+SMALL = {"size": (64, 64), "frames": 17}
+LARGE = {"size": (256, 256), "frames": 33}
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A named set of puppet triplets: ``mode``, rendering ``config``, default case count, motions."""
+
+    name: str
+    mode: str
+    config: SynthConfig
+    cases: int
+    motions: tuple[str, ...] = HUMANOID_MOTIONS
+    description: str = ""
+
+    def case_seed(self, index: int) -> int:
+        """Seed of case ``index``: the first in its stride whose driving subject does the wanted motion."""
+        wanted = self.motions[index % len(self.motions)]
+        start = SEED_BASE[self.mode] + SEED_STRIDE * index
+        for seed in range(start, start + SEED_STRIDE):
+            if make_scene(seed, self.config).actors[0].motion.name == wanted:  # = make_triplet's driving scene
+                return seed
+        raise RuntimeError(f"no seed in [{start}, {start + SEED_STRIDE}) drives motion '{wanted}'")
+
+    def case_specs(self, count: int | None = None) -> list[CaseSpec]:
+        """The first ``count`` cases (default: the benchmark's own count)."""
+        count = self.cases if count is None else count
+        if count < 1:
+            raise KinemaInputError(f"--cases {count}", "must be at least 1", f"Pass e.g. --cases {self.cases}.")
+        return [CaseSpec(f"{i:04d}", i, self.case_seed(i), self.motions[i % len(self.motions)]) for i in range(count)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready definition, pinned to the current generator version."""
+        return {"name": self.name, "mode": self.mode, "config": self.config.to_dict(), "cases": self.cases,
+                "motions": list(self.motions), "seed_base": SEED_BASE[self.mode], "seed_stride": SEED_STRIDE,
+                "generator_version": GENERATOR_VERSION, "description": self.description}
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    """One case before rendering: id, index, seed and the subject's motion."""
+
+    id: str
+    index: int
+    seed: int
+    motion: str
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return MOTIONS[self.motion].tags
+
+
+@dataclass
+class Case:
+    """A rendered case: its spec, the benchmark's mode and size, and the exact triplet."""
+
+    spec: CaseSpec
+    benchmark: Benchmark
+    triplet: Triplet = field(repr=False)
+
+    @property
+    def mode(self) -> str:
+        return self.benchmark.mode
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.benchmark.config.size
+
+    @property
+    def frames(self) -> int:
+        return self.benchmark.config.frames
+
+
+def render_case(benchmark: Benchmark, spec: CaseSpec) -> Case:
+    """Render the exact triplet of one case (deterministic in the seed and generator version)."""
+    return Case(spec, benchmark, make_triplet(benchmark.mode, spec.seed, benchmark.config))
+
+
+def _make(mode: str, sizes: dict[str, Any], cases: int, large: bool) -> Benchmark:
+    actors = (1, 1) if mode == "animate" else (2, 2)  # replace: subject + one bystander; multi: two subjects
+    config = SynthConfig(families=("humanoid",), characters=actors, camera_prob=0.3, modes=(mode,), **sizes)
+    w, h = config.size
+    name = f"puppet-{mode}" + ("-large" if large else "")
+    return Benchmark(name, mode, config, cases, description=f"humanoid {mode}, {w}x{h}, {config.frames} frames")
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    b.name: b for mode in SEED_BASE for b in (_make(mode, SMALL, 44, False), _make(mode, LARGE, 22, True))
+}
+
+
+def get_benchmark(name: str) -> Benchmark:
+    """A registered benchmark; unknown names list the valid ones."""
+    if name not in BENCHMARKS:
+        raise KinemaInputError(f"--benchmark '{name}'", "is not a benchmark", f"Use one of: {', '.join(BENCHMARKS)}.")
+    return BENCHMARKS[name]
+
+
+def register_benchmark(benchmark: Benchmark) -> Benchmark:
+    """Add a benchmark (e.g. a smaller one for tests); names are unique."""
+    if benchmark.name in BENCHMARKS and BENCHMARKS[benchmark.name] != benchmark:
+        raise ValueError(f"benchmark '{benchmark.name}' is already registered with a different definition")
+    BENCHMARKS[benchmark.name] = benchmark
+    return benchmark
+

@@ -1,0 +1,101 @@
+"""Generation methods by name: ``build(options) -> method``, where ``method(case) -> frames``
+(T, H, W, 3) uint8 at the benchmark's size and length.
+
+Baselines and the exact-target ceiling are built in, plus recipe R1 (driving as RGB, or as the
+skeleton of the driving clip's keypoints). Other recipes plug in with :func:`register_method`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from kinema.errors import KinemaInputError
+from kinema.eval import baselines
+from kinema.eval.benchmarks import Case
+
+Method = Callable[[Case], np.ndarray]
+Kind = Literal["model", "baseline", "ceiling"]
+ALL_MODES = ("animate", "replace", "multi")
+
+
+@dataclass(frozen=True)
+class MethodOptions:
+    """What a model method needs: ``model`` (preset name or diffusers directory), LoRA ``adapter``,
+    sampling ``steps``, ``guidance``, noise ``seed`` and text ``prompt``."""
+
+    model: str = "tiny"
+    adapter: str | None = None
+    steps: int = 30
+    guidance: float = 5.0
+    seed: int = 0
+    prompt: str = ""
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A registered method: its builder, the modes it supports, its kind and a one-line description."""
+
+    build: Callable[[MethodOptions], Method]
+    modes: tuple[str, ...]
+    kind: Kind
+    description: str
+
+
+def _r1(driving: Literal["rgb", "pose"]) -> Callable[[MethodOptions], Method]:
+    def build(options: MethodOptions) -> Method:
+        from kinema.pipelines.animate import AnimateConfig, Animator
+        from kinema.pose.render import render_pose
+        from kinema.sampling import SamplerConfig
+
+        animator = Animator.load(options.model, options.adapter)
+
+        def method(case: Case) -> np.ndarray:
+            tri = case.triplet
+            drive = tri.driving.frames if driving == "rgb" else render_pose(tri.driving.keypoints[0])
+            config = AnimateConfig(size=case.size, frames=case.frames, prompt=options.prompt, seed=options.seed,
+                                   sampler=SamplerConfig(steps=options.steps, guidance=options.guidance))
+            return animator(tri.reference_images[0], drive, config, progress=False).frames
+        return method
+    return build
+
+
+def _fixed(fn: Method) -> Callable[[MethodOptions], Method]:
+    return lambda options: fn
+
+
+METHODS: dict[str, MethodSpec] = {
+    "r1": MethodSpec(_r1("rgb"), ("animate",), "model", "recipe R1 (DreamActor-M2), RGB driving video"),
+    "r1-pose": MethodSpec(_r1("pose"), ("animate",), "model", "recipe R1, skeleton of the driving clip's exact keypoints"),
+    "static-reference": MethodSpec(_fixed(baselines.static_reference), ALL_MODES, "baseline", "the reference image, frozen"),
+    "driving-copy": MethodSpec(_fixed(baselines.driving_copy), ALL_MODES, "baseline", "the driving video, unchanged"),
+    "paste": MethodSpec(_fixed(baselines.paste), ALL_MODES, "baseline", "reference character pasted at the driving subject's place"),
+    "target": MethodSpec(_fixed(baselines.exact_target), ALL_MODES, "ceiling", "the exact target (ceiling)"),
+}
+
+
+def register_method(name: str, spec: MethodSpec) -> MethodSpec:
+    """Add a method (e.g. recipe R2); names are unique."""
+    if name in METHODS and METHODS[name] != spec:
+        raise ValueError(f"method '{name}' is already registered")
+    METHODS[name] = spec
+    return spec
+
+
+def get_method(name: str, mode: str) -> MethodSpec:
+    """The method ``name``, checked to support ``mode``; errors list the valid choices."""
+    if name not in METHODS:
+        raise KinemaInputError(f"--method '{name}'", "is not a method", f"Use one of: {', '.join(METHODS)}.")
+    spec = METHODS[name]
+    if mode not in spec.modes:
+        usable = [n for n, s in METHODS.items() if mode in s.modes]
+        raise KinemaInputError(f"--method '{name}'", f"does not support {mode} benchmarks", f"Use one of: {', '.join(usable)}.")
+    return spec
+
+
+def reference_methods(mode: str) -> list[str]:
+    """The baselines and the ceiling that run beside every method on a ``mode`` benchmark."""
+    return [n for n, s in METHODS.items() if s.kind != "model" and mode in s.modes]

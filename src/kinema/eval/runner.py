@@ -1,0 +1,145 @@
+"""``kinema eval``: generate every case of a benchmark with a method and its baselines, score them
+against the exact targets, and write ``results.json`` and ``report.html``.
+
+Layout of ``out``: ``run.json`` (what is being evaluated; a resumed run must match it),
+``cases/<id>/<method>.npz`` (lossless frames) and ``.json`` (scores), ``results.json``,
+``report.html`` and ``videos/``. A (case, method) whose scores exist is skipped, so an interrupted
+run resumes; scores are recomputed from the saved frames when the pose estimator's availability
+changed since.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from kinema.errors import KinemaInputError
+from kinema.eval.benchmarks import Benchmark, CaseSpec, get_benchmark, render_case
+from kinema.eval.methods import METHODS, Method, MethodOptions, get_method, reference_methods
+from kinema.eval.scoring import METRICS, POSE_BACKEND, metric_info, pose_estimator, score_case
+from kinema.eval.stats import bootstrap_ci
+from kinema.io import atomic_path, write_json_atomic
+from kinema.puppet import GENERATOR_VERSION
+
+RESULTS_FORMAT = "kinema.eval.results/1"
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """One evaluation: benchmark name, method name, case count (None: the benchmark's) and method options."""
+
+    benchmark: str
+    method: str = "r1"
+    cases: int | None = None
+    options: MethodOptions = field(default_factory=MethodOptions)
+
+
+def run_eval(config: EvalConfig, out: str | os.PathLike, progress: bool = True) -> dict[str, Any]:
+    """Evaluate ``config`` into ``out`` (resumable) and return the results written to results.json."""
+    # 1. Check inputs and the run manifest.
+    bench = get_benchmark(config.benchmark)
+    get_method(config.method, bench.mode)
+    methods = [config.method] + [m for m in reference_methods(bench.mode) if m != config.method]
+    specs = bench.case_specs(config.cases)
+    out = Path(out)
+    _check_manifest(out, {"benchmark": bench.to_dict(), "method": config.method, "options": asdict(config.options)})
+    estimator, kp_reason = pose_estimator(bench.config.families[0])
+    pose = POSE_BACKEND if estimator is not None else None
+
+    # 2. Generate and score every (case, method) not done yet; build each method only when needed.
+    built: dict[str, Method] = {}
+    for spec in tqdm(specs, desc=f"eval {bench.name}", disable=not progress):
+        todo = [m for m in methods if _stored_pose(out, spec, m) != pose]
+        if not todo:
+            continue
+        case = render_case(bench, spec)
+        for name in todo:
+            frames = _load_frames(out, spec, name)
+            if frames is None:
+                if name not in built:
+                    built[name] = METHODS[name].build(config.options)
+                frames = np.asarray(built[name](case))
+                _save_frames(out, spec, name, frames)
+            scores = score_case(case, frames, estimator)
+            write_json_atomic(_case_path(out, spec, name, ".json"), {"case": spec.id, "method": name, "pose": pose,
+                                                                     "scores": _json_scores(scores)})
+
+    # 3. Aggregate, then write results.json and the report.
+    results = collect(out, bench, specs, methods, config, kp_reason)
+    write_json_atomic(out / "results.json", results)
+    from kinema.eval.report import write_report
+    write_report(out, results, bench)
+    return results
+
+
+def _check_manifest(out: Path, manifest: dict[str, Any]) -> None:
+    """Write ``run.json``, or check that an existing one describes the same run."""
+    path = out / "run.json"
+    if path.is_file():
+        old = json.loads(path.read_text())
+        old_bench, new_bench = old.get("benchmark", {}), manifest["benchmark"]
+        if old_bench.get("generator_version") != new_bench["generator_version"]:
+            raise KinemaInputError(f"--out '{out}'", f"holds a run of puppet generator {old_bench.get('generator_version')}, "
+                                   f"not the current {new_bench['generator_version']}", "Use a new --out directory.")
+        if {**old, "benchmark": None} != {**manifest, "benchmark": None} or old_bench.get("name") != new_bench["name"]:
+            raise KinemaInputError(f"--out '{out}'", f"holds a different run ({old.get('method')} on {old_bench.get('name')})",
+                                   "Resume with the same benchmark, method and options, or use a new --out directory.")
+        return
+    write_json_atomic(path, manifest)
+
+
+def _case_path(out: Path, spec: CaseSpec, method: str, suffix: str) -> Path:
+    return out / "cases" / spec.id / f"{method}{suffix}"
+
+
+def _stored_pose(out: Path, spec: CaseSpec, method: str) -> str | None | bool:
+    """The pose estimator a stored score used (None: none), or False when there is no score yet."""
+    path = _case_path(out, spec, method, ".json")
+    return json.loads(path.read_text())["pose"] if path.is_file() else False
+
+
+def _load_frames(out: Path, spec: CaseSpec, method: str) -> np.ndarray | None:
+    path = _case_path(out, spec, method, ".npz")
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        return data["frames"]
+
+
+def _save_frames(out: Path, spec: CaseSpec, method: str, frames: np.ndarray) -> None:
+    with atomic_path(_case_path(out, spec, method, ".npz")) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, frames=frames)
+
+
+def _json_scores(scores: dict[str, float]) -> dict[str, float | None]:
+    """NaN (undefined) becomes null so the file is valid JSON."""
+    return {k: (float(v) if math.isfinite(v) else None) for k, v in scores.items()}
+
+
+def collect(out: Path, bench: Benchmark, specs: list[CaseSpec], methods: list[str], config: EvalConfig,
+            kp_reason: str | None) -> dict[str, Any]:
+    """Per-case scores of every method, aggregates with 95 % bootstrap intervals and per-motion means."""
+    cases = [{"id": s.id, "seed": s.seed, "motion": s.motion, "tags": list(s.tags),
+              "scores": {m: json.loads(_case_path(out, s, m, ".json").read_text())["scores"] for m in methods}}
+             for s in specs]
+    found = {k for c in cases for m in methods for k in c["scores"][m]}
+    names = [k for k in METRICS if k in found] + sorted(found - set(METRICS))
+    aggregates = {m: {k: bootstrap_ci([c["scores"][m].get(k) for c in cases]) for k in names} for m in methods}
+    motions = list(dict.fromkeys(s.motion for s in specs))
+    by_motion = {m: {mo: {k: bootstrap_ci([c["scores"][m].get(k) for c in cases if c["motion"] == mo])["mean"]
+                          for k in names} for mo in motions} for m in methods}
+    return {
+        "format": RESULTS_FORMAT, "generator_version": GENERATOR_VERSION, "benchmark": bench.to_dict(),
+        "method": config.method, "options": asdict(config.options), "methods": methods,
+        "kinds": {m: METHODS[m].kind for m in methods},
+        "metrics": {k: asdict(metric_info(k)) for k in names},
+        "keypoints": {"available": kp_reason is None, "estimator": POSE_BACKEND, "reason": kp_reason},
+        "cases": cases, "aggregates": aggregates, "by_motion": by_motion,
+    }
