@@ -15,6 +15,7 @@ VERBS = {
     "demo": "kinema.cli.demo:demo",
     "synth": "kinema.cli.synth:synth",
     "pose": "kinema.cli.pose:pose",
+    "caption": "kinema.cli.caption:caption",
     "eval": "kinema.cli.eval:eval",
     "replace": "kinema.cli.replace:replace",
 }
@@ -23,6 +24,7 @@ HELP = {
     "demo": "Run the main job on a held-out puppet and score it against the exact target.",
     "synth": "Render puppet-world samples and training pairs.",
     "pose": "Extract or render 2D pose keypoints.",
+    "caption": "Describe the driving motion, the reference's appearance and their fusion (text guidance).",
     "eval": "Score a method and its baselines on a puppet benchmark; compare results.",
     "replace": "Put reference characters into a driving video in place of its subjects.",
 }
