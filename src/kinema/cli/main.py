@@ -15,18 +15,20 @@ VERBS = {
     "demo": "kinema.cli.demo:demo",
     "synth": "kinema.cli.synth:synth",
     "pose": "kinema.cli.pose:pose",
-    "caption": "kinema.cli.caption:caption",
     "eval": "kinema.cli.eval:eval",
+    "caption": "kinema.cli.caption:caption",
     "replace": "kinema.cli.replace:replace",
+    "train": "kinema.cli.train:train",
 }
 HELP = {
     "animate": "Animate a reference character with a driving video.",
     "demo": "Run the main job on a held-out puppet and score it against the exact target.",
     "synth": "Render puppet-world samples and training pairs.",
     "pose": "Extract or render 2D pose keypoints.",
-    "caption": "Describe the driving motion, the reference's appearance and their fusion (text guidance).",
     "eval": "Score a method and its baselines on a puppet benchmark; compare results.",
+    "caption": "Describe the driving motion, the reference's appearance and their fusion (text guidance).",
     "replace": "Put reference characters into a driving video in place of its subjects.",
+    "train": "Train a model (flow matching; LoRA or full; torchrun for several processes).",
 }
 
 

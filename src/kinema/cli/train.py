@@ -1,0 +1,51 @@
+"""``kinema train``: train recipe R1 on the puppet world (one process, or N under torchrun)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import click
+
+from kinema.errors import KinemaInputError
+
+
+def parse_overrides(items: tuple[str, ...]) -> dict:
+    """``key=value`` pairs (``data.samples=100``, values as JSON when they parse) -> nested dict."""
+    out: dict = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise KinemaInputError(f"--set '{item}'", "is not key=value", "Use e.g. --set steps=100 --set data.samples=64.")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        *parents, leaf = key.split(".")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+@click.command()
+@click.option("--preset", default="tiny", show_default=True, help="Training preset (tiny, puppet).")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory.")
+@click.option("--resume", is_flag=True, help="Continue from the latest checkpoint in --out.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config field (repeatable).")
+@click.option("--latents", type=click.Path(dir_okay=False), default=None,
+              help="Shared cache of encoded samples (default: RUN/latents.safetensors).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def train(preset: str, out: str, resume: bool, overrides: tuple[str, ...], latents: str | None, no_progress: bool) -> None:
+    """Train; checkpoints, metrics.jsonl and exported weights go to --out."""
+    from kinema.training.config import get_config
+    from kinema.training.trainer import Trainer
+
+    try:
+        config = get_config(preset, **parse_overrides(overrides))
+    except TypeError as err:
+        raise KinemaInputError("--set", str(err), "Check the field names against config.json of a run.") from err
+    result = Trainer(config, out, resume=resume, progress=not no_progress, latents=latents).train()
+    if os.environ.get("RANK", "0") == "0" and result.losses:
+        click.echo(f"step {result.step}: loss {result.losses[-1]:.4f}; weights in {result.run.export}")

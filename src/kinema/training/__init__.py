@@ -1,0 +1,1 @@
+"""Training: the rectified-flow trainer, its run directory, data recipes and distributed setup."""

@@ -1,0 +1,145 @@
+"""Typed training configuration with named presets, saved as ``config.json`` in the run directory."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+from kinema.errors import KinemaInputError
+from kinema.pose.augment import PoseAugmentConfig
+
+Recipe = Literal["pose", "oracle"]
+Adapter = Literal["full", "ffn", "attn_ffn"]
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Puppet-world training data for recipe R1.
+
+    ``recipe="pose"`` is DreamActor-M2's self-supervised stage (§3.3): reference = frame 0 of a clip,
+    driving = its rendered skeleton with pose augmentation, target = the clip. ``"oracle"`` trains on
+    the puppet world's exact cross-identity animate triplets instead (for comparison).
+    The first ``lead_in_seconds`` of the driving signal are masked (the paper masks one second of
+    49-121-frame clips; puppet clips are ~1 s long, so the puppet preset masks one latent frame).
+    """
+
+    recipe: Recipe = "pose"
+    samples: int = 8
+    seed: int = 0  # sample i is drawn from sample_seeds(seed, i); evaluation uses seeds >= 10_000_000
+    size: tuple[int, int] = (32, 32)
+    frames: int = 9  # target frames incl. the lead-in, 1 + 4k
+    fps: float = 16.0
+    families: tuple[str, ...] = ("humanoid",)
+    camera_prob: float = 0.0
+    lead_in_seconds: float = 0.25
+    augment: PoseAugmentConfig = field(default_factory=PoseAugmentConfig)
+    skeleton_width: float = 1.5  # limb half-width in pixels at the clip size
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """AdamW with linear warm-up to ``lr`` (DreamActor-M2 §5.1: lr 5e-5, weight decay 0.01)."""
+
+    lr: float = 5e-5
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.999)
+    warmup_steps: int = 0
+    grad_clip: float = 1.0
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """Rectified flow: σ = shift·s / (1 + (shift − 1)·s), s = sigmoid(u), u ~ N(mean, std) (SD3 eq. 19)."""
+
+    logit_mean: float = 0.0
+    logit_std: float = 1.0
+    shift: float = 1.0
+    loss_region: Literal["character", "all"] = "character"  # R1: the driving half is given as a condition
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. ``batch_size`` is the global batch per optimiser step (all ranks, all micro-batches)."""
+
+    name: str = "tiny"
+    model: str = "tiny"  # backbone preset (random init) or a diffusers-format Wan directory
+    adapter: Adapter = "full"
+    lora_rank: int = 8
+    layout: Literal["spatial", "temporal"] = "spatial"
+    steps: int = 20
+    batch_size: int = 2
+    grad_accum: int = 1
+    ema_decay: float = 0.99
+    gradient_checkpointing: bool = False
+    mixed_precision: Literal["no", "bf16"] = "no"  # bf16 autocast, CUDA only
+    fsdp: bool = False  # FSDP2 (fully_shard) instead of DDP when run under torchrun
+    seed: int = 0
+    checkpoint_every: int = 10
+    keep_checkpoints: int = 2
+    log_every: int = 1
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
+
+    def __post_init__(self) -> None:
+        if self.steps < 0 or self.batch_size < 1 or self.grad_accum < 1 or self.keep_checkpoints < 1:
+            raise KinemaInputError("training config", "steps >= 0, batch_size, grad_accum, keep_checkpoints >= 1 required",
+                                   "Fix the values in the preset or on the command line.")
+        if self.batch_size % self.grad_accum:
+            raise KinemaInputError("training config", f"batch_size {self.batch_size} is not divisible by grad_accum "
+                                   f"{self.grad_accum}", "Pick a batch size that is a multiple of grad_accum.")
+        if self.data.frames % 4 != 1:
+            raise KinemaInputError("training config", f"data.frames {self.data.frames} is not 1 + 4k", "Use e.g. 9, 17, 21.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+
+def _build(cls: type, values: dict[str, Any]) -> Any:
+    """Rebuild a (nested) frozen dataclass from JSON values; unknown keys are errors."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise KinemaInputError(f"training config for {cls.__name__}", f"has unknown keys {sorted(unknown)}",
+                               f"Valid keys: {', '.join(fields)}.")
+    kwargs = {}
+    for name, value in values.items():
+        default = getattr(cls(), name) if name != "name" else None
+        if dataclasses.is_dataclass(default):
+            kwargs[name] = _build(type(default), value)
+        elif isinstance(default, tuple):
+            kwargs[name] = tuple(value)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def config_from_dict(values: dict[str, Any]) -> TrainConfig:
+    """Inverse of :meth:`TrainConfig.to_dict` (reads a run directory's ``config.json``)."""
+    return _build(TrainConfig, values)
+
+
+PUPPET_DATA = DataConfig(samples=640, seed=1, size=(64, 64), frames=21, families=("humanoid", "quadruped", "bird"),
+                         camera_prob=0.3)
+
+PRESETS: dict[str, TrainConfig] = {
+    "tiny": TrainConfig(),
+    # The embedded model (issue 5): full training of the `puppet` backbone from scratch on CPU.
+    "puppet": TrainConfig(name="puppet", model="puppet", steps=3000, batch_size=8, ema_decay=0.999,
+                          checkpoint_every=250, keep_checkpoints=2, log_every=10, data=PUPPET_DATA,
+                          optim=OptimConfig(lr=5e-4, weight_decay=0.01, warmup_steps=200), flow=FlowConfig(shift=1.0)),
+}
+
+
+def get_config(preset: str, **overrides: Any) -> TrainConfig:
+    """A preset by name with top-level fields replaced (``data``/``optim``/``flow`` take dicts of fields)."""
+    if preset not in PRESETS:
+        raise KinemaInputError(f"training preset '{preset}'", "is unknown", f"Use one of: {', '.join(PRESETS)}.")
+    config = PRESETS[preset]
+    nested = {k: replace(getattr(config, k), **v) for k, v in overrides.items() if isinstance(v, dict)}
+    return replace(config, **{**overrides, **nested})

@@ -1,0 +1,100 @@
+"""Training samples for recipe R1 from the puppet world, and their cached VAE latents.
+
+A sample is drawn from its index alone (seeded), so the data set is a pure function of the config;
+its latents are encoded once by the frozen VAE and text encoder and kept for every epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from kinema.backbone.components import WanComponents
+from kinema.backbone.encoders import encode_prompt
+from kinema.pipelines.inputs import to_tensor
+from kinema.pose.augment import pose_free_frames
+from kinema.pose.driving import training_skeleton
+from kinema.puppet import SynthConfig, make_scene, make_triplet, render_scene
+from kinema.puppet.dataset import sample_seeds
+from kinema.recipes import dreamactor_m2 as r1
+from kinema.training.config import DataConfig
+
+
+@dataclass
+class Sample:
+    """Pixels of one training example: reference (H, W, 3), driving and target (T, H, W, 3) uint8."""
+
+    reference: np.ndarray
+    driving: np.ndarray
+    target: np.ndarray
+    text: str
+
+
+def _synth(config: DataConfig) -> SynthConfig:
+    return SynthConfig(size=config.size, frames=config.frames, fps=config.fps, families=config.families,
+                       characters=(1, 1), camera_prob=config.camera_prob, modes=("animate",))
+
+
+def pose_sample(seed: int, config: DataConfig) -> Sample:
+    """DreamActor-M2 §3.3 self-supervision: the clip is the target, its frame 0 the reference and
+    its augmented skeleton (lead-in masked) the driving signal."""
+    clip = render_scene(make_scene(seed, _synth(config)))
+    rng = np.random.default_rng([seed, 71])
+    driving = training_skeleton(clip.keypoints[0], config.augment, rng, config.fps, config.lead_in_seconds,
+                                config.skeleton_width)
+    return Sample(clip.frames[0], driving, clip.frames, clip.labels["caption"])
+
+
+def oracle_sample(seed: int, config: DataConfig) -> Sample:
+    """An exact cross-identity animate triplet: another puppet's skeleton drives the reference; the
+    target is the reference identity performing it. Frame 0 of the target is the reference itself
+    (what the first-frame condition states) and the lead-in of the driving signal is masked."""
+    triplet = make_triplet("animate", seed, _synth(config))
+    rng = np.random.default_rng([seed, 71])
+    driving = training_skeleton(triplet.driving.keypoints[0], config.augment, rng, config.fps,
+                                config.lead_in_seconds, config.skeleton_width)
+    target = triplet.target.frames.copy()
+    target[0] = triplet.reference_images[0]
+    motion = triplet.driving.labels["actors"][0]["motion_description"].split(" ", 2)[-1]
+    text = f"{triplet.references[0].labels['actors'][0]['identity_description']}, {motion}"
+    return Sample(triplet.reference_images[0], driving, target, text)
+
+
+def make_sample(index: int, config: DataConfig) -> Sample:
+    """Sample ``index`` of the data set described by ``config``."""
+    seed = sample_seeds(config.seed, index + 1)[index]
+    return (pose_sample if config.recipe == "pose" else oracle_sample)(seed, config)
+
+
+@torch.no_grad()
+def encode_sample(components: WanComponents, sample: Sample, layout: r1.Layout) -> dict[str, torch.Tensor]:
+    """Latents of one sample through the same builder as inference (``r1.build_inputs``).
+
+    Returns ``condition`` (20, f, h, w'), ``x0`` (16, f, h, w'), ``text`` (L, D) and the scalar
+    ``character_width`` (latent columns of the character video).
+    """
+    device = components.transformer.device
+    ref = to_tensor(sample.reference[None])[:, :, 0].to(device)
+    drv, tgt = to_tensor(sample.driving).to(device), to_tensor(sample.target).to(device)
+    inputs = r1.build_inputs(components, ref, drv, layout)
+    x0 = r1.target_latents(components, inputs, tgt, drv)
+    out = {"condition": inputs.condition[0], "x0": x0[0], "text": encode_prompt(components, [sample.text])[0],
+           "character_width": torch.tensor(inputs.character_width)}
+    if inputs.context is not None:
+        out["context"] = inputs.context[0]
+    return {k: v.float().cpu() for k, v in out.items()}
+
+
+def encode_dataset(components: WanComponents, config: DataConfig, layout: r1.Layout, indices: range,
+                   progress: bool = True) -> list[dict[str, torch.Tensor]]:
+    """Encode the samples ``indices`` (a rank encodes only its own share when sharded by the caller)."""
+    return [encode_sample(components, make_sample(i, config), layout)
+            for i in tqdm(indices, desc="encoding samples", disable=not progress)]
+
+
+def lead_in_frames(config: DataConfig) -> int:
+    """Pixel frames of pose-free lead-in."""
+    return pose_free_frames(config.fps, config.lead_in_seconds)

@@ -1,0 +1,295 @@
+"""The flow-matching trainer for recipe R1 (SPEC "Training"): LoRA or full, AdamW with warm-up, EMA,
+gradient checkpointing and accumulation, bf16 autocast on GPU, DDP / FSDP2 under ``torchrun``.
+
+Every random choice is a function of (seed, step), so a resumed run continues bit-identically and
+N ranks see exactly the samples and noise of one process on the same global batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from kinema.backbone.components import WanComponents, build_components, load_components
+from kinema.backbone.config import PRESETS as BACKBONES
+from kinema.backbone.config import get_preset
+from kinema.backbone.lora import add_lora, lora_config, save_lora
+from kinema.backbone.segments import forward_segments
+from kinema.backbone.widen import widen_patch_embedding
+from kinema.errors import KinemaInputError
+from kinema.io import write_json_atomic
+from kinema.recipes import dreamactor_m2 as r1
+from kinema.training import distributed as dist_
+from kinema.training.config import TrainConfig
+from kinema.training.data import encode_dataset, lead_in_frames
+from kinema.training.flow import NUM_TRAIN_TIMESTEPS, flow_loss, noisy_latents, sample_sigmas
+from kinema.training.rundir import Checkpoint, RunDir
+
+R1_IN_CHANNELS = r1.LATENT_CHANNELS + r1.MASK_CHANNELS + r1.LATENT_CHANNELS
+
+
+class SegmentModel(nn.Module):
+    """R1's token stream through the DiT; the module that DDP / FSDP2 wrap (their hooks need a forward)."""
+
+    def __init__(self, transformer: nn.Module) -> None:
+        super().__init__()
+        self.transformer = transformer
+
+    def forward(self, noisy: torch.Tensor, timestep: torch.Tensor, condition: torch.Tensor,
+                text: torch.Tensor, context: torch.Tensor | None = None,
+                image: torch.Tensor | None = None) -> torch.Tensor:
+        layout = "spatial" if context is None else "temporal"
+        inputs = r1.R1Inputs(layout, condition, context, image, noisy.shape[-1])
+        return forward_segments(self.transformer, r1.segments(inputs, noisy, timestep), text, image)[0]
+
+
+def load_backbone(config: TrainConfig) -> tuple[WanComponents, bool]:
+    """Components to train: a preset (seeded random init) or a local Wan directory."""
+    if config.model in BACKBONES:
+        return build_components(get_preset(config.model), seed=config.seed), True
+    if Path(config.model).is_dir():
+        return load_components(config.model), False
+    raise KinemaInputError(f"model '{config.model}'", "is neither a backbone preset nor a directory",
+                           f"Use one of: {', '.join(BACKBONES)}, or a Wan diffusers directory.")
+
+
+def prepare_transformer(components: WanComponents, config: TrainConfig) -> list[str]:
+    """Widen to R1's 36 channels, choose what trains (all, or a LoRA); returns trainable names."""
+    transformer = components.transformer
+    widened = transformer.config.in_channels < R1_IN_CHANNELS
+    widen_patch_embedding(transformer, max(R1_IN_CHANNELS, transformer.config.in_channels))
+    if config.adapter == "full":
+        transformer.requires_grad_(True)
+    else:
+        transformer.requires_grad_(False)
+        add_lora(transformer, lora_config(config.adapter, config.lora_rank))
+        if widened:  # new input channels must learn too, and ship with the adapter
+            transformer.patch_embedding.requires_grad_(True)
+    if config.gradient_checkpointing:
+        transformer.enable_gradient_checkpointing()
+    transformer.train()
+    for module in (components.vae, components.text_encoder, components.image_encoder):
+        if module is not None:
+            module.requires_grad_(False)
+    return [n for n, p in transformer.named_parameters() if p.requires_grad]
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """Linear warm-up to ``optim.lr`` over ``optim.warmup_steps``, then constant."""
+    warm = config.optim.warmup_steps
+    return config.optim.lr * min(1.0, (step + 1) / warm) if warm else config.optim.lr
+
+
+def batch_indices(config: TrainConfig, step: int) -> list[int]:
+    """Global batch of ``step``: consecutive positions in a per-epoch seeded permutation."""
+    n, out = config.data.samples, []
+    for pos in range(step * config.batch_size, (step + 1) * config.batch_size):
+        epoch = pos // n
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
+        out.append(int(perm[pos % n]))
+    return out
+
+
+def _stack(samples: list[dict[str, torch.Tensor]], key: str, device: torch.device) -> torch.Tensor | None:
+    return torch.stack([s[key] for s in samples]).to(device) if key in samples[0] else None
+
+
+class EMA:
+    """Exponential moving average of the trainable parameters, decay warmed up as min(d, (1+n)/(10+n))."""
+
+    def __init__(self, params: dict[str, nn.Parameter], decay: float) -> None:
+        self.decay = decay
+        self.shadow = {k: p.detach().clone().float() for k, p in params.items()}
+
+    @torch.no_grad()
+    def update(self, params: dict[str, nn.Parameter], step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))
+        for k, p in params.items():
+            self.shadow[k].lerp_(p.detach().float(), 1 - d)
+
+
+@dataclass
+class TrainResult:
+    """Where the run lives, the last step and the per-step global losses of this invocation."""
+
+    run: RunDir
+    step: int
+    losses: list[float]
+
+
+class Trainer:
+    """One training run in ``out``; ``train()`` runs to ``config.steps`` (resuming if asked)."""
+
+    def __init__(self, config: TrainConfig, out: str | os.PathLike, resume: bool = False, progress: bool = True,
+                 latents: str | os.PathLike | None = None) -> None:
+        self.config, self.progress, self.world = config, progress, dist_.init_world()
+        self.run = RunDir(out)
+        if self.world.main:
+            self.run.start(config, resume)
+        self.world.barrier()
+        torch.manual_seed(config.seed)
+        self.components, _ = load_backbone(config)
+        self.components.to(self.world.device)
+        names = prepare_transformer(self.components, config)
+        self.data = self._latents(Path(latents) if latents else self.run.path / "latents.safetensors")
+        self.model = dist_.wrap(SegmentModel(self.components.transformer), self.world, config.fsdp)
+        self.params = {n: p for n, p in self.components.transformer.named_parameters() if n in names}
+        o = config.optim
+        self.optimizer = torch.optim.AdamW(list(self.params.values()), lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
+        self.ema = EMA(self.params, config.ema_decay)
+        self.step = 0
+        latest = self.run.latest() if resume else None
+        if latest is not None:
+            self._restore(self.run.load(latest))
+
+    # -- data -------------------------------------------------------------------------------------
+    def _latents(self, path: Path) -> list[dict[str, torch.Tensor]]:
+        """Encode the data set once (rank 0 writes ``path``; a later run or resume reads it)."""
+        from safetensors.torch import load_file, save_file
+
+        key = json.dumps({"data": self.config.to_dict()["data"], "model": self.config.model, "layout": self.config.layout},
+                         sort_keys=True)
+        if path.exists():
+            from safetensors import safe_open
+            with safe_open(str(path), "pt") as f:
+                if (f.metadata() or {}).get("key") == key:
+                    flat = load_file(path)
+                    return [{k.split("/", 1)[1]: v for k, v in flat.items() if k.startswith(f"{i}/")}
+                            for i in range(self.config.data.samples)]
+        data = encode_dataset(self.components, self.config.data, self.config.layout, range(self.config.data.samples),
+                              self.progress and self.world.main)
+        if self.world.main:
+            from kinema.io import atomic_path
+            with atomic_path(path) as tmp:
+                save_file({f"{i}/{k}": v for i, s in enumerate(data) for k, v in s.items()}, tmp, metadata={"key": key})
+        return data
+
+    # -- state ------------------------------------------------------------------------------------
+    def checkpoint(self) -> Checkpoint:
+        """Gather the full (unsharded) state; collective under FSDP."""
+        model_state = dist_.full_model_state(self.model)
+        prefix = "transformer."
+        trainable = {k[len(prefix):]: v for k, v in model_state.items() if k[len(prefix):] in self.params}
+        ema = {k: dist_.full_tensor(v).cpu() for k, v in self.ema.shadow.items()}
+        return Checkpoint(self.step, trainable, ema, dist_.full_optimizer_state(self.model, self.optimizer))
+
+    def _restore(self, ckpt: Checkpoint) -> None:
+        model_state = {f"transformer.{k}": v for k, v in ckpt.model.items()}
+        dist_.load_full_state(self.model, self.optimizer, model_state, ckpt.optimizer)
+        for k, v in ckpt.ema.items():
+            shadow = self.ema.shadow[k]
+            if hasattr(shadow, "device_mesh"):  # FSDP2: keep this rank's shard
+                from torch.distributed.tensor import distribute_tensor
+                v = distribute_tensor(v.to(shadow.dtype), shadow.device_mesh, shadow.placements).to_local()
+                shadow.to_local().copy_(v)
+            else:
+                shadow.copy_(v)
+        self.step = ckpt.step
+        if self.world.main:
+            self.run.truncate_metrics(ckpt.step)
+
+    # -- one optimiser step ---------------------------------------------------------------------
+    def _autocast(self):
+        if self.config.mixed_precision == "bf16" and self.world.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def train_step(self) -> float:
+        """One optimiser step on the global batch of ``self.step``; returns its mean loss."""
+        c, world = self.config, self.world
+        generator = torch.Generator().manual_seed(c.seed * 1_000_003 + self.step)
+        indices = batch_indices(c, self.step)
+        shapes = self.data[indices[0]]["x0"].shape
+        sigmas = sample_sigmas(c.batch_size, c.flow, generator)  # global draws, then this rank's share
+        noise = torch.randn((c.batch_size, *shapes), generator=generator)
+        local = world.shard(list(range(c.batch_size)))
+        micro = len(local) // c.grad_accum
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(c, self.step)
+        total = 0.0
+        for m in range(c.grad_accum):
+            rows = local[m * micro:(m + 1) * micro]
+            samples = [self.data[indices[i]] for i in rows]
+            x0 = _stack(samples, "x0", world.device)
+            x_t, target = noisy_latents(x0, noise[rows].to(world.device), sigmas[rows].to(world.device))
+            width = int(samples[0]["character_width"]) if c.flow.loss_region == "character" else None
+            sync = m == c.grad_accum - 1 or not hasattr(self.model, "no_sync")
+            with (contextlib.nullcontext() if sync else self.model.no_sync()), self._autocast():
+                pred = self.model(x_t, sigmas[rows].to(world.device) * NUM_TRAIN_TIMESTEPS,
+                                  _stack(samples, "condition", world.device), _stack(samples, "text", world.device),
+                                  _stack(samples, "context", world.device), _stack(samples, "image_tokens", world.device))
+                loss = flow_loss(pred, target, width).sum() / len(local)
+            loss.backward()
+            total += float(loss.detach())
+        norm = torch.nn.utils.clip_grad_norm_(list(self.params.values()), c.optim.grad_clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.ema.update(self.params, self.step)
+        self.step += 1
+        self._last_grad_norm = float(dist_.full_tensor(norm)) if torch.is_tensor(norm) else float(norm)
+        return world.mean(total)
+
+    # -- the loop -------------------------------------------------------------------------------
+    def train(self) -> TrainResult:
+        c, losses = self.config, []
+        bar = tqdm(total=c.steps, initial=self.step, desc="training", disable=not (self.progress and self.world.main))
+        while self.step < c.steps:
+            start = time.perf_counter()
+            loss = self.train_step()
+            losses.append(loss)
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"loss became {loss} at step {self.step}; lower the learning rate")
+            if self.world.main and (self.step % c.log_every == 0 or self.step == c.steps):
+                self.run.log({"step": self.step, "loss": loss, "lr": learning_rate(c, self.step - 1),
+                              "grad_norm": self._last_grad_norm, "seconds": time.perf_counter() - start})
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}")
+            if self.step % c.checkpoint_every == 0 or self.step == c.steps:
+                ckpt = self.checkpoint()
+                if self.world.main:
+                    self.run.save(ckpt, c.keep_checkpoints)
+                self.world.barrier()
+        bar.close()
+        self.export()
+        return TrainResult(self.run, self.step, losses)
+
+    # -- export ---------------------------------------------------------------------------------
+    def model_card(self) -> dict:
+        """``kinema.json``: what the inference pipeline needs to drive the exported model."""
+        d = self.config.data
+        return {"recipe": "dreamactor-m2", "driving": "pose", "layout": self.config.layout, "size": list(d.size),
+                "frames": d.frames, "fps": d.fps, "lead_in_frames": lead_in_frames(d),
+                "skeleton_width": d.skeleton_width, "bbox_margin": d.augment.bbox_margin, "steps_trained": self.step,
+                "train_config": self.config.to_dict()}
+
+    def export(self) -> Path:
+        """Write EMA inference weights: a full diffusers directory, or a LoRA file (+ kinema.json)."""
+        ema = {k: dist_.full_tensor(v).cpu() for k, v in self.ema.shadow.items()}
+        full = dist_.full_model_state(self.model)
+        if not self.world.main:
+            return self.run.export
+        components, _ = load_backbone(self.config)
+        prepare_transformer(components, self.config)
+        state = {k[len("transformer."):]: v for k, v in full.items()}
+        state.update(ema)
+        components.transformer.load_state_dict(state)
+        components.transformer.eval()
+        out = self.run.export
+        if self.config.adapter == "full":
+            from kinema.io.atomic import atomic_dir
+            with atomic_dir(out / "model") as tmp:
+                components.save(tmp)
+                write_json_atomic(tmp / "kinema.json", self.model_card())
+        else:
+            save_lora(components.transformer, out / "lora.safetensors")
+            write_json_atomic(out / "kinema.json", self.model_card())
+        return out
