@@ -16,7 +16,7 @@ results carry both, and comparisons refuse different versions.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from kinema.errors import KinemaInputError

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from kinema.errors import KinemaInputError
 from kinema.eval.benchmarks import Benchmark, CaseSpec, get_benchmark, render_case
 from kinema.eval.methods import METHODS, Method, MethodOptions, get_method, reference_methods
+from kinema.eval.report import write_report
 from kinema.eval.scoring import METRICS, POSE_BACKEND, metric_info, pose_estimator, score_case
 from kinema.eval.stats import bootstrap_ci
 from kinema.io import atomic_path, write_json_atomic
@@ -74,7 +75,6 @@ def run_eval(config: EvalConfig, out: str | os.PathLike, progress: bool = True) 
     # 3. Aggregate, then write results.json and the report.
     results = collect(out, bench, specs, methods, config, kp_reason)
     write_json_atomic(out / "results.json", results)
-    from kinema.eval.report import write_report
     write_report(out, results, bench)
     return results
 
