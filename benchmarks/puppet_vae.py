@@ -1,0 +1,88 @@
+"""Reconstruction PSNR of the puppet VAE, decode(encode(x)), on held-out puppet clips.
+
+Held-out scenes use seeds >= 2**31, never drawn in training (``TRAIN_SEEDS``). Each clip has 17
+frames; three inputs are measured: plain 64x64 frames, ``[frame | skeleton]`` 64x128 composites and
+the R1 composites ``[reference then black | skeleton]`` the animation model encodes. PSNR (8-bit
+output, per clip, then averaged) over the whole frame and inside the character masks (the frame
+half), for the trained VAE and for an untrained VAE of the same shape.
+
+    python benchmarks/puppet_vae.py                       # the shipped src/kinema/assets/puppet/vae
+    python benchmarks/puppet_vae.py --vae runs/vae --clips 8
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers import AutoencoderKLWan
+
+import kinema
+from kinema.training.autoencoder import AutoencoderTrainConfig, build_vae, render_clip, skeleton_video, to_tensor
+
+HELD_OUT_SEED = 2**31
+SHIPPED = Path(kinema.__file__).parent / "assets" / "puppet" / "vae"
+
+
+def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """PSNR in dB of uint8 arrays (..., 3), optionally over the pixels where ``mask`` (...) is True."""
+    err = (a.astype(np.float64) - b.astype(np.float64)) ** 2
+    mse = err[mask].mean() if mask is not None else err.mean()
+    return float(10 * np.log10(255.0**2 / max(mse, 1e-10)))
+
+
+@torch.no_grad()
+def reconstruct(vae: AutoencoderKLWan, video: np.ndarray) -> np.ndarray:
+    """(T, H, W, 3) uint8 -> decode(encode(video)) with the posterior mode, as uint8."""
+    z = vae.encode(to_tensor(video[None])).latent_dist.mode()
+    out = vae.decode(z).sample.clamp(-1, 1)[0]  # (3, T, H, W)
+    return ((out.permute(1, 2, 3, 0) + 1) * 127.5).round().to(torch.uint8).numpy()
+
+
+def cases(seed: int, config: AutoencoderTrainConfig) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Input video and character mask (T, H, W) of each measured case for one held-out scene."""
+    clip = render_clip(seed, 17, config)
+    skeleton = skeleton_video(clip, np.random.default_rng(seed), augment_prob=0.0)
+    mask = clip.masks.any(axis=1)  # (T, H, W)
+    reference = np.zeros_like(clip.frames)
+    reference[0] = clip.frames[0]
+    r1_mask = np.zeros_like(mask)
+    r1_mask[0] = mask[0]
+    pad = np.zeros_like(mask)
+    return {
+        "frames 64x64": (clip.frames, mask),
+        "[frame|skeleton] 64x128": (np.concatenate([clip.frames, skeleton], 2), np.concatenate([mask, pad], 2)),
+        "R1 [ref,0..|skeleton] 64x128": (np.concatenate([reference, skeleton], 2), np.concatenate([r1_mask, pad], 2)),
+    }
+
+
+def evaluate(vae: AutoencoderKLWan, clips: int) -> dict[str, tuple[float, float]]:
+    """Mean (whole-frame, character-mask) PSNR per case over ``clips`` held-out scenes."""
+    config = AutoencoderTrainConfig(camera_prob=0.5)
+    scores: dict[str, list[tuple[float, float]]] = {}
+    for i in range(clips):
+        for name, (video, mask) in cases(HELD_OUT_SEED + i, config).items():
+            recon = reconstruct(vae, video)
+            scores.setdefault(name, []).append((psnr(recon, video), psnr(recon, video, mask)))
+    return {name: tuple(np.mean(v, axis=0)) for name, v in scores.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--vae", type=Path, default=SHIPPED, help="trained VAE directory (diffusers format)")
+    parser.add_argument("--clips", type=int, default=16, help="held-out scenes")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    models = {"untrained": build_vae().eval(), "trained": AutoencoderKLWan.from_pretrained(args.vae).eval()}
+    print(f"{args.clips} held-out clips x 17 frames, seeds {HELD_OUT_SEED}..; PSNR dB (whole frame / character mask)")
+    for label, vae in models.items():
+        for name, (whole, inside) in evaluate(vae, args.clips).items():
+            print(f"{label:10s} {name:30s} {whole:6.2f} / {inside:6.2f}")
+
+
+if __name__ == "__main__":
+    main()
