@@ -27,7 +27,7 @@ def media(tmp_path_factory):
 
 def run(media, out, *extra, reference="ref_rgba.png", driving="driving.mp4"):
     return main(["animate", "--reference", str(media / reference), "--driving", str(media / driving),
-                 "--out", str(out), "--steps", "2", *extra])
+                 "--out", str(out), "--steps", "2", "--model", "tiny", *extra])
 
 
 def test_animate_writes_playable_video_with_requested_frames_and_size(media, tmp_path):

@@ -79,7 +79,7 @@ def test_binding_order_is_honoured_in_the_slots(media, multi, tiny):
 
 def test_animate_rgb_routes_to_the_animation_mode(media, tmp_path):
     out = tmp_path / "anim.mp4"
-    assert main([*argv(media, out, refs=(0,), verb="animate"), "--driving-mode", "rgb", "--driving-resolution", "half",
+    assert main([*argv(media, out, refs=(0,), verb="animate"), "--driving-mode", "rgb", "--model", "tiny", "--driving-resolution", "half",
                  "--frames", "5"]) == 0
     assert read_video(out).frames.shape == (5, 32, 32, 3)
     settings = json.loads(out.with_suffix(".json").read_text())

@@ -12,7 +12,8 @@ from kinema.cli.replace import run_scail, scail_options
 @click.option("--reference", required=True, type=click.Path(), help="Reference character image (PNG/JPEG/WebP).")
 @click.option("--driving", required=True, type=click.Path(), help="Driving video: raw RGB or a rendered skeleton video.")
 @click.option("--out", required=True, type=click.Path(), help="Output .mp4; settings are written beside it as .json.")
-@click.option("--model", default="tiny", show_default=True, help="Wan diffusers directory or a preset name.")
+@click.option("--model", default="embedded", show_default=True,
+              help="embedded (the shipped puppet model), a Wan diffusers directory, or a preset name (random weights).")
 @click.option("--adapter", type=click.Path(), default=None, help="LoRA .safetensors (diffusers Wan format).")
 @click.option("--steps", type=int, default=30, show_default=True, help="Denoising steps.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -29,9 +30,15 @@ from kinema.cli.replace import run_scail, scail_options
 @click.option("--driving-mode", type=click.Choice(["pose", "rgb"]), default="pose", show_default=True,
               help="pose: the driving video goes to the in-context recipe as given (e.g. a rendered skeleton); "
                    "rgb: end-to-end from the raw video (SCAIL-2 recipe, animation mode; needs subject masks).")
+@click.option("--driving-pose", type=click.Path(), default=None,
+              help="Keypoints of the driving video (.npz/.json from `kinema pose extract`) for pose-driven models.")
+@click.option("--pose-backend", default="puppet", show_default=True,
+              help="Estimator for pose-driven models when --driving-pose is absent; 'none': the driving video "
+                   "already is a skeleton video.")
 @scail_options
 def animate(reference, driving, out, model, adapter, steps, seed, size, frames, prompt, guidance, scheduler,
-            flow_shift, layout, fit, driving_mode, masks, reference_masks, segmenter, bind, driving_resolution) -> None:
+            flow_shift, layout, fit, driving_mode, driving_pose, pose_backend, masks, reference_masks, segmenter, bind,
+            driving_resolution) -> None:
     if driving_mode == "rgb":
         return run_scail("animate", (reference,), driving, out, model, adapter, steps, seed, size, frames, prompt,
                          guidance, scheduler, flow_shift, fit, masks, reference_masks, segmenter, bind, driving_resolution)
@@ -45,7 +52,8 @@ def animate(reference, driving, out, model, adapter, steps, seed, size, frames, 
         raise KinemaInputError("sampling options", str(err), "See kinema animate --help.") from None
     config = AnimateConfig(size=size, frames=frames, prompt=prompt, seed=seed,
                            layout=layout, fit=fit, sampler=sampler)
-    result = run(reference, driving, out, config, model=model, adapter=adapter)
+    result = run(reference, driving, out, config, model=model, adapter=adapter, driving_pose=driving_pose,
+                 pose_backend=pose_backend)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {out} ({len(result.frames)} frames, {result.settings['size'][0]}x{result.settings['size'][1]})")

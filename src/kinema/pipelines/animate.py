@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,10 +22,31 @@ from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
 from kinema.io import load_image, read_video, write_json_atomic, write_video
 from kinema.pipelines.inputs import Fit, fit_frames, resolve_frames, resolve_size, to_frames, to_tensor
+from kinema.pose.driving import inference_skeleton
+from kinema.pose.keypoints import Keypoints
 from kinema.recipes import dreamactor_m2 as r1
 from kinema.sampling import SamplerConfig, classifier_free_guidance, sample
 
 R1_IN_CHANNELS = r1.LATENT_CHANNELS + r1.MASK_CHANNELS + r1.LATENT_CHANNELS  # 36, Wan2.1-I2V layout
+EMBEDDED = "embedded"  # the trained puppet model shipped in the package
+EMBEDDED_DIR = Path(__file__).resolve().parents[1] / "assets" / "puppet" / "model"
+MODEL_CARD = "kinema.json"  # written by the trainer beside the weights: how to drive the model
+
+
+def resolve_model(model: str) -> str:
+    """``embedded`` -> the shipped model's directory; anything else unchanged."""
+    if model != EMBEDDED:
+        return model
+    if not (EMBEDDED_DIR / "transformer").is_dir():
+        raise KinemaInputError("--model embedded", f"is not installed at {EMBEDDED_DIR}",
+                               "Reinstall kinema from a full checkout, or pass --model PRESET|DIR.")
+    return str(EMBEDDED_DIR)
+
+
+def model_card(model: str) -> dict:
+    """The ``kinema.json`` of a model directory (empty for presets and foreign Wan checkpoints)."""
+    path = Path(resolve_model(model)) / MODEL_CARD
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 @dataclass(frozen=True)
@@ -53,15 +75,23 @@ class AnimationResult:
 class Animator:
     """A Wan model prepared for recipe R1 (patch embedding widened to 36 channels if needed)."""
 
-    def __init__(self, components: WanComponents, random_weights: bool = False) -> None:
+    def __init__(self, components: WanComponents, random_weights: bool = False, card: dict | None = None) -> None:
         widen_patch_embedding(components.transformer, max(R1_IN_CHANNELS, components.transformer.config.in_channels))
         self.components = components
         self.random_weights = random_weights
+        self.card = card or {}
+
+    @property
+    def pose_driven(self) -> bool:
+        """Trained on skeleton videos (pose-based recipe): expects a lead-in of pose-free frames."""
+        return self.card.get("driving") == "pose"
 
     @classmethod
-    def load(cls, model: str = "tiny", adapter: str | os.PathLike | None = None, device: str = "cpu",
+    def load(cls, model: str = EMBEDDED, adapter: str | os.PathLike | None = None, device: str = "cpu",
              dtype: torch.dtype = torch.float32) -> Animator:
-        """Load a preset by name (random weights) or a local diffusers-format Wan directory, plus a LoRA."""
+        """Load the embedded model, a preset by name (random weights) or a local diffusers-format Wan
+        directory (with its ``kinema.json`` if kinema trained it), plus a LoRA."""
+        model, card = resolve_model(model), model_card(model)
         if model in PRESETS:
             components, random_weights = build_components(get_preset(model)), True
         elif Path(model).is_dir():
@@ -69,18 +99,40 @@ class Animator:
         else:
             raise KinemaInputError(f"--model '{model}'", "is neither a preset nor a directory",
                                    f"Pass a Wan diffusers directory or one of: {', '.join(PRESETS)}.")
-        animator = cls(components.to(device, dtype), random_weights)
+        animator = cls(components.to(device, dtype), random_weights, card)
         if adapter is not None:
             load_lora(animator.components.transformer, adapter)
         return animator
 
+    def driving_video(self, driving: np.ndarray, pose: Keypoints | None) -> tuple[np.ndarray, int]:
+        """What the model is driven with, and how many lead-in frames precede the motion.
+
+        A pose-driven model gets the bbox-normalised skeleton of ``pose`` (or ``driving`` itself, taken
+        to be a skeleton video) after its pose-free lead-in (DreamActor-M2 §5.1).
+        """
+        if not self.pose_driven:
+            return driving, 0
+        lead = int(self.card.get("lead_in_frames", 0))
+        if pose is not None:
+            return inference_skeleton(pose, lead, self.card["skeleton_width"] * pose.size[1] / self.card["size"][1],
+                                      margin=self.card.get("bbox_margin", 0.05)), lead
+        return np.concatenate([np.zeros_like(driving[:1]).repeat(lead, 0), driving]), lead
+
     def __call__(self, reference: np.ndarray, driving: np.ndarray, config: AnimateConfig = AnimateConfig(),
-                 progress: bool = True) -> AnimationResult:
-        """Animate ``reference`` (H, W, 3) uint8 with ``driving`` (T, H, W, 3) uint8 frames."""
-        # 1. Check inputs and resolve the output size and length.
+                 progress: bool = True, pose: Keypoints | None = None) -> AnimationResult:
+        """Animate ``reference`` (H, W, 3) uint8 with ``driving`` (T, H, W, 3) uint8 frames.
+
+        ``pose``: keypoints of ``driving`` for a pose-driven model (else ``driving`` must be a skeleton video).
+        """
+        # 1. Check inputs and resolve the output size and length (lead-in frames are generated, then dropped).
         notes: list[str] = []
-        size = resolve_size(config.size or (driving.shape[2], driving.shape[1]), notes)
-        frames = resolve_frames(config.frames, len(driving), notes)
+        driving, lead = self.driving_video(driving, pose)
+        default_size = tuple(self.card["size"]) if "size" in self.card else (driving.shape[2], driving.shape[1])
+        size = resolve_size(config.size or default_size, notes)
+        frames = resolve_frames(None if config.frames is None else config.frames + lead, len(driving), notes)
+        if frames <= lead:
+            raise KinemaInputError("driving video", f"has {len(driving) - lead} frames; this model needs at least "
+                                   f"{5 - lead}", "Pass a longer driving video.")
         device = self.components.transformer.device
         ref = to_tensor(fit_frames(reference[None], size, config.fit, "reference image"))[:, :, 0].to(device)
         drv = to_tensor(fit_frames(driving[:frames], size, config.fit, "driving video")).to(device)
@@ -106,22 +158,41 @@ class Animator:
         if self.random_weights:
             notes.append(f"model '{self.components.source}' has random weights: the output shows the pipeline "
                          "working, not a trained animation; pass --model DIR for real Wan weights")
-        settings = {**asdict(config), "size": list(size), "frames": frames, "model": self.components.source}
-        return AnimationResult(to_frames(video), settings, notes)
+        settings = {**asdict(config), "size": list(size), "frames": frames - lead, "lead_in_frames": lead,
+                    "model": self.components.source}
+        return AnimationResult(to_frames(video)[lead:], settings, notes)
+
+
+def driving_keypoints(animator: Animator, frames: np.ndarray, pose_file: str | os.PathLike | None,
+                      pose_backend: str) -> Keypoints | None:
+    """Keypoints for a pose-driven model: from ``pose_file``, else estimated by ``pose_backend``
+    (``none``: the driving video already is a skeleton video)."""
+    if not animator.pose_driven:
+        return None
+    if pose_file is not None:
+        return Keypoints.load(pose_file)
+    if pose_backend == "none":
+        return None
+    from kinema.pose.estimators import get_estimator
+
+    return get_estimator(pose_backend)(frames).keypoints
 
 
 def animate(reference: str | os.PathLike, driving: str | os.PathLike, out: str | os.PathLike,
-            config: AnimateConfig = AnimateConfig(), model: str = "tiny",
-            adapter: str | os.PathLike | None = None, progress: bool = True) -> AnimationResult:
+            config: AnimateConfig = AnimateConfig(), model: str = EMBEDDED,
+            adapter: str | os.PathLike | None = None, progress: bool = True,
+            driving_pose: str | os.PathLike | None = None, pose_backend: str = "puppet") -> AnimationResult:
     """Read the inputs, animate, and write ``out`` (H.264 mp4) plus ``out`` with suffix .json, atomically."""
     out = Path(out)
     if out.suffix.lower() != ".mp4":
         raise KinemaInputError(f"--out '{out}'", "must end in .mp4", "Pass e.g. --out result.mp4.")
     image = load_image(reference, "reference image")
     video = read_video(driving, name="driving video")
-    result = Animator.load(model, adapter)(image, video.frames, config, progress)
+    animator = Animator.load(model, adapter)
+    pose = driving_keypoints(animator, video.frames, driving_pose, pose_backend)
+    result = animator(image, video.frames, config, progress, pose)
     result.settings.update(reference=str(reference), driving=str(driving), adapter=adapter and str(adapter),
-                           fps=video.fps, notes=result.notes)
+                           driving_pose=driving_pose and str(driving_pose), fps=video.fps, notes=result.notes)
     write_video(out, result.frames, fps=video.fps)
     write_json_atomic(out.with_suffix(".json"), result.settings)
     return result

@@ -78,6 +78,12 @@ class ScailAnimator:
     def load(cls, model: str = "tiny", adapter: str | os.PathLike | None = None, device: str = "cpu",
              dtype: torch.dtype = torch.float32, driving_resolution: str = "full") -> ScailAnimator:
         """Load a preset (random weights) or a diffusers Wan directory; slots follow its input channels."""
+        from kinema.pipelines.animate import model_card, resolve_model
+
+        if model_card(model).get("recipe") == "dreamactor-m2":
+            raise KinemaInputError(f"--model '{model}'", "is a pose-driven DreamActor-M2 model, not a SCAIL-2 (R2) model",
+                                   "Use --driving-mode pose with it, or pass an R2 model directory or preset.")
+        model = resolve_model(model)
         if model in PRESETS:
             components, random_weights = build_components(get_preset(model)), True
         elif Path(model).is_dir():

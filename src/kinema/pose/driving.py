@@ -28,10 +28,10 @@ def training_skeleton(kp: Keypoints, augment: PoseAugmentConfig, rng: Any, fps: 
     return render_pose(kp, kp.size, skeleton_style(kp.size, width))
 
 
-def inference_skeleton(kp: Keypoints, fps: float, lead_in_seconds: float, width: float,
-                       normalize: bool = True, margin: float = PoseAugmentConfig.bbox_margin) -> np.ndarray:
-    """(lead + T, H, W, 3) uint8: bbox-normalised skeleton of ``kp`` after a pose-free lead-in."""
+def inference_skeleton(kp: Keypoints, lead_in_frames: int, width: float, normalize: bool = True,
+                       margin: float = PoseAugmentConfig.bbox_margin) -> np.ndarray:
+    """(lead + T, H, W, 3) uint8: bbox-normalised skeleton of ``kp`` after ``lead_in_frames`` pose-free frames."""
     if normalize:
         kp = bbox_normalize(kp, margin=margin)
-    kp = prepend_pose_free(kp, fps, lead_in_seconds)
+    kp = prepend_pose_free(kp, fps=1.0, seconds=lead_in_frames)
     return render_pose(kp, kp.size, skeleton_style(kp.size, width))

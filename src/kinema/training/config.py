@@ -36,6 +36,7 @@ class DataConfig:
     lead_in_seconds: float = 0.25
     augment: PoseAugmentConfig = field(default_factory=PoseAugmentConfig)
     skeleton_width: float = 1.5  # limb half-width in pixels at the clip size
+    text_chars: int | None = 60  # fused motion + appearance text, compact (the puppet model reads 64 tokens)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class TrainConfig:
     batch_size: int = 2
     grad_accum: int = 1
     ema_decay: float = 0.99
+    text_dropout: float = 0.1  # empty prompt on this fraction of samples, for classifier-free guidance
     gradient_checkpointing: bool = False
     mixed_precision: Literal["no", "bf16"] = "no"  # bf16 autocast, CUDA only
     fsdp: bool = False  # FSDP2 (fully_shard) instead of DDP when run under torchrun

@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from kinema.backbone.components import WanComponents
 from kinema.backbone.encoders import encode_prompt
+from kinema.guidance.puppet import puppet_description, triplet_description
 from kinema.pipelines.inputs import to_tensor
 from kinema.pose.augment import pose_free_frames
 from kinema.pose.driving import training_skeleton
@@ -45,7 +46,7 @@ def pose_sample(seed: int, config: DataConfig) -> Sample:
     rng = np.random.default_rng([seed, 71])
     driving = training_skeleton(clip.keypoints[0], config.augment, rng, config.fps, config.lead_in_seconds,
                                 config.skeleton_width)
-    return Sample(clip.frames[0], driving, clip.frames, clip.labels["caption"])
+    return Sample(clip.frames[0], driving, clip.frames, puppet_description(clip.labels, clip.labels, config.text_chars))
 
 
 def oracle_sample(seed: int, config: DataConfig) -> Sample:
@@ -58,9 +59,7 @@ def oracle_sample(seed: int, config: DataConfig) -> Sample:
                                 config.lead_in_seconds, config.skeleton_width)
     target = triplet.target.frames.copy()
     target[0] = triplet.reference_images[0]
-    motion = triplet.driving.labels["actors"][0]["motion_description"].split(" ", 2)[-1]
-    text = f"{triplet.references[0].labels['actors'][0]['identity_description']}, {motion}"
-    return Sample(triplet.reference_images[0], driving, target, text)
+    return Sample(triplet.reference_images[0], driving, target, triplet_description(triplet, config.text_chars))
 
 
 def make_sample(index: int, config: DataConfig) -> Sample:

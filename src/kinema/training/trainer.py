@@ -22,6 +22,7 @@ from tqdm import tqdm
 from kinema.backbone.components import WanComponents, build_components, load_components
 from kinema.backbone.config import PRESETS as BACKBONES
 from kinema.backbone.config import get_preset
+from kinema.backbone.encoders import encode_prompt
 from kinema.backbone.lora import add_lora, lora_config, save_lora
 from kinema.backbone.segments import forward_segments
 from kinema.backbone.widen import widen_patch_embedding
@@ -141,6 +142,7 @@ class Trainer:
         self.components.to(self.world.device)
         names = prepare_transformer(self.components, config)
         self.data = self._latents(Path(latents) if latents else self.run.path / "latents.safetensors")
+        self.empty_text = encode_prompt(self.components, [""])[0].float().cpu()
         self.model = dist_.wrap(SegmentModel(self.components.transformer), self.world, config.fsdp)
         self.params = {n: p for n, p in self.components.transformer.named_parameters() if n in names}
         o = config.optim
@@ -211,6 +213,7 @@ class Trainer:
         shapes = self.data[indices[0]]["x0"].shape
         sigmas = sample_sigmas(c.batch_size, c.flow, generator)  # global draws, then this rank's share
         noise = torch.randn((c.batch_size, *shapes), generator=generator)
+        drop = torch.rand(c.batch_size, generator=generator) < c.text_dropout
         local = world.shard(list(range(c.batch_size)))
         micro = len(local) // c.grad_accum
         for group in self.optimizer.param_groups:
@@ -219,13 +222,14 @@ class Trainer:
         for m in range(c.grad_accum):
             rows = local[m * micro:(m + 1) * micro]
             samples = [self.data[indices[i]] for i in rows]
+            text = torch.stack([self.empty_text if drop[i] else s["text"] for i, s in zip(rows, samples)])
             x0 = _stack(samples, "x0", world.device)
             x_t, target = noisy_latents(x0, noise[rows].to(world.device), sigmas[rows].to(world.device))
             width = int(samples[0]["character_width"]) if c.flow.loss_region == "character" else None
             sync = m == c.grad_accum - 1 or not hasattr(self.model, "no_sync")
             with (contextlib.nullcontext() if sync else self.model.no_sync()), self._autocast():
                 pred = self.model(x_t, sigmas[rows].to(world.device) * NUM_TRAIN_TIMESTEPS,
-                                  _stack(samples, "condition", world.device), _stack(samples, "text", world.device),
+                                  _stack(samples, "condition", world.device), text.to(world.device),
                                   _stack(samples, "context", world.device), _stack(samples, "image_tokens", world.device))
                 loss = flow_loss(pred, target, width).sum() / len(local)
             loss.backward()
