@@ -7,16 +7,21 @@ import click
 
 @click.command(help="Animate a held-out puppet character and compare with the exact target.")
 @click.option("--out", default="out/demo", show_default=True, type=click.Path(), help="Output directory.")
-@click.option("--model", default="tiny", show_default=True, help="Wan diffusers directory or a preset name.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Puppet triplet and noise seed.")
+@click.option("--model", default="embedded", show_default=True,
+              help="embedded (the shipped puppet model), a Wan diffusers directory, or a preset (random weights).")
+@click.option("--case", type=int, default=0, show_default=True, help="Case of the puppet-animate benchmark.")
 @click.option("--steps", type=int, default=30, show_default=True)
-def demo(out, model, seed, steps) -> None:
+@click.option("--guidance", type=float, default=None, help="Text guidance scale (default: the model's).")
+def demo(out, model, case, steps, guidance) -> None:
     from kinema.pipelines.demo import run_demo
 
-    metrics = run_demo(out, model, seed, steps)
+    if case < 0 or steps < 1:
+        from kinema.errors import KinemaInputError
+        raise KinemaInputError("--case/--steps", "must be >= 0 and >= 1", "Use e.g. --case 0 --steps 30.")
+    metrics = run_demo(out, model, case, steps, guidance)
     for note in metrics["notes"]:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {out}/side_by_side.mp4 (reference | driving | output | exact target)")
-    click.echo(f"PSNR vs exact target: output {metrics['psnr_output_vs_target_db']:.2f} dB | baselines: static "
-               f"reference {metrics['baseline_static_reference_psnr_db']:.2f} dB, driving copy "
-               f"{metrics['baseline_driving_copy_psnr_db']:.2f} dB")
+    click.echo(f"case {metrics['case']} ({metrics['motion']}); vs the exact target:")
+    for name, scores in metrics["scores"].items():
+        click.echo(f"  {name:17s}" + "  ".join(f"{k} {v:.3f}" for k, v in scores.items()))

@@ -47,6 +47,7 @@ class MethodSpec:
 
 def _r1(driving: Literal["rgb", "pose"]) -> Callable[[MethodOptions], Method]:
     def build(options: MethodOptions) -> Method:
+        from kinema.guidance.puppet import triplet_description
         from kinema.pipelines.animate import AnimateConfig, Animator
         from kinema.pose.render import render_pose
         from kinema.sampling import SamplerConfig
@@ -55,10 +56,14 @@ def _r1(driving: Literal["rgb", "pose"]) -> Callable[[MethodOptions], Method]:
 
         def method(case: Case) -> np.ndarray:
             tri = case.triplet
-            drive = tri.driving.frames if driving == "rgb" else render_pose(tri.driving.keypoints[0])
-            config = AnimateConfig(size=case.size, frames=case.frames, prompt=options.prompt, seed=options.seed,
+            pose = tri.driving.keypoints[0] if driving == "pose" and animator.pose_driven else None
+            drive = tri.driving.frames if driving == "rgb" or pose is not None else render_pose(tri.driving.keypoints[0])
+            prompt = options.prompt
+            if not prompt and "text_chars" in animator.card:  # trained on fused puppet captions
+                prompt = triplet_description(tri, animator.card["text_chars"])
+            config = AnimateConfig(size=case.size, frames=case.frames, prompt=prompt, seed=options.seed,
                                    sampler=SamplerConfig(steps=options.steps, guidance=options.guidance))
-            return animator(tri.reference_images[0], drive, config, progress=False).frames
+            return animator(tri.reference_images[0], drive, config, progress=False, pose=pose).frames
         return method
     return build
 

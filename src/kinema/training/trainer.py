@@ -272,7 +272,8 @@ class Trainer:
         d = self.config.data
         return {"recipe": "dreamactor-m2", "driving": "pose", "layout": self.config.layout, "size": list(d.size),
                 "frames": d.frames, "fps": d.fps, "lead_in_frames": lead_in_frames(d),
-                "skeleton_width": d.skeleton_width, "bbox_margin": d.augment.bbox_margin, "steps_trained": self.step,
+                "skeleton_width": d.skeleton_width, "bbox_margin": d.augment.bbox_margin, "text_chars": d.text_chars,
+                "steps_trained": self.step,
                 "train_config": self.config.to_dict()}
 
     def export(self) -> Path:
