@@ -24,10 +24,11 @@ def pose() -> None:
 @pose.command()
 @click.argument("video", type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="keypoints file (.npz or .json)")
-@click.option("--backend", type=str, default=None, help="mediapipe (default) or onnx (default when --model is given)")
-@click.option("--model", type=click.Path(path_type=Path), default=None, help="top-down .onnx pose model (onnx backend)")
+@click.option("--backend", type=str, default=None, help="mediapipe (default), onnx (default when --model is given) or puppet")
+@click.option("--model", type=click.Path(path_type=Path), default=None, help="top-down .onnx pose model (onnx), or puppet weights (default: shipped)")
+@click.option("--family", type=click.Choice(["humanoid", "quadruped", "bird"]), default="humanoid", show_default=True, help="puppet family (puppet backend)")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None)
-def extract(video: Path, out: Path, backend: str | None, model: Path | None, max_frames: int | None) -> None:
+def extract(video: Path, out: Path, backend: str | None, model: Path | None, family: str, max_frames: int | None) -> None:
     """Estimate 2D keypoints for every frame of VIDEO."""
     from kinema.io import read_video
     from kinema.pose.estimators import get_estimator
@@ -36,7 +37,8 @@ def extract(video: Path, out: Path, backend: str | None, model: Path | None, max
     backend = backend or ("onnx" if model is not None else "mediapipe")
     if backend == "mediapipe" and model is not None:
         raise KinemaInputError("--model", "is not used by the mediapipe backend", "Drop --model or pass --backend onnx.")
-    estimator = get_estimator(backend, **({"model": model} if backend == "onnx" else {}))
+    options = {"onnx": {"model": model}, "puppet": {"family": family, "weights": model}}.get(backend, {})
+    estimator = get_estimator(backend, **options)
     clip = read_video(video, max_frames=max_frames)
     keypoints = estimator(clip.frames).keypoints
     found = keypoints.detected

@@ -33,6 +33,7 @@ class PoseEstimator(Protocol):
 ESTIMATORS = {
     "mediapipe": "kinema.pose.estimators.mediapipe:MediaPipeEstimator",
     "onnx": "kinema.pose.estimators.onnx:OnnxPoseEstimator",
+    "puppet": "kinema.pose.estimators.puppet:PuppetPoseEstimator",
 }
 
 
