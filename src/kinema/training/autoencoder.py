@@ -223,16 +223,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, help="random seed (default: the preset's)")
     parser.add_argument("--max-minutes", type=float, help="stop training after this many minutes")
     parser.add_argument("--batch", type=int, help="clips per step (default: the preset's)")
+    parser.add_argument("--init", type=Path, help="continue from a saved VAE directory instead of a fresh one")
+    parser.add_argument("--lr", type=float, help="peak learning rate (default: the preset's)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     overrides = {k: v for k, v in (("steps", args.steps), ("seed", args.seed),
-                                             ("batch", args.batch), ("max_minutes", args.max_minutes)) if v is not None}
+                                             ("batch", args.batch), ("max_minutes", args.max_minutes), ("lr", args.lr)) if v is not None}
     try:
         config = AutoencoderTrainConfig(**{**asdict(PRESETS[args.preset]), **overrides})
     except KinemaInputError as err:
         parser.exit(2, f"error: {err}\n")
-    out = save(train(config), args.out, config)
+    vae = AutoencoderKLWan.from_pretrained(args.init) if args.init else None
+    out = save(train(config, vae), args.out, config)
     print(f"wrote {out}")
     return 0
 
