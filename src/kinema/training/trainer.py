@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from diffusers import AutoencoderKLWan
 from torch import nn
 from tqdm import tqdm
 
@@ -53,14 +54,25 @@ class SegmentModel(nn.Module):
         return forward_segments(self.transformer, r1.segments(inputs, noisy, timestep), text, image)[0]
 
 
+PUPPET_VAE = Path(__file__).resolve().parents[1] / "assets" / "puppet" / "vae"
+
+
 def load_backbone(config: TrainConfig) -> tuple[WanComponents, bool]:
-    """Components to train: a preset (seeded random init) or a local Wan directory."""
+    """Components to train: a preset (seeded random init) or a local Wan directory, with ``config.vae``."""
     if config.model in BACKBONES:
-        return build_components(get_preset(config.model), seed=config.seed), True
-    if Path(config.model).is_dir():
-        return load_components(config.model), False
-    raise KinemaInputError(f"model '{config.model}'", "is neither a backbone preset nor a directory",
-                           f"Use one of: {', '.join(BACKBONES)}, or a Wan diffusers directory.")
+        components, random_init = build_components(get_preset(config.model), seed=config.seed), True
+    elif Path(config.model).is_dir():
+        components, random_init = load_components(config.model), False
+    else:
+        raise KinemaInputError(f"model '{config.model}'", "is neither a backbone preset nor a directory",
+                               f"Use one of: {', '.join(BACKBONES)}, or a Wan diffusers directory.")
+    if config.vae is not None:
+        path = PUPPET_VAE if config.vae == "puppet" else Path(config.vae)
+        if not (path / "config.json").is_file():
+            raise KinemaInputError(f"vae '{config.vae}'", "is not a diffusers AutoencoderKLWan directory",
+                                   "Train one with python -m kinema.training.autoencoder, or leave vae unset.")
+        components.vae = AutoencoderKLWan.from_pretrained(path, local_files_only=True).eval()
+    return components, random_init
 
 
 def prepare_transformer(components: WanComponents, config: TrainConfig) -> list[str]:
