@@ -20,9 +20,9 @@ from kinema.cli.replace import run_scail, scail_options
 @click.option("--size", default=None, callback=size_callback, help="Output WxH (default: the driving video's size).")
 @click.option("--frames", type=int, default=None, help="Output frames, rounded to 1 + 4k (default: all).")
 @click.option("--prompt", default="", help="Text description of the target video.")
-@click.option("--guidance", type=float, default=5.0, show_default=True, help="Text classifier-free guidance scale.")
+@click.option("--guidance", type=float, default=None, help="Text classifier-free guidance scale (default: the model's, else 5).")
 @click.option("--scheduler", type=click.Choice(["unipc", "euler"]), default="unipc", show_default=True)
-@click.option("--flow-shift", type=float, default=3.0, show_default=True, help="3.0 for 480p, 5.0 for 720p.")
+@click.option("--flow-shift", type=float, default=None, help="Default: the model's, else 3.0 (480p; 5.0 for 720p).")
 @click.option("--layout", type=click.Choice(["spatial", "temporal"]), default="spatial", show_default=True,
               help="In-context layout: spatial (the paper) or temporal (ablation).")
 @click.option("--fit", type=click.Choice(["error", "crop", "pad"]), default="error", show_default=True,
@@ -40,13 +40,18 @@ def animate(reference, driving, out, model, adapter, steps, seed, size, frames, 
             flow_shift, layout, fit, driving_mode, driving_pose, pose_backend, masks, reference_masks, segmenter, bind,
             driving_resolution) -> None:
     if driving_mode == "rgb":
+        guidance, flow_shift = 5.0 if guidance is None else guidance, 3.0 if flow_shift is None else flow_shift
         return run_scail("animate", (reference,), driving, out, model, adapter, steps, seed, size, frames, prompt,
                          guidance, scheduler, flow_shift, fit, masks, reference_masks, segmenter, bind, driving_resolution)
     from kinema.errors import KinemaInputError
-    from kinema.pipelines.animate import AnimateConfig, animate as run
+    from kinema.pipelines.animate import AnimateConfig, model_card
+    from kinema.pipelines.animate import animate as run
     from kinema.sampling import SamplerConfig
 
     try:
+        card = model_card(model)
+        guidance = card.get("guidance", 5.0) if guidance is None else guidance
+        flow_shift = card.get("flow_shift", 3.0) if flow_shift is None else flow_shift
         sampler = SamplerConfig(scheduler, steps, flow_shift, guidance)
     except ValueError as err:
         raise KinemaInputError("sampling options", str(err), "See kinema animate --help.") from None

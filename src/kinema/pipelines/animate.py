@@ -43,6 +43,17 @@ def resolve_model(model: str) -> str:
     return str(EMBEDDED_DIR)
 
 
+def load_model(model: str, dtype: torch.dtype = torch.float32) -> tuple[WanComponents, bool]:
+    """Components of a preset (seeded random weights: True) or of a local diffusers-format Wan directory."""
+    model = resolve_model(model)
+    if model in PRESETS:
+        return build_components(get_preset(model)), True
+    if Path(model).is_dir():
+        return load_components(model, dtype), False
+    raise KinemaInputError(f"--model '{model}'", "is neither a preset nor a directory",
+                           f"Pass a Wan diffusers directory, 'embedded', or one of: {', '.join(PRESETS)}.")
+
+
 def model_card(model: str) -> dict:
     """The ``kinema.json`` of a model directory (empty for presets and foreign Wan checkpoints)."""
     path = Path(resolve_model(model)) / MODEL_CARD
@@ -91,15 +102,8 @@ class Animator:
              dtype: torch.dtype = torch.float32) -> Animator:
         """Load the embedded model, a preset by name (random weights) or a local diffusers-format Wan
         directory (with its ``kinema.json`` if kinema trained it), plus a LoRA."""
-        model, card = resolve_model(model), model_card(model)
-        if model in PRESETS:
-            components, random_weights = build_components(get_preset(model)), True
-        elif Path(model).is_dir():
-            components, random_weights = load_components(model, dtype), False
-        else:
-            raise KinemaInputError(f"--model '{model}'", "is neither a preset nor a directory",
-                                   f"Pass a Wan diffusers directory or one of: {', '.join(PRESETS)}.")
-        animator = cls(components.to(device, dtype), random_weights, card)
+        components, random_weights = load_model(model, dtype)
+        animator = cls(components.to(device, dtype), random_weights, model_card(model))
         if adapter is not None:
             load_lora(animator.components.transformer, adapter)
         return animator

@@ -19,7 +19,7 @@ from kinema.pipelines.animate import EMBEDDED, AnimateConfig, Animator
 from kinema.sampling import SamplerConfig
 
 BENCHMARK = "puppet-animate"  # held-out identities, backgrounds and seeds; the same cases `kinema eval` scores
-REPORTED = ("psnr", "psnr_char", "ssim", "ssim_char", "pck", "kp_error")
+REPORTED = ("psnr", "psnr_char", "ssim", "ssim_char", "kp_pck_body", "kp_pck_hands", "kp_err_body")
 
 
 def run_demo(out: str | os.PathLike, model: str = EMBEDDED, case: int = 0, steps: int = 30,

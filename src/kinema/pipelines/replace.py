@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kinema.backbone.components import WanComponents, build_components, load_components
-from kinema.backbone.config import PRESETS, get_preset
+from kinema.backbone.components import WanComponents
 from kinema.backbone.encoders import decode_latents, encode_prompt
 from kinema.backbone.lora import load_lora
 from kinema.backbone.segments import forward_segments
 from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
+from kinema.pipelines.animate import load_model, model_card
 from kinema.io import load_image, read_video, write_json_atomic, write_video
 from kinema.pipelines.animate import AnimationResult
 from kinema.pipelines.inputs import Fit, fit_frames, resolve_frames, resolve_size, to_frames, to_tensor
@@ -78,19 +78,10 @@ class ScailAnimator:
     def load(cls, model: str = "tiny", adapter: str | os.PathLike | None = None, device: str = "cpu",
              dtype: torch.dtype = torch.float32, driving_resolution: str = "full") -> ScailAnimator:
         """Load a preset (random weights) or a diffusers Wan directory; slots follow its input channels."""
-        from kinema.pipelines.animate import model_card, resolve_model
-
         if model_card(model).get("recipe") == "dreamactor-m2":
             raise KinemaInputError(f"--model '{model}'", "is a pose-driven DreamActor-M2 model, not a SCAIL-2 (R2) model",
                                    "Use --driving-mode pose with it, or pass an R2 model directory or preset.")
-        model = resolve_model(model)
-        if model in PRESETS:
-            components, random_weights = build_components(get_preset(model)), True
-        elif Path(model).is_dir():
-            components, random_weights = load_components(model, dtype), False
-        else:
-            raise KinemaInputError(f"--model '{model}'", "is neither a preset nor a directory",
-                                   f"Pass a Wan diffusers directory or one of: {', '.join(PRESETS)}.")
+        components, random_weights = load_model(model, dtype)
         recipe = r2.R2Config.for_channels(components.transformer.config.in_channels,
                                           driving_resolution=driving_resolution)
         animator = cls(components.to(device, dtype), recipe, random_weights)

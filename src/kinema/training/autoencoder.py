@@ -64,6 +64,7 @@ class AutoencoderTrainConfig:
     log_every: int = 25
     max_minutes: float | None = None  # stop early after this much training time (steps done are logged)
     crop: int | None = None  # train on random crop x crop windows (the VAE is convolutional): ~4x cheaper at 32
+    decoder_only: bool = False  # freeze the encoder (its latents and stats stay valid for a trained DiT)
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch < 1 or self.lr <= 0:
@@ -80,6 +81,9 @@ class AutoencoderTrainConfig:
 PRESETS: dict[str, AutoencoderTrainConfig] = {
     "tiny": AutoencoderTrainConfig(steps=3, batch=2, frames=(5,), size=(16, 16), stats_clips=2, log_every=1),
     "puppet": AutoencoderTrainConfig(steps=2000, batch=8, frames=(5,), crop=32, log_every=100),
+    # Stage 2: the decoder on whole 21-frame clips (stage 1 never saw more than 2 latent frames).
+    "puppet-decoder": AutoencoderTrainConfig(steps=600, batch=2, frames=(21,), crop=32, lr=3e-4, warmup=10,
+                                             log_every=50, decoder_only=True),
 }
 
 
@@ -149,8 +153,10 @@ def sample_batch(rng: np.random.Generator, step: int, config: AutoencoderTrainCo
 
 def vae_loss(vae: AutoencoderKLWan, x: torch.Tensor, config: AutoencoderTrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
     """L1 + mse_weight * MSE + kl_weight * KL, each a per-element mean (the VAE objective, Kingma & Welling eq. 10)."""
-    posterior = vae.encode(x).latent_dist
-    recon = vae.decode(posterior.sample()).sample  # (B, 3, F, H, W)
+    with torch.set_grad_enabled(not config.decoder_only):
+        posterior = vae.encode(x).latent_dist
+    z = posterior.mode() if config.decoder_only else posterior.sample()  # inference decodes modes
+    recon = vae.decode(z).sample  # (B, 3, F, H, W)
     l1 = (recon - x).abs().mean()
     mse = (recon - x).pow(2).mean()
     kl = 0.5 * (posterior.mean.pow(2) + posterior.var - 1.0 - posterior.logvar).mean()
@@ -171,8 +177,13 @@ def train(config: AutoencoderTrainConfig, vae: AutoencoderKLWan | None = None, l
     torch.manual_seed(config.seed)
     vae = vae or build_vae()
     vae.train()
+    if config.decoder_only:
+        vae.requires_grad_(False)
+        for module in (vae.post_quant_conv, vae.decoder):
+            module.requires_grad_(True)
     rng = np.random.default_rng([config.seed, 11])
-    opt = torch.optim.AdamW(vae.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    params = [p for p in vae.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     start = time.perf_counter()
     for step in range(config.steps):
         if config.max_minutes is not None and time.perf_counter() - start > 60 * config.max_minutes:
@@ -183,13 +194,14 @@ def train(config: AutoencoderTrainConfig, vae: AutoencoderKLWan | None = None, l
         loss, parts = vae_loss(vae, sample_batch(rng, step, config), config)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), config.grad_clip)
+        torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
         opt.step()
         if step % config.log_every == 0 or step == config.steps - 1:
             log(f"step {step:5d}  " + "  ".join(f"{k} {v:.4f}" for k, v in parts.items())
                 + f"  {time.perf_counter() - start:.0f}s")
     vae.eval()
-    set_latent_stats(vae, np.random.default_rng([config.seed, 13]), config)
+    if not config.decoder_only:
+        set_latent_stats(vae, np.random.default_rng([config.seed, 13]), config)
     return vae
 
 
