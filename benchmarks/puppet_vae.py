@@ -69,10 +69,26 @@ def evaluate(vae: AutoencoderKLWan, clips: int) -> dict[str, tuple[float, float]
     return {name: tuple(np.mean(v, axis=0)) for name, v in scores.items()}
 
 
+def ceiling(vae: AutoencoderKLWan, cases: int) -> dict[str, float]:
+    """The exact puppet-animate targets through decode(encode(·)), scored like ``kinema eval``: the
+    best any model using this VAE could score (a perfect DiT still decodes through it)."""
+    from kinema.eval.benchmarks import get_benchmark, render_case
+    from kinema.eval.scoring import pose_estimator, score_case
+
+    bench, estimator = get_benchmark("puppet-animate"), pose_estimator("humanoid")[0]
+    scores: dict[str, list[float]] = {}
+    for spec in bench.case_specs(cases):
+        case = render_case(bench, spec)
+        for k, v in score_case(case, reconstruct(vae, case.triplet.target.frames), estimator).items():
+            scores.setdefault(k, []).append(v)
+    return {k: float(np.nanmean(v)) for k, v in scores.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--vae", type=Path, default=SHIPPED, help="trained VAE directory (diffusers format)")
     parser.add_argument("--clips", type=int, default=16, help="held-out scenes")
+    parser.add_argument("--cases", type=int, default=16, help="puppet-animate cases for the ceiling")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -82,6 +98,10 @@ def main() -> None:
     for label, vae in models.items():
         for name, (whole, inside) in evaluate(vae, args.clips).items():
             print(f"{label:10s} {name:30s} {whole:6.2f} / {inside:6.2f}")
+    keys = ("psnr", "psnr_char", "ssim", "ssim_char", "kp_pck_body", "kp_pck_hands", "kp_err_body")
+    top = ceiling(models["trained"], args.cases)
+    print(f"VAE ceiling on {args.cases} puppet-animate cases (exact target round trip): "
+          + "  ".join(f"{k} {top[k]:.3f}" for k in keys))
 
 
 if __name__ == "__main__":

@@ -109,3 +109,9 @@ def test_existing_run_needs_resume_and_bad_overrides_are_named(tmp_path, capsys)
     assert main(["train", "--out", str(tmp_path / "b"), "--set", "nonsense=1"]) == 2
     assert main(["train", "--out", str(tmp_path / "c"), "--set", "batch_size=3", "--set", "grad_accum=2"]) == 2
     assert not (tmp_path / "c").exists()
+
+
+def test_nested_overrides_reach_the_pose_augmentation():
+    config = get_config("puppet", data={"samples": 3, "augment": {"bone_scale_prob": 0.0}})
+    assert config.data.samples == 3 and config.data.augment.bone_scale_prob == 0.0
+    assert config.data.augment.bbox_normalize and config.data.size == (64, 64)

@@ -140,10 +140,15 @@ PRESETS: dict[str, TrainConfig] = {
 }
 
 
+def _override(config: Any, values: dict[str, Any]) -> Any:
+    """``config`` with fields replaced; a dict value replaces fields of a nested config."""
+    nested = {k: _override(getattr(config, k), v) for k, v in values.items()
+              if isinstance(v, dict) and dataclasses.is_dataclass(getattr(config, k, None))}
+    return replace(config, **{**values, **nested})
+
+
 def get_config(preset: str, **overrides: Any) -> TrainConfig:
-    """A preset by name with top-level fields replaced (``data``/``optim``/``flow`` take dicts of fields)."""
+    """A preset by name with fields replaced (``data={"augment": {"bone_scale_prob": 0}}`` for nested ones)."""
     if preset not in PRESETS:
         raise KinemaInputError(f"training preset '{preset}'", "is unknown", f"Use one of: {', '.join(PRESETS)}.")
-    config = PRESETS[preset]
-    nested = {k: replace(getattr(config, k), **v) for k, v in overrides.items() if isinstance(v, dict)}
-    return replace(config, **{**overrides, **nested})
+    return _override(PRESETS[preset], overrides)
