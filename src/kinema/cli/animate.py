@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from kinema.cli.options import size_callback
+from kinema.cli.options import generation_options
 from kinema.cli.replace import run_scail, scail_options
 
 
@@ -14,14 +14,8 @@ from kinema.cli.replace import run_scail, scail_options
 @click.option("--out", required=True, type=click.Path(), help="Output .mp4; settings are written beside it as .json.")
 @click.option("--model", default="embedded", show_default=True,
               help="embedded (the shipped puppet model), a Wan diffusers directory, or a preset name (random weights).")
-@click.option("--adapter", type=click.Path(), default=None, help="LoRA .safetensors (diffusers Wan format).")
-@click.option("--steps", type=int, default=30, show_default=True, help="Denoising steps.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--size", default=None, callback=size_callback, help="Output WxH (default: the driving video's size).")
-@click.option("--frames", type=int, default=None, help="Output frames, rounded to 1 + 4k (default: all).")
-@click.option("--prompt", default="", help="Text description of the target video.")
+@generation_options
 @click.option("--guidance", type=float, default=None, help="Text classifier-free guidance scale (default: the model's, else 5).")
-@click.option("--scheduler", type=click.Choice(["unipc", "euler"]), default="unipc", show_default=True)
 @click.option("--flow-shift", type=float, default=None, help="Default: the model's, else 3.0 (480p; 5.0 for 720p).")
 @click.option("--layout", type=click.Choice(["spatial", "temporal"]), default="spatial", show_default=True,
               help="In-context layout: spatial (the paper) or temporal (ablation).")
@@ -44,15 +38,11 @@ def animate(reference, driving, out, model, adapter, steps, seed, size, frames, 
         return run_scail("animate", (reference,), driving, out, model, adapter, steps, seed, size, frames, prompt,
                          guidance, scheduler, flow_shift, fit, masks, reference_masks, segmenter, bind, driving_resolution)
     from kinema.errors import KinemaInputError
-    from kinema.pipelines.animate import AnimateConfig, model_card
+    from kinema.pipelines.animate import AnimateConfig, model_card, sampler_for
     from kinema.pipelines.animate import animate as run
-    from kinema.sampling import SamplerConfig
 
     try:
-        card = model_card(model)
-        guidance = card.get("guidance", 5.0) if guidance is None else guidance
-        flow_shift = card.get("flow_shift", 3.0) if flow_shift is None else flow_shift
-        sampler = SamplerConfig(scheduler, steps, flow_shift, guidance)
+        sampler = sampler_for(model_card(model), steps, guidance, flow_shift, scheduler)
     except ValueError as err:
         raise KinemaInputError("sampling options", str(err), "See kinema animate --help.") from None
     config = AnimateConfig(size=size, frames=frames, prompt=prompt, seed=seed,

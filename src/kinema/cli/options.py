@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
 from kinema.errors import KinemaInputError
@@ -21,3 +23,20 @@ def parse_size(text: str) -> tuple[int, int]:
 def size_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
     """click callback form of :func:`parse_size` for optional ``--size`` options."""
     return None if value is None else parse_size(value)
+
+
+def generation_options(command: Callable) -> Callable:
+    """The options every generating verb shares: adapter, steps, seed, size, frames, prompt, scheduler."""
+    options = [
+        click.option("--adapter", type=click.Path(), default=None, help="LoRA .safetensors (diffusers Wan format)."),
+        click.option("--steps", type=int, default=30, show_default=True, help="Denoising steps."),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--size", default=None, callback=size_callback,
+                     help="Output WxH (default: the model's, else the driving video's size)."),
+        click.option("--frames", type=int, default=None, help="Output frames, rounded to 1 + 4k (default: all)."),
+        click.option("--prompt", default="", help="Text description of the target video."),
+        click.option("--scheduler", type=click.Choice(["unipc", "euler"]), default="unipc", show_default=True),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command

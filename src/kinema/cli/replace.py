@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import click
 
-from kinema.cli.options import size_callback
+from kinema.cli.options import generation_options
 from kinema.errors import KinemaInputError
 
 
@@ -67,14 +67,8 @@ def run_scail(mode, references, driving, out, model, adapter, steps, seed, size,
 @click.option("--driving", required=True, type=click.Path(), help="Driving video (raw RGB); its environment is kept.")
 @click.option("--out", required=True, type=click.Path(), help="Output .mp4; settings are written beside it as .json.")
 @click.option("--model", default="tiny", show_default=True, help="Wan diffusers directory or a preset name.")
-@click.option("--adapter", type=click.Path(), default=None, help="LoRA .safetensors (diffusers Wan format).")
-@click.option("--steps", type=int, default=30, show_default=True, help="Denoising steps.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--size", default=None, callback=size_callback, help="Output WxH (default: the driving video's size).")
-@click.option("--frames", type=int, default=None, help="Output frames, rounded to 1 + 4k (default: all).")
-@click.option("--prompt", default="", help="Text description of the target video.")
+@generation_options
 @click.option("--guidance", type=float, default=5.0, show_default=True, help="Text classifier-free guidance scale.")
-@click.option("--scheduler", type=click.Choice(["unipc", "euler"]), default="unipc", show_default=True)
 @click.option("--flow-shift", type=float, default=3.0, show_default=True, help="3.0 for 480p, 5.0 for 720p.")
 @click.option("--fit", type=click.Choice(["error", "crop", "pad"]), default="error", show_default=True,
               help="What to do when an input's aspect ratio differs from the output size.")

@@ -48,9 +48,8 @@ class MethodSpec:
 def _r1(driving: Literal["rgb", "pose"]) -> Callable[[MethodOptions], Method]:
     def build(options: MethodOptions) -> Method:
         from kinema.guidance.puppet import triplet_description
-        from kinema.pipelines.animate import AnimateConfig, Animator
+        from kinema.pipelines.animate import AnimateConfig, Animator, sampler_for
         from kinema.pose.render import render_pose
-        from kinema.sampling import SamplerConfig
 
         animator = Animator.load(options.model, options.adapter)
 
@@ -62,7 +61,7 @@ def _r1(driving: Literal["rgb", "pose"]) -> Callable[[MethodOptions], Method]:
             if not prompt and "text_chars" in animator.card:  # trained on fused puppet captions
                 prompt = triplet_description(tri, animator.card["text_chars"])
             config = AnimateConfig(size=case.size, frames=case.frames, prompt=prompt, seed=options.seed,
-                                   sampler=SamplerConfig(steps=options.steps, guidance=options.guidance))
+                                   sampler=sampler_for(animator.card, options.steps, options.guidance))
             return animator(tri.reference_images[0], drive, config, progress=False, pose=pose).frames
         return method
     return build

@@ -27,7 +27,6 @@ from kinema.pose.keypoints import Keypoints
 from kinema.recipes import dreamactor_m2 as r1
 from kinema.sampling import SamplerConfig, classifier_free_guidance, sample
 
-R1_IN_CHANNELS = r1.LATENT_CHANNELS + r1.MASK_CHANNELS + r1.LATENT_CHANNELS  # 36, Wan2.1-I2V layout
 EMBEDDED = "embedded"  # the trained puppet model shipped in the package
 EMBEDDED_DIR = Path(__file__).resolve().parents[1] / "assets" / "puppet" / "model"
 MODEL_CARD = "kinema.json"  # written by the trainer beside the weights: how to drive the model
@@ -52,6 +51,14 @@ def load_model(model: str, dtype: torch.dtype = torch.float32) -> tuple[WanCompo
         return load_components(model, dtype), False
     raise KinemaInputError(f"--model '{model}'", "is neither a preset nor a directory",
                            f"Pass a Wan diffusers directory, 'embedded', or one of: {', '.join(PRESETS)}.")
+
+
+def sampler_for(card: dict, steps: int, guidance: float | None = None, flow_shift: float | None = None,
+                scheduler: str = "unipc") -> SamplerConfig:
+    """Sampling settings: what the caller gives, else the model card's, else Wan's (guidance 5, shift 3)."""
+    guidance = card.get("guidance", 5.0) if guidance is None else guidance
+    flow_shift = card.get("flow_shift", 3.0) if flow_shift is None else flow_shift
+    return SamplerConfig(scheduler, steps, flow_shift, guidance)
 
 
 def model_card(model: str) -> dict:
@@ -87,7 +94,7 @@ class Animator:
     """A Wan model prepared for recipe R1 (patch embedding widened to 36 channels if needed)."""
 
     def __init__(self, components: WanComponents, random_weights: bool = False, card: dict | None = None) -> None:
-        widen_patch_embedding(components.transformer, max(R1_IN_CHANNELS, components.transformer.config.in_channels))
+        widen_patch_embedding(components.transformer, max(r1.IN_CHANNELS, components.transformer.config.in_channels))
         self.components = components
         self.random_weights = random_weights
         self.card = card or {}

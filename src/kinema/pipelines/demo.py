@@ -15,8 +15,7 @@ from kinema.eval.benchmarks import get_benchmark, render_case
 from kinema.eval.scoring import pose_estimator, score_case
 from kinema.guidance.puppet import triplet_description
 from kinema.io import atomic_path, write_json_atomic, write_video
-from kinema.pipelines.animate import EMBEDDED, AnimateConfig, Animator
-from kinema.sampling import SamplerConfig
+from kinema.pipelines.animate import EMBEDDED, AnimateConfig, Animator, sampler_for
 
 BENCHMARK = "puppet-animate"  # held-out identities, backgrounds and seeds; the same cases `kinema eval` scores
 REPORTED = ("psnr", "psnr_char", "ssim", "ssim_char", "kp_pck_body", "kp_pck_hands", "kp_err_body")
@@ -33,8 +32,7 @@ def run_demo(out: str | os.PathLike, model: str = EMBEDDED, case: int = 0, steps
     animator = Animator.load(model)
     card = animator.card
     prompt = triplet_description(tri, card["text_chars"]) if "text_chars" in card else ""
-    sampler = SamplerConfig(steps=steps, guidance=card.get("guidance", 5.0) if guidance is None else guidance,
-                            flow_shift=card.get("flow_shift", 3.0))
+    sampler = sampler_for(card, steps, guidance)
     config = AnimateConfig(size=item.size, frames=item.frames, prompt=prompt, sampler=sampler)
     pose = tri.driving.keypoints[0] if animator.pose_driven else None
     result = animator(tri.reference_images[0], tri.driving.frames, config, progress, pose)

@@ -27,6 +27,7 @@ from kinema.backbone.segments import Segment
 
 Layout = Literal["spatial", "temporal"]
 LATENT_CHANNELS, MASK_CHANNELS = 16, 4
+IN_CHANNELS = LATENT_CHANNELS + MASK_CHANNELS + LATENT_CHANNELS  # 36: Wan2.1-I2V's layout
 TEMPORAL_STRIDE = 4
 
 

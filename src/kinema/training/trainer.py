@@ -8,6 +8,7 @@ N ranks see exactly the samples and noise of one process on the same global batc
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -17,7 +18,10 @@ from pathlib import Path
 
 import torch
 from diffusers import AutoencoderKLWan
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 from torch import nn
+from torch.distributed.tensor import distribute_tensor
 from tqdm import tqdm
 
 from kinema.backbone.components import WanComponents, build_components, load_components
@@ -28,7 +32,8 @@ from kinema.backbone.lora import add_lora, lora_config, save_lora
 from kinema.backbone.segments import forward_segments
 from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
-from kinema.io import write_json_atomic
+from kinema.io import atomic_path, write_json_atomic
+from kinema.io.atomic import atomic_dir
 from kinema.recipes import dreamactor_m2 as r1
 from kinema.training import distributed as dist_
 from kinema.training.config import TrainConfig
@@ -36,7 +41,6 @@ from kinema.training.data import encode_dataset, lead_in_frames
 from kinema.training.flow import NUM_TRAIN_TIMESTEPS, flow_loss, noisy_latents, sample_sigmas
 from kinema.training.rundir import Checkpoint, RunDir
 
-R1_IN_CHANNELS = r1.LATENT_CHANNELS + r1.MASK_CHANNELS + r1.LATENT_CHANNELS
 
 
 class SegmentModel(nn.Module):
@@ -78,8 +82,8 @@ def load_backbone(config: TrainConfig) -> tuple[WanComponents, bool]:
 def prepare_transformer(components: WanComponents, config: TrainConfig) -> list[str]:
     """Widen to R1's 36 channels, choose what trains (all, or a LoRA); returns trainable names."""
     transformer = components.transformer
-    widened = transformer.config.in_channels < R1_IN_CHANNELS
-    widen_patch_embedding(transformer, max(R1_IN_CHANNELS, transformer.config.in_channels))
+    widened = transformer.config.in_channels < r1.IN_CHANNELS
+    widen_patch_embedding(transformer, max(r1.IN_CHANNELS, transformer.config.in_channels))
     if config.adapter == "full":
         transformer.requires_grad_(True)
     else:
@@ -104,12 +108,11 @@ def learning_rate(config: TrainConfig, step: int) -> float:
 
 def batch_indices(config: TrainConfig, step: int) -> list[int]:
     """Global batch of ``step``: consecutive positions in a per-epoch seeded permutation."""
-    n, out = config.data.samples, []
-    for pos in range(step * config.batch_size, (step + 1) * config.batch_size):
-        epoch = pos // n
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
-        out.append(int(perm[pos % n]))
-    return out
+    n, start = config.data.samples, step * config.batch_size
+    positions = range(start, start + config.batch_size)
+    perms = {e: torch.randperm(n, generator=torch.Generator().manual_seed(config.seed * 100_003 + e))
+             for e in {p // n for p in positions}}
+    return [int(perms[p // n][p % n]) for p in positions]
 
 
 def _stack(samples: list[dict[str, torch.Tensor]], key: str, device: torch.device) -> torch.Tensor | None:
@@ -168,12 +171,12 @@ class Trainer:
     # -- data -------------------------------------------------------------------------------------
     def _latents(self, path: Path) -> list[dict[str, torch.Tensor]]:
         """Encode the data set once (rank 0 writes ``path``; a later run or resume reads it)."""
-        from safetensors.torch import load_file, save_file
-
-        key = json.dumps({"data": self.config.to_dict()["data"], "model": self.config.model, "layout": self.config.layout},
-                         sort_keys=True)
+        vae = hashlib.sha256()
+        for name, tensor in sorted(self.components.vae.state_dict().items()):
+            vae.update(name.encode() + tensor.detach().cpu().numpy().tobytes())
+        key = json.dumps({"data": self.config.to_dict()["data"], "model": self.config.model,
+                          "layout": self.config.layout, "vae": vae.hexdigest()}, sort_keys=True)
         if path.exists():
-            from safetensors import safe_open
             with safe_open(str(path), "pt") as f:
                 if (f.metadata() or {}).get("key") == key:
                     flat = load_file(path)
@@ -182,7 +185,6 @@ class Trainer:
         data = encode_dataset(self.components, self.config.data, self.config.layout, range(self.config.data.samples),
                               self.progress and self.world.main)
         if self.world.main:
-            from kinema.io import atomic_path
             with atomic_path(path) as tmp:
                 save_file({f"{i}/{k}": v for i, s in enumerate(data) for k, v in s.items()}, tmp, metadata={"key": key})
         return data
@@ -202,7 +204,6 @@ class Trainer:
         for k, v in ckpt.ema.items():
             shadow = self.ema.shadow[k]
             if hasattr(shadow, "device_mesh"):  # FSDP2: keep this rank's shard
-                from torch.distributed.tensor import distribute_tensor
                 v = distribute_tensor(v.to(shadow.dtype), shadow.device_mesh, shadow.placements).to_local()
                 shadow.to_local().copy_(v)
             else:
@@ -302,7 +303,6 @@ class Trainer:
         components.transformer.eval()
         out = self.run.export
         if self.config.adapter == "full":
-            from kinema.io.atomic import atomic_dir
             with atomic_dir(out / "model") as tmp:
                 components.save(tmp)
                 write_json_atomic(tmp / "kinema.json", self.model_card())
