@@ -1,4 +1,4 @@
-"""``kinema train``: train recipe R1 on the puppet world (one process, or N under torchrun)."""
+"""``kinema train``: train recipe R1 or R2 on the puppet world (one process, or N under torchrun)."""
 
 from __future__ import annotations
 
@@ -30,17 +30,25 @@ def parse_overrides(items: tuple[str, ...]) -> dict:
 
 
 @click.command()
-@click.option("--preset", default="tiny", show_default=True, help="Training preset (tiny, puppet).")
+@click.option("--preset", default="tiny", show_default=True,
+              help="Training preset: tiny, puppet (recipe R1); tiny-r2, puppet-r2 (recipe R2).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory.")
 @click.option("--resume", is_flag=True, help="Continue from the latest checkpoint in --out.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config field (repeatable).")
 @click.option("--latents", type=click.Path(dir_okay=False), default=None,
               help="Shared cache of encoded samples (default: RUN/latents.safetensors).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def train(preset: str, out: str, resume: bool, overrides: tuple[str, ...], latents: str | None, no_progress: bool) -> None:
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch (default: torch's).")
+def train(preset: str, out: str, resume: bool, overrides: tuple[str, ...], latents: str | None, no_progress: bool,
+          threads: int | None) -> None:
     """Train; checkpoints, metrics.jsonl and exported weights go to --out."""
+    import torch
+
     from kinema.training.config import get_config
     from kinema.training.trainer import Trainer
+
+    if threads is not None:
+        torch.set_num_threads(threads)
 
     try:
         config = get_config(preset, **parse_overrides(overrides))

@@ -2,7 +2,8 @@
 (T, H, W, 3) uint8 at the benchmark's size and length.
 
 Baselines and the exact-target ceiling are built in, plus recipe R1 (driving as RGB, or as the
-skeleton of the driving clip's keypoints). Other recipes plug in with :func:`register_method`.
+skeleton of the driving clip's keypoints) and recipe R2 (raw driving video, puppet-segmenter masks,
+the triplet's mode). Other recipes plug in with :func:`register_method`.
 """
 
 from __future__ import annotations
@@ -67,6 +68,31 @@ def _r1(driving: Literal["rgb", "pose"]) -> Callable[[MethodOptions], Method]:
     return build
 
 
+def _r2(options: MethodOptions) -> Method:
+    """Recipe R2 (SCAIL-2): animate / multi cases in animation mode, replace cases in replacement mode;
+    masks from the puppet segmenter of the reference and driving clips, bound as the triplet binds them."""
+    from kinema.guidance.puppet import triplet_description
+    from kinema.pipelines.animate import sampler_for
+    from kinema.pipelines.replace import ScailAnimator, ScailConfig
+    from kinema.segment import PuppetSegmenter
+
+    animator = ScailAnimator.load(options.model, options.adapter)
+
+    def method(case: Case) -> np.ndarray:
+        tri = case.triplet
+        prompt = options.prompt
+        if not prompt and "text_chars" in animator.card:  # trained on fused puppet captions
+            prompt = triplet_description(tri, animator.card["text_chars"])
+        bind = tuple(tri.binding.index(k) for k in range(len(tri.references)))
+        config = ScailConfig(mode="replace" if tri.mode == "replace" else "animate", size=case.size, frames=case.frames,
+                             prompt=prompt, seed=options.seed, bind=bind,
+                             sampler=sampler_for(animator.card, options.steps, options.guidance))
+        ref_masks = [PuppetSegmenter(r)(r.frames) for r in tri.references]
+        drv_masks = PuppetSegmenter(tri.driving)(tri.driving.frames)
+        return animator(list(tri.reference_images), tri.driving.frames, ref_masks, drv_masks, config, progress=False).frames
+    return method
+
+
 def _fixed(fn: Method) -> Callable[[MethodOptions], Method]:
     return lambda options: fn
 
@@ -74,6 +100,7 @@ def _fixed(fn: Method) -> Callable[[MethodOptions], Method]:
 METHODS: dict[str, MethodSpec] = {
     "r1": MethodSpec(_r1("rgb"), ("animate",), "model", "recipe R1 (DreamActor-M2), RGB driving video"),
     "r1-pose": MethodSpec(_r1("pose"), ("animate",), "model", "recipe R1, skeleton of the driving clip's exact keypoints"),
+    "r2": MethodSpec(_r2, ALL_MODES, "model", "recipe R2 (SCAIL-2), raw driving video and subject masks"),
     "static-reference": MethodSpec(_fixed(baselines.static_reference), ALL_MODES, "baseline", "the reference image, frozen"),
     "driving-copy": MethodSpec(_fixed(baselines.driving_copy), ALL_MODES, "baseline", "the driving video, unchanged"),
     "paste": MethodSpec(_fixed(baselines.paste), ALL_MODES, "baseline", "reference character pasted at the driving subject's place"),

@@ -64,27 +64,43 @@ class Prepared:
     frames: int
 
 
+def card_recipe(card: dict, model: str, driving_resolution: str | None) -> r2.R2Config:
+    """The R2 settings a trained model's card records; a different requested driving resolution is an error."""
+    values = card["r2"]
+    recipe = r2.R2Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+    if driving_resolution not in (None, recipe.driving_resolution):
+        raise KinemaInputError(f"--driving-resolution {driving_resolution}",
+                               f"differs from the {recipe.driving_resolution} resolution model '{model}' was trained with",
+                               f"Pass --driving-resolution {recipe.driving_resolution} (or leave it out).")
+    return recipe
+
+
 class ScailAnimator:
     """A Wan model prepared for recipe R2 (patch embedding widened to 37 + N channels, zero-initialised)."""
 
-    def __init__(self, components: WanComponents, recipe: r2.R2Config = r2.R2Config(), random_weights: bool = False) -> None:
+    def __init__(self, components: WanComponents, recipe: r2.R2Config = r2.R2Config(), random_weights: bool = False,
+                 card: dict | None = None) -> None:
         if components.transformer.config.in_channels > recipe.in_channels:
             raise ValueError(f"model has {components.transformer.config.in_channels} input channels, "
                              f"more than recipe R2 with {recipe.slots} slots uses ({recipe.in_channels})")
         widen_patch_embedding(components.transformer, recipe.in_channels)
         self.components, self.recipe, self.random_weights = components, recipe, random_weights
+        self.card = card or {}
 
     @classmethod
     def load(cls, model: str = "tiny", adapter: str | os.PathLike | None = None, device: str = "cpu",
-             dtype: torch.dtype = torch.float32, driving_resolution: str = "full") -> ScailAnimator:
-        """Load a preset (random weights) or a diffusers Wan directory; slots follow its input channels."""
-        if model_card(model).get("recipe") == "dreamactor-m2":
+             dtype: torch.dtype = torch.float32, driving_resolution: str | None = None) -> ScailAnimator:
+        """Load a preset (random weights) or a diffusers Wan directory. A trained R2 model's card
+        (``kinema.json``) fixes the recipe settings (slots, driving resolution, RoPE shifts, ablations);
+        otherwise slots follow the input channels and ``driving_resolution`` defaults to full."""
+        card = model_card(model)
+        if card.get("recipe") == "dreamactor-m2":
             raise KinemaInputError(f"--model '{model}'", "is a pose-driven DreamActor-M2 model, not a SCAIL-2 (R2) model",
                                    "Use --driving-mode pose with it, or pass an R2 model directory or preset.")
         components, random_weights = load_model(model, dtype)
-        recipe = r2.R2Config.for_channels(components.transformer.config.in_channels,
-                                          driving_resolution=driving_resolution)
-        animator = cls(components.to(device, dtype), recipe, random_weights)
+        recipe = card_recipe(card, model, driving_resolution) if card else r2.R2Config.for_channels(
+            components.transformer.config.in_channels, driving_resolution=driving_resolution or "full")
+        animator = cls(components.to(device, dtype), recipe, random_weights, card)
         if adapter is not None:
             load_lora(animator.components.transformer, adapter)
         return animator
@@ -173,7 +189,7 @@ def segment_inputs(images: Sequence[np.ndarray], video: np.ndarray, masks: str |
 def animate_scail(references: Sequence[str | os.PathLike], driving: str | os.PathLike, out: str | os.PathLike,
                   config: ScailConfig = ScailConfig(), model: str = "tiny", adapter: str | os.PathLike | None = None,
                   masks: str | os.PathLike | None = None, reference_masks: Sequence[str | os.PathLike] = (),
-                  segmenter: str = "mediapipe", driving_resolution: str = "full", progress: bool = True) -> AnimationResult:
+                  segmenter: str = "mediapipe", driving_resolution: str | None = None, progress: bool = True) -> AnimationResult:
     """Read the inputs, segment, animate or replace, and write ``out`` (mp4) plus ``out`` .json, atomically."""
     out = Path(out)
     if out.suffix.lower() != ".mp4":

@@ -9,8 +9,10 @@ from typing import Any, Literal
 
 from kinema.errors import KinemaInputError
 from kinema.pose.augment import PoseAugmentConfig
+from kinema.recipes.scail2 import R2Config
 
 Recipe = Literal["pose", "oracle"]
+TrainRecipe = Literal["dreamactor-m2", "scail-2"]
 Adapter = Literal["full", "ffn", "attn_ffn"]
 
 
@@ -40,6 +42,57 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class R2TrainConfig:
+    """Recipe R2 (SCAIL-2 §3.3) training: the settings the weights are trained for, and the data mix.
+
+    ``slots``, ``driving_resolution``, the RoPE shifts and the ``switch`` / ``binding`` ablation flags
+    map onto :class:`kinema.recipes.scail2.R2Config` (see there); ``mode_rope=False`` is the
+    "without mode-specific RoPE" ablation: both modes use ``animate_shift``. Each sample is a
+    replacement triplet with probability ``replace_fraction`` (SCAIL-2 mixes animate:replace about
+    3:1), drawn per sample index. ``characters`` >= 2 trains on multi-character triplets instead
+    (animation mode, K references bound to K subjects); ``bystanders`` is the most unbound extra
+    actors a replacement shot holds.
+    """
+
+    slots: int = R2Config.slots
+    driving_resolution: Literal["full", "half"] = R2Config.driving_resolution
+    replace_shift: tuple[int, int, int] = R2Config.replace_shift
+    animate_shift: tuple[int, int, int] = R2Config.animate_shift
+    switch: bool = True
+    binding: bool = True
+    mode_rope: bool = True
+    replace_fraction: float = 0.25
+    characters: int = 1
+    bystanders: int = 1
+
+    def recipe(self) -> R2Config:
+        """The inference-side recipe settings these weights are trained for."""
+        replace_shift = self.replace_shift if self.mode_rope else self.animate_shift
+        return R2Config(self.slots, self.driving_resolution, tuple(replace_shift), tuple(self.animate_shift),
+                        self.switch, self.binding)
+
+    def check(self, data: DataConfig) -> None:
+        """KinemaInputError for settings that cannot train (the fix names the field to change)."""
+        try:
+            self.recipe()
+        except ValueError as err:
+            raise KinemaInputError("training config r2", str(err), "Fix r2.slots / r2.driving_resolution.") from None
+        if not 1 <= self.characters <= self.slots:
+            raise KinemaInputError(f"r2.characters {self.characters}", f"must be in [1, r2.slots = {self.slots}]",
+                                   "Bind at most as many characters as the model has binding slots.")
+        if not 0.0 <= self.replace_fraction <= 1.0 or (self.characters > 1 and self.replace_fraction > 0):
+            raise KinemaInputError(f"r2.replace_fraction {self.replace_fraction}",
+                                   "must be in [0, 1], and 0 with several characters (puppet multi triplets animate)",
+                                   "Set r2.replace_fraction=0.25 (the paper's 3:1) or 0 with r2.characters > 1.")
+        if self.bystanders < 0:
+            raise KinemaInputError(f"r2.bystanders {self.bystanders}", "is negative", "Use 0 or more.")
+        side = 32 if self.driving_resolution == "half" else 16
+        if data.size[0] % side or data.size[1] % side:
+            raise KinemaInputError(f"data.size {data.size}", f"is not a multiple of {side} (VAE stride x patch"
+                                   f"{' x 2 for half-resolution driving' if side == 32 else ''})", f"Use e.g. {side * 2}.")
+
+
+@dataclass(frozen=True)
 class OptimConfig:
     """AdamW with linear warm-up to ``lr`` (DreamActor-M2 §5.1: lr 5e-5, weight decay 0.01)."""
 
@@ -65,7 +118,8 @@ class TrainConfig:
     """One training run. ``batch_size`` is the global batch per optimiser step (all ranks, all micro-batches)."""
 
     name: str = "tiny"
-    model: str = "tiny"  # backbone preset (random init) or a diffusers-format Wan directory
+    recipe: TrainRecipe = "dreamactor-m2"  # R1 (pose-driven, `data`) or R2 (SCAIL-2, `data` + `r2`)
+    model: str = "tiny"  # backbone preset (random init), a diffusers-format Wan directory or "embedded"
     vae: str | None = None  # replace the model's VAE: a diffusers AutoencoderKLWan directory, or "puppet" (shipped)
     adapter: Adapter = "full"
     lora_rank: int = 8
@@ -85,6 +139,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
+    r2: R2TrainConfig = field(default_factory=R2TrainConfig)
 
     def __post_init__(self) -> None:
         if self.steps < 0 or self.batch_size < 1 or self.grad_accum < 1 or self.keep_checkpoints < 1:
@@ -95,6 +150,10 @@ class TrainConfig:
                                    f"{self.grad_accum}", "Pick a batch size that is a multiple of grad_accum.")
         if self.data.frames % 4 != 1:
             raise KinemaInputError("training config", f"data.frames {self.data.frames} is not 1 + 4k", "Use e.g. 9, 17, 21.")
+        if self.recipe not in ("dreamactor-m2", "scail-2"):
+            raise KinemaInputError(f"recipe '{self.recipe}'", "is unknown", "Use dreamactor-m2 or scail-2.")
+        if self.recipe == "scail-2":
+            self.r2.check(self.data)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -137,14 +196,22 @@ PRESETS: dict[str, TrainConfig] = {
     "puppet": TrainConfig(name="puppet", model="puppet", vae="puppet", steps=2400, batch_size=8, ema_decay=0.999,
                           checkpoint_every=250, keep_checkpoints=2, log_every=10, data=PUPPET_DATA,
                           optim=OptimConfig(lr=5e-4, weight_decay=0.01, warmup_steps=200), flow=FlowConfig(shift=1.0)),
+    # Recipe R2 (issue 8): seconds on CPU, for tests.
+    "tiny-r2": TrainConfig(name="tiny-r2", recipe="scail-2", data=DataConfig(samples=8), r2=R2TrainConfig(slots=2)),
+    # R2 on the `puppet` backbone, warm-started from the embedded pose model (widened channels start at zero).
+    "puppet-r2": TrainConfig(name="puppet-r2", recipe="scail-2", model="embedded", steps=3000, batch_size=8,
+                             ema_decay=0.999, checkpoint_every=250, keep_checkpoints=2, log_every=10,
+                             data=replace(PUPPET_DATA, frames=17),
+                             optim=OptimConfig(lr=2e-4, weight_decay=0.01, warmup_steps=100)),
 }
 
 
 def _override(config: Any, values: dict[str, Any]) -> Any:
-    """``config`` with fields replaced; a dict value replaces fields of a nested config."""
+    """``config`` with fields replaced; a dict value replaces fields of a nested config, a list a tuple field."""
     nested = {k: _override(getattr(config, k), v) for k, v in values.items()
               if isinstance(v, dict) and dataclasses.is_dataclass(getattr(config, k, None))}
-    return replace(config, **{**values, **nested})
+    tuples = {k: tuple(v) for k, v in values.items() if isinstance(v, list) and isinstance(getattr(config, k, None), tuple)}
+    return replace(config, **{**values, **nested, **tuples})
 
 
 def get_config(preset: str, **overrides: Any) -> TrainConfig:

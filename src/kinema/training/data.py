@@ -1,4 +1,4 @@
-"""Training samples for recipe R1 from the puppet world, and their cached VAE latents.
+"""Training samples for recipe R1 from the puppet world, their cached VAE latents, and the data order.
 
 A sample is drawn from its index alone (seeded), so the data set is a pure function of the config;
 its latents are encoded once by the frozen VAE and text encoder and kept for every epoch.
@@ -21,7 +21,7 @@ from kinema.pose.driving import training_skeleton
 from kinema.puppet import SynthConfig, make_scene, make_triplet, render_scene
 from kinema.puppet.dataset import sample_seeds
 from kinema.recipes import dreamactor_m2 as r1
-from kinema.training.config import DataConfig
+from kinema.training.config import DataConfig, TrainConfig
 
 
 @dataclass
@@ -97,3 +97,21 @@ def encode_dataset(components: WanComponents, config: DataConfig, layout: r1.Lay
 def lead_in_frames(config: DataConfig) -> int:
     """Pixel frames of pose-free lead-in."""
     return pose_free_frames(config.fps, config.lead_in_seconds)
+
+
+def epoch_order(n: int, seed: int, positions: range) -> list[int]:
+    """Items at ``positions`` of an endless sequence of per-epoch seeded permutations of ``range(n)``."""
+    perms = {e: torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + e))
+             for e in {p // n for p in positions}}
+    return [int(perms[p // n][p % n]) for p in positions]
+
+
+def batch_indices(config: TrainConfig, step: int) -> list[int]:
+    """Global batch of ``step``: consecutive positions in a per-epoch seeded permutation."""
+    start = step * config.batch_size
+    return epoch_order(config.data.samples, config.seed, range(start, start + config.batch_size))
+
+
+def stack(samples: list[dict[str, torch.Tensor]], key: str, device: torch.device) -> torch.Tensor | None:
+    """``samples[i][key]`` stacked on ``device``; None when the samples have no ``key``."""
+    return torch.stack([s[key] for s in samples]).to(device) if key in samples[0] else None

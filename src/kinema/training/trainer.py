@@ -1,5 +1,6 @@
-"""The flow-matching trainer for recipe R1 (SPEC "Training"): LoRA or full, AdamW with warm-up, EMA,
-gradient checkpointing and accumulation, bf16 autocast on GPU, DDP / FSDP2 under ``torchrun``.
+"""The flow-matching trainer (SPEC "Training"): LoRA or full, AdamW with warm-up, EMA, gradient
+checkpointing and accumulation, bf16 autocast on GPU, DDP / FSDP2 under ``torchrun``. What differs
+between recipes R1 and R2 sits behind :class:`~kinema.training.recipe.TrainingRecipe`.
 
 Every random choice is a function of (seed, step), so a resumed run continues bit-identically and
 N ranks see exactly the samples and noise of one process on the same global batch.
@@ -29,44 +30,45 @@ from kinema.backbone.config import PRESETS as BACKBONES
 from kinema.backbone.config import get_preset
 from kinema.backbone.encoders import encode_prompt
 from kinema.backbone.lora import add_lora, lora_config, save_lora
-from kinema.backbone.segments import forward_segments
 from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
 from kinema.io import atomic_path, write_json_atomic
 from kinema.io.atomic import atomic_dir
-from kinema.recipes import dreamactor_m2 as r1
+from kinema.pipelines.animate import resolve_model
 from kinema.training import distributed as dist_
 from kinema.training.config import TrainConfig
-from kinema.training.data import encode_dataset, lead_in_frames
-from kinema.training.flow import NUM_TRAIN_TIMESTEPS, flow_loss, noisy_latents, sample_sigmas
+from kinema.training.data import batch_indices, stack
+from kinema.training.flow import NUM_TRAIN_TIMESTEPS, noisy_latents, sample_sigmas
+from kinema.training.recipe import TrainingRecipe, get_recipe
 from kinema.training.rundir import Checkpoint, RunDir
 
+__all__ = ["EMA", "SegmentModel", "TrainResult", "Trainer", "batch_indices", "load_backbone", "prepare_transformer"]
 
 
 class SegmentModel(nn.Module):
-    """R1's token stream through the DiT; the module that DDP / FSDP2 wrap (their hooks need a forward)."""
+    """The recipe's token stream through the DiT; the module that DDP / FSDP2 wrap (their hooks need a forward).
 
-    def __init__(self, transformer: nn.Module) -> None:
+    ``forward(noisy, timestep, ...)`` takes the recipe's conditions (R1: condition, text, context, image).
+    """
+
+    def __init__(self, transformer: nn.Module, recipe: TrainingRecipe) -> None:
         super().__init__()
-        self.transformer = transformer
+        self.transformer, self.recipe = transformer, recipe
 
-    def forward(self, noisy: torch.Tensor, timestep: torch.Tensor, condition: torch.Tensor,
-                text: torch.Tensor, context: torch.Tensor | None = None,
-                image: torch.Tensor | None = None) -> torch.Tensor:
-        layout = "spatial" if context is None else "temporal"
-        inputs = r1.R1Inputs(layout, condition, context, image, noisy.shape[-1])
-        return forward_segments(self.transformer, r1.segments(inputs, noisy, timestep), text, image)[0]
+    def forward(self, noisy: torch.Tensor, timestep: torch.Tensor, *conditions, **named) -> torch.Tensor:
+        return self.recipe.predict(self.transformer, noisy, timestep, *conditions, **named)
 
 
 PUPPET_VAE = Path(__file__).resolve().parents[1] / "assets" / "puppet" / "vae"
 
 
 def load_backbone(config: TrainConfig) -> tuple[WanComponents, bool]:
-    """Components to train: a preset (seeded random init) or a local Wan directory, with ``config.vae``."""
+    """Components to train: a preset (seeded random init), a local Wan directory or ``embedded`` (the
+    shipped pose model, a warm start), with ``config.vae``."""
     if config.model in BACKBONES:
         components, random_init = build_components(get_preset(config.model), seed=config.seed), True
-    elif Path(config.model).is_dir():
-        components, random_init = load_components(config.model), False
+    elif Path(resolve_model(config.model)).is_dir():
+        components, random_init = load_components(resolve_model(config.model)), False
     else:
         raise KinemaInputError(f"model '{config.model}'", "is neither a backbone preset nor a directory",
                                f"Use one of: {', '.join(BACKBONES)}, or a Wan diffusers directory.")
@@ -79,11 +81,11 @@ def load_backbone(config: TrainConfig) -> tuple[WanComponents, bool]:
     return components, random_init
 
 
-def prepare_transformer(components: WanComponents, config: TrainConfig) -> list[str]:
-    """Widen to R1's 36 channels, choose what trains (all, or a LoRA); returns trainable names."""
+def prepare_transformer(components: WanComponents, config: TrainConfig, recipe: TrainingRecipe) -> list[str]:
+    """Widen to the recipe's channels (new ones zero), choose what trains (all, or a LoRA); returns trainable names."""
     transformer = components.transformer
-    widened = transformer.config.in_channels < r1.IN_CHANNELS
-    widen_patch_embedding(transformer, max(r1.IN_CHANNELS, transformer.config.in_channels))
+    widened = transformer.config.in_channels < recipe.in_channels
+    widen_patch_embedding(transformer, max(recipe.in_channels, transformer.config.in_channels))
     if config.adapter == "full":
         transformer.requires_grad_(True)
     else:
@@ -104,19 +106,6 @@ def learning_rate(config: TrainConfig, step: int) -> float:
     """Linear warm-up to ``optim.lr`` over ``optim.warmup_steps``, then constant."""
     warm = config.optim.warmup_steps
     return config.optim.lr * min(1.0, (step + 1) / warm) if warm else config.optim.lr
-
-
-def batch_indices(config: TrainConfig, step: int) -> list[int]:
-    """Global batch of ``step``: consecutive positions in a per-epoch seeded permutation."""
-    n, start = config.data.samples, step * config.batch_size
-    positions = range(start, start + config.batch_size)
-    perms = {e: torch.randperm(n, generator=torch.Generator().manual_seed(config.seed * 100_003 + e))
-             for e in {p // n for p in positions}}
-    return [int(perms[p // n][p % n]) for p in positions]
-
-
-def _stack(samples: list[dict[str, torch.Tensor]], key: str, device: torch.device) -> torch.Tensor | None:
-    return torch.stack([s[key] for s in samples]).to(device) if key in samples[0] else None
 
 
 class EMA:
@@ -153,12 +142,13 @@ class Trainer:
             self.run.start(config, resume)
         self.world.barrier()
         torch.manual_seed(config.seed)
+        self.recipe = get_recipe(config)
         self.components, _ = load_backbone(config)
         self.components.to(self.world.device)
-        names = prepare_transformer(self.components, config)
+        names = prepare_transformer(self.components, config, self.recipe)
         self.data = self._latents(Path(latents) if latents else self.run.path / "latents.safetensors")
         self.empty_text = encode_prompt(self.components, [""])[0].float().cpu()
-        self.model = dist_.wrap(SegmentModel(self.components.transformer), self.world, config.fsdp)
+        self.model = dist_.wrap(SegmentModel(self.components.transformer, self.recipe), self.world, config.fsdp)
         self.params = {n: p for n, p in self.components.transformer.named_parameters() if n in names}
         o = config.optim
         self.optimizer = torch.optim.AdamW(list(self.params.values()), lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
@@ -174,16 +164,14 @@ class Trainer:
         vae = hashlib.sha256()
         for name, tensor in sorted(self.components.vae.state_dict().items()):
             vae.update(name.encode() + tensor.detach().cpu().numpy().tobytes())
-        key = json.dumps({"data": self.config.to_dict()["data"], "model": self.config.model,
-                          "layout": self.config.layout, "vae": vae.hexdigest()}, sort_keys=True)
+        key = json.dumps({**self.recipe.cache_key(), "vae": vae.hexdigest()}, sort_keys=True)
         if path.exists():
             with safe_open(str(path), "pt") as f:
                 if (f.metadata() or {}).get("key") == key:
                     flat = load_file(path)
                     return [{k.split("/", 1)[1]: v for k, v in flat.items() if k.startswith(f"{i}/")}
                             for i in range(self.config.data.samples)]
-        data = encode_dataset(self.components, self.config.data, self.config.layout, range(self.config.data.samples),
-                              self.progress and self.world.main)
+        data = self.recipe.encode(self.components, range(self.config.data.samples), self.progress and self.world.main)
         if self.world.main:
             with atomic_path(path) as tmp:
                 save_file({f"{i}/{k}": v for i, s in enumerate(data) for k, v in s.items()}, tmp, metadata={"key": key})
@@ -222,7 +210,7 @@ class Trainer:
         """One optimiser step on the global batch of ``self.step``; returns its mean loss."""
         c, world = self.config, self.world
         generator = torch.Generator().manual_seed(c.seed * 1_000_003 + self.step)
-        indices = batch_indices(c, self.step)
+        indices = self.recipe.batch(self.step)
         shapes = self.data[indices[0]]["x0"].shape
         sigmas = sample_sigmas(c.batch_size, c.flow, generator)  # global draws, then this rank's share
         noise = torch.randn((c.batch_size, *shapes), generator=generator)
@@ -236,15 +224,13 @@ class Trainer:
             rows = local[m * micro:(m + 1) * micro]
             samples = [self.data[indices[i]] for i in rows]
             text = torch.stack([self.empty_text if drop[i] else s["text"] for i, s in zip(rows, samples)])
-            x0 = _stack(samples, "x0", world.device)
+            x0 = stack(samples, "x0", world.device)
             x_t, target = noisy_latents(x0, noise[rows].to(world.device), sigmas[rows].to(world.device))
-            width = int(samples[0]["character_width"]) if c.flow.loss_region == "character" else None
             sync = m == c.grad_accum - 1 or not hasattr(self.model, "no_sync")
             with (contextlib.nullcontext() if sync else self.model.no_sync()), self._autocast():
                 pred = self.model(x_t, sigmas[rows].to(world.device) * NUM_TRAIN_TIMESTEPS,
-                                  _stack(samples, "condition", world.device), text.to(world.device),
-                                  _stack(samples, "context", world.device), _stack(samples, "image_tokens", world.device))
-                loss = flow_loss(pred, target, width).sum() / len(local)
+                                  **self.recipe.conditions(samples, text.to(world.device), world.device))
+                loss = self.recipe.loss(pred, target, samples).sum() / len(local)
             loss.backward()
             total += float(loss.detach())
         norm = torch.nn.utils.clip_grad_norm_(list(self.params.values()), c.optim.grad_clip)
@@ -282,12 +268,7 @@ class Trainer:
     # -- export ---------------------------------------------------------------------------------
     def model_card(self) -> dict:
         """``kinema.json``: what the inference pipeline needs to drive the exported model."""
-        d = self.config.data
-        return {"recipe": "dreamactor-m2", "driving": "pose", "layout": self.config.layout, "size": list(d.size),
-                "frames": d.frames, "fps": d.fps, "lead_in_frames": lead_in_frames(d),
-                "skeleton_width": d.skeleton_width, "bbox_margin": d.augment.bbox_margin, "text_chars": d.text_chars,
-                "steps_trained": self.step,
-                "train_config": self.config.to_dict()}
+        return self.recipe.card(self.step)
 
     def export(self) -> Path:
         """Write EMA inference weights: a full diffusers directory, or a LoRA file (+ kinema.json)."""
@@ -296,7 +277,7 @@ class Trainer:
         if not self.world.main:
             return self.run.export
         components, _ = load_backbone(self.config)
-        prepare_transformer(components, self.config)
+        prepare_transformer(components, self.config, self.recipe)
         state = {k[len("transformer."):]: v for k, v in full.items()}
         state.update(ema)
         components.transformer.load_state_dict(state)

@@ -1,0 +1,53 @@
+"""Recipe R1 (DreamActor-M2) in the trainer: samples from :mod:`kinema.training.data`, the spatial /
+temporal token stream of :mod:`kinema.recipes.dreamactor_m2`, loss on the character half."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from kinema.backbone.components import WanComponents
+from kinema.backbone.segments import forward_segments
+from kinema.recipes import dreamactor_m2 as r1
+from kinema.training.config import TrainConfig
+from kinema.training.data import batch_indices, encode_dataset, lead_in_frames, stack
+from kinema.training.flow import flow_loss
+
+
+class DreamActorRecipe:
+    """R1: reference + skeleton (or oracle) driving composite, the target predicted beside it."""
+
+    in_channels = r1.IN_CHANNELS
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+
+    def cache_key(self) -> dict:
+        return {"data": self.config.to_dict()["data"], "model": self.config.model, "layout": self.config.layout}
+
+    def encode(self, components: WanComponents, indices: range, progress: bool) -> list[dict[str, torch.Tensor]]:
+        return encode_dataset(components, self.config.data, self.config.layout, indices, progress)
+
+    def batch(self, step: int) -> list[int]:
+        return batch_indices(self.config, step)
+
+    def conditions(self, samples: list[dict[str, torch.Tensor]], text: torch.Tensor, device: torch.device) -> dict:
+        return {"condition": stack(samples, "condition", device), "text": text,
+                "context": stack(samples, "context", device), "image": stack(samples, "image_tokens", device)}
+
+    def predict(self, transformer: nn.Module, noisy: torch.Tensor, timestep: torch.Tensor, condition: torch.Tensor,
+                text: torch.Tensor, context: torch.Tensor | None = None, image: torch.Tensor | None = None) -> torch.Tensor:
+        layout = "spatial" if context is None else "temporal"
+        inputs = r1.R1Inputs(layout, condition, context, image, noisy.shape[-1])
+        return forward_segments(transformer, r1.segments(inputs, noisy, timestep), text, image)[0]
+
+    def loss(self, prediction: torch.Tensor, target: torch.Tensor, samples: list[dict[str, torch.Tensor]]) -> torch.Tensor:
+        width = int(samples[0]["character_width"]) if self.config.flow.loss_region == "character" else None
+        return flow_loss(prediction, target, width)
+
+    def card(self, steps_trained: int) -> dict:
+        c, d = self.config, self.config.data
+        return {"recipe": "dreamactor-m2", "driving": "pose", "layout": c.layout, "size": list(d.size),
+                "frames": d.frames, "fps": d.fps, "lead_in_frames": lead_in_frames(d),
+                "skeleton_width": d.skeleton_width, "bbox_margin": d.augment.bbox_margin, "text_chars": d.text_chars,
+                "steps_trained": steps_trained, "train_config": c.to_dict()}

@@ -1,0 +1,51 @@
+"""The recipe interface of the trainer: what differs between R1 (DreamActor-M2) and R2 (SCAIL-2).
+
+The :class:`~kinema.training.trainer.Trainer` owns everything recipe-independent (optimiser, EMA,
+noise and σ draws, distribution, checkpoints); a :class:`TrainingRecipe` owns the samples, their
+encoding through the recipe's inference input builder, the token stream, the loss and the model card.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+from torch import nn
+
+from kinema.backbone.components import WanComponents
+from kinema.training.config import TrainConfig
+
+
+class TrainingRecipe(Protocol):
+    """One recipe's part of a training run (built from the run's :class:`TrainConfig`)."""
+
+    in_channels: int  # patch-embedding inputs the recipe feeds (the transformer is widened to this)
+
+    def cache_key(self) -> dict:
+        """What the encoded samples depend on (besides the VAE weights)."""
+
+    def encode(self, components: WanComponents, indices: range, progress: bool) -> list[dict[str, torch.Tensor]]:
+        """Encoded samples ``indices``: tensors on CPU, ``x0`` (16, F, H, W) among them."""
+
+    def batch(self, step: int) -> list[int]:
+        """Sample indices of the global batch of ``step`` (a pure function of the config and step)."""
+
+    def conditions(self, samples: list[dict[str, torch.Tensor]], text: torch.Tensor, device: torch.device) -> dict:
+        """Keyword arguments of :meth:`predict` (besides noisy latents and timestep) for a micro-batch."""
+
+    def predict(self, transformer: nn.Module, noisy: torch.Tensor, timestep: torch.Tensor, **conditions) -> torch.Tensor:
+        """The velocity prediction (B, 16, F, H, W) for noisy latents (B, 16, F, H, W) at timestep (B,)."""
+
+    def loss(self, prediction: torch.Tensor, target: torch.Tensor, samples: list[dict[str, torch.Tensor]]) -> torch.Tensor:
+        """Per-sample loss (B,) on the tokens the recipe trains."""
+
+    def card(self, steps_trained: int) -> dict:
+        """The exported model card (``kinema.json``): how inference must drive the weights."""
+
+
+def get_recipe(config: TrainConfig) -> TrainingRecipe:
+    """The training recipe named by ``config.recipe``."""
+    from kinema.training.dreamactor import DreamActorRecipe
+    from kinema.training.scail2 import ScailRecipe
+
+    return {"dreamactor-m2": DreamActorRecipe, "scail-2": ScailRecipe}[config.recipe](config)

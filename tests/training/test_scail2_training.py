@@ -1,0 +1,205 @@
+"""Recipe R2 (SCAIL-2) in the trainer: learning, the animate:replace mix, exact resume, export -> kinema replace."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from kinema.cli.main import main
+from kinema.errors import KinemaInputError
+from kinema.io import read_video, write_video
+from kinema.pipelines.replace import ScailAnimator
+from kinema.recipes import scail2 as r2
+from kinema.training.config import get_config
+from kinema.training.flow import NUM_TRAIN_TIMESTEPS, flow_loss, noisy_latents
+from kinema.training.scail2 import ScailRecipe, make_sample, sample_mode
+from kinema.training.trainer import Trainer
+
+SMALL = ["--preset", "tiny-r2", "--set", "data.samples=4", "--set", "batch_size=2", "--set", "checkpoint_every=2"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A tiny-r2 run trained for 2 steps and exported."""
+    run = tmp_path_factory.mktemp("r2run") / "run"
+    Trainer(get_config("tiny-r2", steps=2, data={"samples": 4}), run, progress=False).train()
+    return run
+
+
+def _fixed_batch_loss(trainer: Trainer, indices: list[int]) -> float:
+    """Loss on ``indices`` (one mode) with fixed noise and σ = 0.5 (no gradient)."""
+    samples = [trainer.data[i] for i in indices]
+    x0 = torch.stack([s["x0"] for s in samples])
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(123))
+    sigma = torch.full((len(samples),), 0.5)
+    x_t, target = noisy_latents(x0, noise, sigma)
+    text = torch.stack([s["text"] for s in samples])
+    with torch.no_grad():
+        pred = trainer.model(x_t, sigma * NUM_TRAIN_TIMESTEPS, **trainer.recipe.conditions(samples, text, torch.device("cpu")))
+    return float(trainer.recipe.loss(pred, target, samples).mean())
+
+
+def test_tiny_r2_lowers_the_loss_on_a_fixed_batch(tmp_path):
+    config = get_config("tiny-r2", steps=30, data={"samples": 2}, r2={"replace_fraction": 0.0}, optim={"lr": 2e-3})
+    trainer = Trainer(config, tmp_path / "run", progress=False)
+    before = _fixed_batch_loss(trainer, [0, 1])
+    trainer.train()
+    after = _fixed_batch_loss(trainer, [0, 1])
+    assert after < 0.8 * before, (before, after)
+
+
+def test_loss_covers_only_the_video_latents():
+    config = get_config("tiny-r2")
+    sample = {"references": torch.tensor(1)}
+    target = torch.zeros(1, 16, 4, 4, 4)
+    prediction = target.clone()
+    prediction[:, :, 0] = 5.0  # an error on the reference frame is not trained
+    assert float(ScailRecipe(config).loss(prediction, target, [sample])) == 0.0
+    prediction[:, :, 1] = 1.0
+    assert float(ScailRecipe(config).loss(prediction, target, [sample])) == pytest.approx(1 / 3)
+
+
+def test_modes_mix_at_the_configured_ratio_and_batches_hold_one_mode():
+    config = get_config("tiny-r2", data={"samples": 400}, batch_size=4)
+    modes = [sample_mode(i, config) for i in range(400)]
+    assert modes.count("replace") / 400 == pytest.approx(0.25, abs=0.05)
+    recipe = ScailRecipe(config)
+    batches = [recipe.batch(step) for step in range(200)]
+    assert all(len({recipe.modes[i] for i in b}) == 1 for b in batches)
+    replace_steps = sum(recipe.modes[b[0]] for b in batches)
+    assert replace_steps / 200 == pytest.approx(0.25, abs=0.07)
+    assert batches == [ScailRecipe(config).batch(step) for step in range(200)]  # a function of (seed, step)
+    # 100 steps x 4 = 400 draws: each pool's first epoch is a permutation of that pool
+    seen = [i for b in batches for i in b]
+    animate = [i for i in seen if recipe.modes[i] == 0][: recipe.modes.count(0)]
+    assert sorted(animate) == [i for i, m in enumerate(recipe.modes) if m == 0]
+
+
+def test_samples_follow_their_mode_and_use_segmenter_masks():
+    config = get_config("tiny-r2", data={"samples": 8})
+    for i in range(8):
+        sample = make_sample(i, config)
+        assert sample.mode == sample_mode(i, config)
+        assert sample.references.shape[0] == 1 and sample.reference_masks.shape == (1, 1, 32, 32)
+        assert sample.driving_masks.shape == (9, 1, 32, 32) and sample.driving_masks.any()
+        if sample.mode == "animate":  # environment from the reference: the target's background differs from the driving's
+            assert not np.array_equal(sample.target[0, :2, :2], sample.driving[0, :2, :2])
+
+
+def test_encoded_samples_differ_by_mode_in_switch_and_offset(trained):
+    data = load_file(trained / "latents.safetensors")
+    modes = {int(data[f"{i}/mode"]) for i in range(4)}
+    for i in range(4):
+        switch = data[f"{i}/driving"][r2.BASE_CHANNELS]
+        replace = int(data[f"{i}/mode"]) == 1
+        assert torch.all(switch == float(replace))
+        assert tuple(data[f"{i}/offset"].tolist()) == ((0, 0, 0) if replace else (0, 0, 2))  # (0, 0, 1) x 2 patches
+    assert modes  # the cache holds at least one mode
+
+
+def _train_cli(out: Path, *extra: str) -> subprocess.Popen:
+    code = "import sys, torch; torch.set_num_threads(1); from kinema.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.Popen([sys.executable, "-c", code, "train", "--out", str(out), "--no-progress", *SMALL, *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _losses(run: Path) -> list[float]:
+    return [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def _weights(run: Path) -> dict[str, torch.Tensor]:
+    return load_file(run / "export" / "model" / "transformer" / "diffusion_pytorch_model.safetensors")
+
+
+def test_killed_r2_run_resumes_bit_identically(tmp_path):
+    steps = ["--set", "steps=24"]
+    assert _train_cli(tmp_path / "straight", *steps).wait() == 0
+
+    proc = _train_cli(tmp_path / "killed", *steps)
+    first = tmp_path / "killed" / "checkpoints" / "step-00000004" / "state.json"
+    while not first.exists():
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "killed" / "export").exists(), "the run finished before it was killed"
+
+    assert _train_cli(tmp_path / "killed", "--resume", *steps).wait() == 0
+    assert _losses(tmp_path / "killed") == _losses(tmp_path / "straight")
+    straight, resumed = _weights(tmp_path / "straight"), _weights(tmp_path / "killed")
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+
+def test_card_round_trips_the_r2_settings(tmp_path):
+    config = get_config("tiny-r2", steps=1, data={"samples": 2},
+                        r2={"slots": 3, "mode_rope": False, "switch": False, "animate_shift": (0, 1, 0)})
+    Trainer(config, tmp_path / "run", progress=False).train()
+    model = tmp_path / "run" / "export" / "model"
+    card = json.loads((model / "kinema.json").read_text())
+    assert card["recipe"] == "scail-2" and card["driving"] == "rgb"
+    animator = ScailAnimator.load(str(model))
+    assert animator.recipe == config.r2.recipe()
+    assert animator.recipe == r2.R2Config(slots=3, replace_shift=(0, 1, 0), animate_shift=(0, 1, 0), switch=False)
+    assert animator.components.transformer.config.in_channels == r2.BASE_CHANNELS + 1 + 3
+    with pytest.raises(KinemaInputError, match="half"):
+        ScailAnimator.load(str(model), driving_resolution="half")
+
+
+def test_exported_model_runs_kinema_replace(trained, tmp_path):
+    sample = make_sample(0, get_config("tiny-r2"))
+    write_video(tmp_path / "driving.mp4", sample.driving, 16.0)
+    np.savez(tmp_path / "masks.npz", masks=sample.driving_masks > 0.5)
+    np.savez(tmp_path / "ref_mask.npz", masks=sample.reference_masks[:, :1] > 0.5)
+    from PIL import Image
+    Image.fromarray(sample.references[0]).save(tmp_path / "ref.png")
+    out = tmp_path / "out.mp4"
+    assert main(["replace", "--reference", str(tmp_path / "ref.png"), "--reference-masks", str(tmp_path / "ref_mask.npz"),
+                 "--driving", str(tmp_path / "driving.mp4"), "--masks", str(tmp_path / "masks.npz"),
+                 "--model", str(trained / "export" / "model"), "--out", str(out), "--steps", "2"]) == 0
+    assert read_video(out).frames.shape == (9, 32, 32, 3)
+    settings = json.loads(out.with_suffix(".json").read_text())
+    assert settings["recipe"]["slots"] == 2 and settings["mode"] == "replace"
+
+
+@pytest.mark.parametrize("r2_values, match", [
+    ({"slots": 1, "characters": 2, "replace_fraction": 0.0}, "characters"),
+    ({"characters": 2}, "replace_fraction"),
+    ({"replace_fraction": 1.5}, "replace_fraction"),
+    ({"slots": 0}, "slots"),
+    ({"driving_resolution": "quarter"}, "driving_resolution"),
+])
+def test_bad_r2_config_is_named(r2_values, match):
+    with pytest.raises(KinemaInputError, match=match):
+        get_config("tiny-r2", r2=r2_values)
+
+
+def test_bad_r2_override_on_the_cli_exits_2(tmp_path, capsys):
+    assert main(["train", "--preset", "tiny-r2", "--out", str(tmp_path / "run"), "--set", "r2.slots=0"]) == 2
+    assert "slots" in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
+def test_puppet_r2_preset_warm_starts_from_the_embedded_model():
+    config = get_config("puppet-r2")
+    assert config.recipe == "scail-2" and config.model == "embedded"
+    assert config.data.size == (64, 64) and config.data.frames == 17
+    assert config.r2.recipe().in_channels == r2.BASE_CHANNELS + 1 + 4
+
+
+def test_r2_eval_method_scores_a_replace_case(trained, tmp_path):
+    out = tmp_path / "eval"
+    assert main(["eval", "--benchmark", "puppet-replace", "--method", "r2", "--model", str(trained / "export" / "model"),
+                 "--cases", "1", "--steps", "1", "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["aggregates"]["r2"]["psnr"]["mean"] is not None
+
+
+def test_list_overrides_become_tuples():
+    config = get_config("tiny-r2", data={"size": [64, 64]}, r2={"animate_shift": [0, 1, 0]})
+    assert config.data.size == (64, 64) and config.r2.animate_shift == (0, 1, 0)
