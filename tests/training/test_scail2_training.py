@@ -1,6 +1,7 @@
 """Recipe R2 (SCAIL-2) in the trainer: learning, the animate:replace mix, exact resume, export -> kinema replace."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -137,6 +138,20 @@ def test_killed_r2_run_resumes_bit_identically(tmp_path):
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
 
 
+def test_two_torchrun_processes_match_one_process(tmp_path):
+    """DDP: each rank takes its share of a one-mode global batch; losses and weights match one process."""
+    steps = ["--set", "steps=4"]
+    assert _train_cli(tmp_path / "one", *steps).wait() == 0
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone",
+           "-m", "kinema.cli.main", "train", "--out", str(tmp_path / "two"), "--no-progress", *SMALL, *steps]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _losses(tmp_path / "two") == pytest.approx(_losses(tmp_path / "one"), rel=1e-5)
+    one, two = _weights(tmp_path / "one"), _weights(tmp_path / "two")
+    assert max(float((one[k] - two[k]).abs().max()) for k in one) < 1e-5
+
+
 def test_card_round_trips_the_r2_settings(tmp_path):
     config = get_config("tiny-r2", steps=1, data={"samples": 2},
                         r2={"slots": 3, "mode_rope": False, "switch": False, "animate_shift": (0, 1, 0)})
@@ -203,3 +218,14 @@ def test_r2_eval_method_scores_a_replace_case(trained, tmp_path):
 def test_list_overrides_become_tuples():
     config = get_config("tiny-r2", data={"size": [64, 64]}, r2={"animate_shift": [0, 1, 0]})
     assert config.data.size == (64, 64) and config.r2.animate_shift == (0, 1, 0)
+
+
+@pytest.mark.parametrize("r2_values, shapes", [
+    ({"driving_resolution": "half"}, {"condition": (23, 4, 4, 4), "driving": (39, 3, 2, 2)}),
+    ({"characters": 2, "replace_fraction": 0.0}, {"condition": (23, 5, 4, 4), "driving": (39, 3, 4, 4)}),
+])
+def test_r2_variants_train(tmp_path, r2_values, shapes):
+    """Half-resolution driving and two bound characters (multi triplets: K = 2 reference frames) train end to end."""
+    trainer = Trainer(get_config("tiny-r2", steps=1, data={"samples": 2}, r2=r2_values), tmp_path / "run", progress=False)
+    assert {k: tuple(trainer.data[0][k].shape) for k in shapes} == shapes
+    assert np.isfinite(trainer.train().losses[0])
