@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import load_file
 
 from kinema.cli.main import main
@@ -19,7 +20,7 @@ from kinema.io import read_video, write_video
 from kinema.pipelines.replace import ScailAnimator
 from kinema.recipes import scail2 as r2
 from kinema.training.config import get_config
-from kinema.training.flow import NUM_TRAIN_TIMESTEPS, flow_loss, noisy_latents
+from kinema.training.flow import NUM_TRAIN_TIMESTEPS, noisy_latents
 from kinema.training.scail2 import ScailRecipe, make_sample, sample_mode
 from kinema.training.trainer import Trainer
 
@@ -172,7 +173,6 @@ def test_exported_model_runs_kinema_replace(trained, tmp_path):
     write_video(tmp_path / "driving.mp4", sample.driving, 16.0)
     np.savez(tmp_path / "masks.npz", masks=sample.driving_masks > 0.5)
     np.savez(tmp_path / "ref_mask.npz", masks=sample.reference_masks[:, :1] > 0.5)
-    from PIL import Image
     Image.fromarray(sample.references[0]).save(tmp_path / "ref.png")
     out = tmp_path / "out.mp4"
     assert main(["replace", "--reference", str(tmp_path / "ref.png"), "--reference-masks", str(tmp_path / "ref_mask.npz"),

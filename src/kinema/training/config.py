@@ -18,7 +18,8 @@ Adapter = Literal["full", "ffn", "attn_ffn"]
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Puppet-world training data for recipe R1.
+    """Puppet-world training data. Recipe R2 uses the rendering fields (samples, seed, size, frames,
+    fps, families, camera_prob, text_chars); ``recipe`` and the skeleton fields below are R1's.
 
     ``recipe="pose"`` is DreamActor-M2's self-supervised stage (§3.3): reference = frame 0 of a clip,
     driving = its rendered skeleton with pose augmentation, target = the clip. ``"oracle"`` trains on

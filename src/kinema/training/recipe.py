@@ -14,6 +14,8 @@ from torch import nn
 
 from kinema.backbone.components import WanComponents
 from kinema.training.config import TrainConfig
+from kinema.training.dreamactor import DreamActorRecipe
+from kinema.training.scail2 import ScailRecipe
 
 
 class TrainingRecipe(Protocol):
@@ -45,7 +47,4 @@ class TrainingRecipe(Protocol):
 
 def get_recipe(config: TrainConfig) -> TrainingRecipe:
     """The training recipe named by ``config.recipe``."""
-    from kinema.training.dreamactor import DreamActorRecipe
-    from kinema.training.scail2 import ScailRecipe
-
     return {"dreamactor-m2": DreamActorRecipe, "scail-2": ScailRecipe}[config.recipe](config)
