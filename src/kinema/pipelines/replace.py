@@ -98,7 +98,7 @@ class ScailAnimator:
             raise KinemaInputError(f"--model '{model}'", "is a pose-driven DreamActor-M2 model, not a SCAIL-2 (R2) model",
                                    "Use --driving-mode pose with it, or pass an R2 model directory or preset.")
         components, random_weights = load_model(model, dtype)
-        recipe = card_recipe(card, model, driving_resolution) if card else r2.R2Config.for_channels(
+        recipe = card_recipe(card, model, driving_resolution) if "r2" in card else r2.R2Config.for_channels(
             components.transformer.config.in_channels, driving_resolution=driving_resolution or "full")
         animator = cls(components.to(device, dtype), recipe, random_weights, card)
         if adapter is not None:
