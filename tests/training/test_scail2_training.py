@@ -22,7 +22,8 @@ from kinema.recipes import scail2 as r2
 from kinema.training.config import get_config
 from kinema.training.flow import NUM_TRAIN_TIMESTEPS, noisy_latents
 from kinema.training.scail2 import ScailRecipe, make_sample, sample_mode
-from kinema.training.trainer import Trainer
+from kinema.training.recipe import get_recipe
+from kinema.training.trainer import Trainer, load_backbone, prepare_transformer
 
 SMALL = ["--preset", "tiny-r2", "--set", "data.samples=4", "--set", "batch_size=2", "--set", "checkpoint_every=2"]
 
@@ -204,7 +205,12 @@ def test_puppet_r2_preset_warm_starts_from_the_embedded_model():
     config = get_config("puppet-r2")
     assert config.recipe == "scail-2" and config.model == "embedded"
     assert config.data.size == (64, 64) and config.data.frames == 17
-    assert config.r2.recipe().in_channels == r2.BASE_CHANNELS + 1 + 4
+    components, random_init = load_backbone(config)
+    pose_weight = components.transformer.patch_embedding.weight.detach().clone()  # (D, 36, 1, 2, 2)
+    prepare_transformer(components, config, get_recipe(config))
+    weight = components.transformer.patch_embedding.weight.detach()
+    assert not random_init and weight.shape[1] == r2.BASE_CHANNELS + 1 + 4 == pose_weight.shape[1] + 5
+    assert torch.equal(weight[:, :36], pose_weight) and not weight[:, 36:].any()  # switch + slots start at zero
 
 
 def test_r2_eval_method_scores_a_replace_case(trained, tmp_path):
