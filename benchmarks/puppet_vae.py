@@ -4,7 +4,9 @@ Held-out scenes use seeds >= 2**31, never drawn in training (``TRAIN_SEEDS``). E
 frames; three inputs are measured: plain 64x64 frames, ``[frame | skeleton]`` 64x128 composites and
 the R1 composites ``[reference then black | skeleton]`` the animation model encodes. PSNR (8-bit
 output, per clip, then averaged) over the whole frame and inside the character masks (the frame
-half), for the trained VAE and for an untrained VAE of the same shape.
+half), for the trained VAE and for an untrained VAE of the same shape. Also the *static drift*: the
+mean squared change between consecutive 4-frame latents (normalised by the VAE's latent stats) of
+held-out still clips — 0 for an encoder whose identical 4-frame groups get identical latents.
 
     python benchmarks/puppet_vae.py                       # the shipped src/kinema/assets/puppet/vae
     python benchmarks/puppet_vae.py --vae runs/vae --clips 8
@@ -69,6 +71,20 @@ def evaluate(vae: AutoencoderKLWan, clips: int) -> dict[str, tuple[float, float]
     return {name: tuple(np.mean(v, axis=0)) for name, v in scores.items()}
 
 
+@torch.no_grad()
+def static_drift(vae: AutoencoderKLWan, clips: int, frames: int = 21) -> float:
+    """Mean squared change between consecutive 4-frame latents of still held-out frames, in units of
+    the latent std (the DiT's normalisation)."""
+    config = AutoencoderTrainConfig(camera_prob=0.0)
+    std = torch.tensor(vae.config.latents_std or [1.0] * vae.config.z_dim).view(1, -1, 1, 1, 1)
+    drifts = []
+    for i in range(clips):
+        still = np.repeat(render_clip(HELD_OUT_SEED + i, 1, config).frames[:1], frames, axis=0)
+        z = vae.encode(to_tensor(still[None])).latent_dist.mode()[:, :, 1:] / std  # (1, C, f-1, h, w)
+        drifts.append(float((z[:, :, 1:] - z[:, :, :-1]).pow(2).mean()))
+    return float(np.mean(drifts))
+
+
 def ceiling(vae: AutoencoderKLWan, cases: int) -> dict[str, float]:
     """The exact puppet-animate targets through decode(encode(·)), scored like ``kinema eval``: the
     best any model using this VAE could score (a perfect DiT still decodes through it)."""
@@ -98,6 +114,7 @@ def main() -> None:
     for label, vae in models.items():
         for name, (whole, inside) in evaluate(vae, args.clips).items():
             print(f"{label:10s} {name:30s} {whole:6.2f} / {inside:6.2f}")
+        print(f"{label:10s} static drift (21 still frames)  {static_drift(vae, args.clips):.4f}")
     keys = ("psnr", "psnr_char", "ssim", "ssim_char", "kp_pck_body", "kp_pck_hands", "kp_err_body")
     top = ceiling(models["trained"], args.cases)
     print(f"VAE ceiling on {args.cases} puppet-animate cases (exact target round trip): "

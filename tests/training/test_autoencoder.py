@@ -65,3 +65,14 @@ def test_latent_stats_normalise_training_latents():
 def test_bad_config_is_a_clear_error(bad):
     with pytest.raises(KinemaInputError):
         replace(PRESETS["tiny"], **bad)
+
+
+def test_static_rows_repeat_frame_zero_and_their_drift_is_penalised():
+    config = replace(PRESETS["tiny"], frames=(13,), static_frac=0.5, consistency_weight=1.0)
+    x = sample_batch(np.random.default_rng(0), 0, config)  # (2, 3, 13, 16, 32): row 0 static
+    assert torch.equal(x[0], x[0, :, :1].expand_as(x[0])) and not torch.equal(x[1], x[1, :, :1].expand_as(x[1]))
+    torch.manual_seed(0)
+    vae = build_vae(SMALL_VAE)
+    parts = vae_loss(vae, x, config)[1]
+    assert parts["drift"] > 0  # an untrained causal encoder gives identical groups different latents
+    assert parts["loss"] == pytest.approx(parts["l1"] + parts["mse"] + 1e-4 * parts["kl"] + parts["drift"], rel=1e-5)

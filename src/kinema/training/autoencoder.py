@@ -6,7 +6,10 @@ skeletons of those clips (some augmented), black frames and such composites. Cli
 frames (5 or 9) so both the first-frame and the 4-frame causal paths of the Wan VAE are learned.
 
 Loss: L1 + ``mse_weight`` * MSE on the reconstruction + ``kl_weight`` * KL(q(z|x) || N(0, I)),
-averaged per element. After training the per-channel mean and std of the posterior mode over
+averaged per element, + ``consistency_weight`` * the mean squared change of the posterior mean between
+consecutive 4-frame latents of *static* clips (a ``static_frac`` share of each batch: one frame
+repeated). Without it the causal encoder drifts: identical 4-frame groups of a still scene get
+different latents, a nuisance the DiT would have to learn to predict exactly. After training the per-channel mean and std of the posterior mode over
 fresh training clips are stored as ``latents_mean`` / ``latents_std`` in the VAE config, which is
 what :func:`kinema.backbone.encoders.encode_video` normalises with.
 
@@ -65,6 +68,8 @@ class AutoencoderTrainConfig:
     max_minutes: float | None = None  # stop early after this much training time (steps done are logged)
     crop: int | None = None  # train on random crop x crop windows (the VAE is convolutional): ~4x cheaper at 32
     decoder_only: bool = False  # freeze the encoder (its latents and stats stay valid for a trained DiT)
+    static_frac: float = 0.0  # share of each batch made static (frame 0 repeated), for the consistency term
+    consistency_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch < 1 or self.lr <= 0:
@@ -73,6 +78,9 @@ class AutoencoderTrainConfig:
         if not self.frames or any(f < 1 or (f - 1) % 4 for f in self.frames):
             raise KinemaInputError("frames", f"{self.frames} are not all of the form 1 + 4k",
                                    "Use clip lengths such as 5 or 9.")
+        if not 0.0 <= self.static_frac <= 1.0 or self.consistency_weight < 0:
+            raise KinemaInputError("static_frac/consistency_weight", f"{self.static_frac}/{self.consistency_weight}",
+                                   "Use static_frac in [0, 1] and consistency_weight >= 0.")
         if min(self.size) < 16 or any(s % 4 for s in self.size):
             raise KinemaInputError("size", f"{self.size} is not a multiple of 4 of at least 16",
                                    "Use e.g. 64x64 (the VAE downsamples space by 4).")
@@ -84,6 +92,10 @@ PRESETS: dict[str, AutoencoderTrainConfig] = {
     # Stage 2: the decoder on whole 21-frame clips (stage 1 never saw more than 2 latent frames).
     "puppet-decoder": AutoencoderTrainConfig(steps=600, batch=2, frames=(21,), crop=32, lr=3e-4, warmup=10,
                                              log_every=50, decoder_only=True),
+    # Stage 3: encoder and decoder on 9- and 21-frame clips, still ones among them, so the 4-frame latents
+    # after the second are trained too and a still scene keeps one latent (a weight of 1 collapsed the posterior).
+    "puppet-long": AutoencoderTrainConfig(steps=600, batch=4, frames=(9, 21), crop=32, lr=3e-4, warmup=10,
+                                          log_every=25, static_frac=0.25, consistency_weight=0.1),
 }
 
 
@@ -137,8 +149,14 @@ def to_tensor(videos: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(videos).permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0
 
 
+def static_rows(config: AutoencoderTrainConfig, rows: int) -> int:
+    """How many leading rows of a batch of ``rows`` clips are static."""
+    return math.ceil(rows * config.static_frac)
+
+
 def sample_batch(rng: np.random.Generator, step: int, config: AutoencoderTrainConfig) -> torch.Tensor:
-    """(B, 3, F, H, 2W) composites on even steps, (2B, 3, F, H, W) halves on odd steps."""
+    """(B, 3, F, H, 2W) composites on even steps, (2B, 3, F, H, W) halves on odd steps; the first
+    :func:`static_rows` of them repeat their frame 0."""
     frames = int(rng.choice(config.frames))
     x = to_tensor(np.stack([sample_composite(rng, frames, config) for _ in range(config.batch)]))
     if step % 2:
@@ -148,6 +166,8 @@ def sample_batch(rng: np.random.Generator, step: int, config: AutoencoderTrainCo
         ys = rng.integers(0, (h - config.crop) // 4 + 1, len(x)) * 4
         xs = rng.integers(0, (w - config.crop) // 4 + 1, len(x)) * 4
         x = torch.stack([v[..., y:y + config.crop, x0:x0 + config.crop] for v, y, x0 in zip(x, ys, xs)])
+    k = static_rows(config, len(x))
+    x[:k] = x[:k, :, :1].expand_as(x[:k])
     return x
 
 
@@ -160,8 +180,10 @@ def vae_loss(vae: AutoencoderKLWan, x: torch.Tensor, config: AutoencoderTrainCon
     l1 = (recon - x).abs().mean()
     mse = (recon - x).pow(2).mean()
     kl = 0.5 * (posterior.mean.pow(2) + posterior.var - 1.0 - posterior.logvar).mean()
-    loss = l1 + config.mse_weight * mse + config.kl_weight * kl
-    return loss, {"loss": loss.item(), "l1": l1.item(), "mse": mse.item(), "kl": kl.item()}
+    still = posterior.mean[: static_rows(config, len(x)), :, 1:]  # (k, C, f-1, h, w): the 4-frame latents
+    drift = (still[:, :, 1:] - still[:, :, :-1]).pow(2).mean() if still.shape[0] and still.shape[2] > 1 else kl * 0
+    loss = l1 + config.mse_weight * mse + config.kl_weight * kl + config.consistency_weight * drift
+    return loss, {"loss": loss.item(), "l1": l1.item(), "mse": mse.item(), "kl": kl.item(), "drift": drift.item()}
 
 
 def lr_at(step: int, config: AutoencoderTrainConfig) -> float:
