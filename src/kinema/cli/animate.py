@@ -34,7 +34,6 @@ def animate(reference, driving, out, model, adapter, steps, seed, size, frames, 
             flow_shift, layout, fit, driving_mode, driving_pose, pose_backend, masks, reference_masks, segmenter, bind,
             driving_resolution) -> None:
     if driving_mode == "rgb":
-        guidance, flow_shift = 5.0 if guidance is None else guidance, 3.0 if flow_shift is None else flow_shift
         return run_scail("animate", (reference,), driving, out, model, adapter, steps, seed, size, frames, prompt,
                          guidance, scheduler, flow_shift, fit, masks, reference_masks, segmenter, bind, driving_resolution)
     from kinema.errors import KinemaInputError

@@ -35,8 +35,9 @@ def scail_options(command: Callable) -> Callable:
                      help="Segmenter for masks not given as files (mediapipe: optional extra, one person)."),
         click.option("--bind", callback=parse_bind, default=None,
                      help="Driving subject (0 = leftmost) of each reference character, e.g. 1,0. Default: left to right."),
-        click.option("--driving-resolution", type=click.Choice(["full", "half"]), default="full", show_default=True,
-                     help="Encode the driving video at full or half resolution (4x fewer condition tokens)."),
+        click.option("--driving-resolution", type=click.Choice(["full", "half"]), default=None,
+                     help="Encode the driving video at full or half resolution (4x fewer condition tokens; "
+                          "default: the model's, else full)."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -46,11 +47,11 @@ def scail_options(command: Callable) -> Callable:
 def run_scail(mode, references, driving, out, model, adapter, steps, seed, size, frames, prompt, guidance, scheduler,
               flow_shift, fit, masks, reference_masks, segmenter, bind, driving_resolution) -> None:
     """Build the configs from CLI values, run recipe R2 and report."""
+    from kinema.pipelines.animate import model_card, sampler_for
     from kinema.pipelines.replace import ScailConfig, animate_scail
-    from kinema.sampling import SamplerConfig
 
     try:
-        sampler = SamplerConfig(scheduler, steps, flow_shift, guidance)
+        sampler = sampler_for(model_card(model), steps, guidance, flow_shift, scheduler)
     except ValueError as err:
         raise KinemaInputError("sampling options", str(err), f"See kinema {mode} --help.") from None
     config = ScailConfig(mode=mode, size=size, frames=frames, prompt=prompt, seed=seed, fit=fit, bind=bind, sampler=sampler)
@@ -68,8 +69,8 @@ def run_scail(mode, references, driving, out, model, adapter, steps, seed, size,
 @click.option("--out", required=True, type=click.Path(), help="Output .mp4; settings are written beside it as .json.")
 @click.option("--model", default="tiny", show_default=True, help="Wan diffusers directory or a preset name.")
 @generation_options
-@click.option("--guidance", type=float, default=5.0, show_default=True, help="Text classifier-free guidance scale.")
-@click.option("--flow-shift", type=float, default=3.0, show_default=True, help="3.0 for 480p, 5.0 for 720p.")
+@click.option("--guidance", type=float, default=None, help="Text classifier-free guidance scale (default: the model's, else 5).")
+@click.option("--flow-shift", type=float, default=None, help="Default: the model's, else 3.0 (480p; 5.0 for 720p).")
 @click.option("--fit", type=click.Choice(["error", "crop", "pad"]), default="error", show_default=True,
               help="What to do when an input's aspect ratio differs from the output size.")
 @scail_options
