@@ -85,6 +85,22 @@ def static_drift(vae: AutoencoderKLWan, clips: int, frames: int = 21) -> float:
     return float(np.mean(drifts))
 
 
+def windows(vae: AutoencoderKLWan, clips: int, crop: int = 32) -> tuple[float, float, float, float]:
+    """PSNR of the crop x crop windows of plain 9-frame clips: (min, max) over windows of the whole-frame
+    reconstruction, and the mean of it and of reconstructing each window alone (training used crops)."""
+    config = AutoencoderTrainConfig(camera_prob=0.0)
+    whole, alone = [], []
+    for i in range(clips):
+        clip = render_clip(HELD_OUT_SEED + i, 9, config).frames
+        recon = reconstruct(vae, clip)
+        for y in range(0, clip.shape[1] - crop + 1, crop):
+            for x in range(0, clip.shape[2] - crop + 1, crop):
+                window = np.s_[:, y:y + crop, x:x + crop]
+                whole.append(psnr(recon[window], clip[window]))
+                alone.append(psnr(reconstruct(vae, clip[window]), clip[window]))
+    return min(whole), max(whole), float(np.mean(whole)), float(np.mean(alone))
+
+
 def ceiling(vae: AutoencoderKLWan, cases: int) -> dict[str, float]:
     """The exact puppet-animate targets through decode(encode(·)), scored like ``kinema eval``: the
     best any model using this VAE could score (a perfect DiT still decodes through it)."""
@@ -115,6 +131,8 @@ def main() -> None:
         for name, (whole, inside) in evaluate(vae, args.clips).items():
             print(f"{label:10s} {name:30s} {whole:6.2f} / {inside:6.2f}")
         print(f"{label:10s} static drift (21 still frames)  {static_drift(vae, args.clips):.4f}")
+        lo, hi, whole, alone = windows(vae, args.clips)
+        print(f"{label:10s} 32-px windows: {lo:.2f}..{hi:.2f} dB, mean {whole:.2f} in the whole frame, {alone:.2f} alone")
     keys = ("psnr", "psnr_char", "ssim", "ssim_char", "kp_pck_body", "kp_pck_hands", "kp_err_body")
     top = ceiling(models["trained"], args.cases)
     print(f"VAE ceiling on {args.cases} puppet-animate cases (exact target round trip): "
