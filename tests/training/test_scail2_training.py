@@ -2,10 +2,8 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +22,8 @@ from kinema.training.flow import NUM_TRAIN_TIMESTEPS, noisy_latents
 from kinema.training.scail2 import ScailRecipe, make_sample, sample_mode
 from kinema.training.recipe import get_recipe
 from kinema.training.trainer import Trainer, load_backbone, prepare_transformer
+
+from tests.training.runs import assert_killed_run_resumes_bit_identically, losses, train_cli, weights
 
 SMALL = ["--preset", "tiny-r2", "--set", "data.samples=4", "--set", "batch_size=2", "--set", "checkpoint_every=2"]
 
@@ -108,36 +108,12 @@ def test_encoded_samples_differ_by_mode_in_switch_and_offset(trained):
 
 
 def _train_cli(out: Path, *extra: str) -> subprocess.Popen:
-    code = "import sys, torch; torch.set_num_threads(1); from kinema.cli.main import main; sys.exit(main(sys.argv[1:]))"
-    return subprocess.Popen([sys.executable, "-c", code, "train", "--out", str(out), "--no-progress", *SMALL, *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def _losses(run: Path) -> list[float]:
-    return [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
-
-
-def _weights(run: Path) -> dict[str, torch.Tensor]:
-    return load_file(run / "export" / "model" / "transformer" / "diffusion_pytorch_model.safetensors")
+    return train_cli(out, *SMALL, *extra)
 
 
 def test_killed_r2_run_resumes_bit_identically(tmp_path):
     steps = ["--set", "steps=24"]
-    assert _train_cli(tmp_path / "straight", *steps).wait() == 0
-
-    proc = _train_cli(tmp_path / "killed", *steps)
-    first = tmp_path / "killed" / "checkpoints" / "step-00000004" / "state.json"
-    while not first.exists():
-        assert proc.poll() is None, proc.stderr.read().decode()
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (tmp_path / "killed" / "export").exists(), "the run finished before it was killed"
-
-    assert _train_cli(tmp_path / "killed", "--resume", *steps).wait() == 0
-    assert _losses(tmp_path / "killed") == _losses(tmp_path / "straight")
-    straight, resumed = _weights(tmp_path / "straight"), _weights(tmp_path / "killed")
-    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    assert_killed_run_resumes_bit_identically(tmp_path, *SMALL, *steps)
 
 
 def test_two_torchrun_processes_match_one_process(tmp_path):
@@ -149,8 +125,8 @@ def test_two_torchrun_processes_match_one_process(tmp_path):
            "-m", "kinema.cli.main", "train", "--out", str(tmp_path / "two"), "--no-progress", *SMALL, *steps]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert _losses(tmp_path / "two") == pytest.approx(_losses(tmp_path / "one"), rel=1e-5)
-    one, two = _weights(tmp_path / "one"), _weights(tmp_path / "two")
+    assert losses(tmp_path / "two") == pytest.approx(losses(tmp_path / "one"), rel=1e-5)
+    one, two = weights(tmp_path / "one"), weights(tmp_path / "two")
     assert max(float((one[k] - two[k]).abs().max()) for k in one) < 1e-5
 
 

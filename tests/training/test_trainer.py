@@ -2,20 +2,19 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from kinema.cli.main import main
 from kinema.training.config import config_from_dict, get_config
 from kinema.training.flow import NUM_TRAIN_TIMESTEPS, flow_loss, noisy_latents
 from kinema.training.trainer import Trainer, batch_indices
+
+from tests.training.runs import assert_killed_run_resumes_bit_identically, losses, train_cli, weights
 
 SMALL = ["--set", "data.samples=4", "--set", "batch_size=4", "--set", "checkpoint_every=2"]
 
@@ -53,36 +52,12 @@ def test_data_order_is_a_seeded_permutation_per_epoch():
 
 
 def _train_cli(out: Path, *extra: str) -> subprocess.Popen:
-    code = "import sys, torch; torch.set_num_threads(1); from kinema.cli.main import main; sys.exit(main(sys.argv[1:]))"
-    return subprocess.Popen([sys.executable, "-c", code, "train", "--out", str(out), "--no-progress", *SMALL, *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def _losses(run: Path) -> list[float]:
-    return [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
-
-
-def _weights(run: Path) -> dict[str, torch.Tensor]:
-    return load_file(run / "export" / "model" / "transformer" / "diffusion_pytorch_model.safetensors")
+    return train_cli(out, *SMALL, *extra)
 
 
 def test_killed_run_resumes_bit_identically(tmp_path):
     steps = ["--set", "steps=40"]
-    assert _train_cli(tmp_path / "straight", *steps).wait() == 0
-
-    proc = _train_cli(tmp_path / "killed", *steps)
-    first = tmp_path / "killed" / "checkpoints" / "step-00000004" / "state.json"
-    while not first.exists():
-        assert proc.poll() is None, proc.stderr.read().decode()
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (tmp_path / "killed" / "export").exists(), "the run finished before it was killed"
-
-    assert _train_cli(tmp_path / "killed", "--resume", *steps).wait() == 0
-    assert _losses(tmp_path / "killed") == _losses(tmp_path / "straight")
-    straight, resumed = _weights(tmp_path / "straight"), _weights(tmp_path / "killed")
-    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    assert_killed_run_resumes_bit_identically(tmp_path, *SMALL, *steps)
     kept = sorted(p.name for p in (tmp_path / "killed" / "checkpoints").iterdir())
     assert kept == ["step-00000038", "step-00000040"]  # keep_checkpoints=2, no temporaries left
 
@@ -96,8 +71,8 @@ def test_two_torchrun_processes_match_one_process(tmp_path, engine):
            "-m", "kinema.cli.main", "train", "--out", str(tmp_path / "two"), "--no-progress", *SMALL, *steps]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert _losses(tmp_path / "two") == pytest.approx(_losses(tmp_path / "one"), rel=1e-5)
-    one, two = _weights(tmp_path / "one"), _weights(tmp_path / "two")
+    assert losses(tmp_path / "two") == pytest.approx(losses(tmp_path / "one"), rel=1e-5)
+    one, two = weights(tmp_path / "one"), weights(tmp_path / "two")
     assert max(float((one[k] - two[k]).abs().max()) for k in one) < 1e-5
 
 
