@@ -25,7 +25,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -265,16 +265,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, help="clips per step (default: the preset's)")
     parser.add_argument("--init", type=Path, help="continue from a saved VAE directory instead of a fresh one")
     parser.add_argument("--lr", type=float, help="peak learning rate (default: the preset's)")
+    parser.add_argument("--warmup", type=int, help="warm-up steps (default: the preset's)")
+    parser.add_argument("--base-dim", type=int, help="a fresh VAE's base width (default: the puppet backbone's)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     overrides = {k: v for k, v in (("steps", args.steps), ("seed", args.seed),
-                                             ("batch", args.batch), ("max_minutes", args.max_minutes), ("lr", args.lr)) if v is not None}
+                                             ("batch", args.batch), ("max_minutes", args.max_minutes), ("lr", args.lr),
+                                             ("warmup", args.warmup)) if v is not None}
     try:
         config = AutoencoderTrainConfig(**{**asdict(PRESETS[args.preset]), **overrides})
     except KinemaInputError as err:
         parser.exit(2, f"error: {err}\n")
-    vae = AutoencoderKLWan.from_pretrained(args.init) if args.init else None
+    if args.init and args.base_dim:
+        parser.exit(2, "error: --base-dim sets a fresh VAE's width; leave it out with --init\n")
+    fresh = replace(get_preset("puppet").vae, base_dim=args.base_dim) if args.base_dim else None
+    torch.manual_seed(config.seed)
+    vae = AutoencoderKLWan.from_pretrained(args.init) if args.init else build_vae(fresh)
     out = save(train(config, vae), args.out, config)
     print(f"wrote {out}")
     return 0
