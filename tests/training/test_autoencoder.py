@@ -76,3 +76,13 @@ def test_static_rows_repeat_frame_zero_and_their_drift_is_penalised():
     parts = vae_loss(vae, x, config)[1]
     assert parts["drift"] > 0  # an untrained causal encoder gives identical groups different latents
     assert parts["loss"] == pytest.approx(parts["l1"] + parts["mse"] + 1e-4 * parts["kl"] + parts["drift"], rel=1e-5)
+
+
+def test_cli_trains_a_fresh_vae_of_the_given_width(tmp_path):
+    from kinema.training.autoencoder import main
+
+    assert main(["--preset", "tiny", "--steps", "1", "--base-dim", "4", "--threads", "1", "--out", str(tmp_path / "v")]) == 0
+    assert AutoencoderKLWan.from_pretrained(tmp_path / "v").config.base_dim == 4
+    with pytest.raises(SystemExit) as exit_:
+        main(["--preset", "tiny", "--base-dim", "4", "--init", str(tmp_path / "v"), "--out", str(tmp_path / "w")])
+    assert exit_.value.code == 2 and not (tmp_path / "w").exists()
