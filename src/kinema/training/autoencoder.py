@@ -9,8 +9,8 @@ Loss: L1 + ``mse_weight`` * MSE on the reconstruction + ``kl_weight`` * KL(q(z|x
 averaged per element, + ``consistency_weight`` * the mean squared change of the posterior mean between
 consecutive 4-frame latents of *static* clips (a ``static_frac`` share of each batch: one frame
 repeated). Without it the causal encoder drifts: identical 4-frame groups of a still scene get
-different latents, a nuisance the DiT would have to learn to predict exactly. After training the per-channel mean and std of the posterior mode over
-fresh training clips are stored as ``latents_mean`` / ``latents_std`` in the VAE config, which is
+different latents, a nuisance the DiT would have to learn to predict exactly. After training the
+per-channel mean and std of the posterior mode over fresh training clips are stored as ``latents_mean`` / ``latents_std`` in the VAE config, which is
 what :func:`kinema.backbone.encoders.encode_video` normalises with.
 
     python -m kinema.training.autoencoder --out runs/puppet-vae --steps 600 --seed 0
@@ -194,10 +194,12 @@ def lr_at(step: int, config: AutoencoderTrainConfig) -> float:
     return config.lr * (0.1 + 0.45 * (1.0 + math.cos(math.pi * progress)))
 
 
-def train(config: AutoencoderTrainConfig, vae: AutoencoderKLWan | None = None, log=print) -> AutoencoderKLWan:  # noqa: ANN001
-    """Train ``vae`` (default: a fresh puppet-preset VAE seeded with ``config.seed``) and set its latent stats."""
+def train(config: AutoencoderTrainConfig, vae: AutoencoderKLWan | None = None, log=print,  # noqa: ANN001
+          shape: VAEConfig | None = None) -> AutoencoderKLWan:
+    """Train ``vae`` (default: a fresh VAE of ``shape``, else of the puppet preset, seeded with
+    ``config.seed``) and set its latent stats."""
     torch.manual_seed(config.seed)
-    vae = vae or build_vae()
+    vae = vae or build_vae(shape)
     vae.train()
     if config.decoder_only:
         vae.requires_grad_(False)
@@ -279,10 +281,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.exit(2, f"error: {err}\n")
     if args.init and args.base_dim:
         parser.exit(2, "error: --base-dim sets a fresh VAE's width; leave it out with --init\n")
-    fresh = replace(get_preset("puppet").vae, base_dim=args.base_dim) if args.base_dim else None
-    torch.manual_seed(config.seed)
-    vae = AutoencoderKLWan.from_pretrained(args.init) if args.init else build_vae(fresh)
-    out = save(train(config, vae), args.out, config)
+    shape = replace(get_preset("puppet").vae, base_dim=args.base_dim) if args.base_dim else None
+    vae = AutoencoderKLWan.from_pretrained(args.init) if args.init else None
+    out = save(train(config, vae, shape=shape), args.out, config)
     print(f"wrote {out}")
     return 0
 
