@@ -1,12 +1,15 @@
-"""``kinema train`` in a subprocess, its metrics and exported weights, and the kill-and-resume check."""
+"""``kinema train`` in a subprocess, its metrics and exported weights, and the kill-and-resume and
+2-process torchrun checks."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -41,3 +44,15 @@ def assert_killed_run_resumes_bit_identically(tmp: Path, *args: str) -> None:
     assert losses(tmp / "killed") == losses(tmp / "straight")
     straight, resumed = weights(tmp / "straight"), weights(tmp / "killed")
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+
+def assert_torchrun_matches_one_process(tmp: Path, *args: str) -> None:
+    """2 torchrun processes (gloo) on the same global batch: the losses and weights of 1 process."""
+    assert train_cli(tmp / "one", *args).wait() == 0
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone",
+           "-m", "kinema.cli.main", "train", "--out", str(tmp / "two"), "--no-progress", *args]
+    done = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert losses(tmp / "two") == pytest.approx(losses(tmp / "one"), rel=1e-5)
+    one, two = weights(tmp / "one"), weights(tmp / "two")
+    assert max(float((one[k] - two[k]).abs().max()) for k in one) < 1e-5

@@ -1,9 +1,7 @@
 """Recipe R2 (SCAIL-2) in the trainer: learning, the animate:replace mix, exact resume, export -> kinema replace."""
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +21,7 @@ from kinema.training.scail2 import ScailRecipe, make_sample, sample_mode
 from kinema.training.recipe import get_recipe
 from kinema.training.trainer import Trainer, load_backbone, prepare_transformer
 
-from tests.training.runs import assert_killed_run_resumes_bit_identically, losses, train_cli, weights
+from tests.training.runs import assert_killed_run_resumes_bit_identically, assert_torchrun_matches_one_process, train_cli
 
 SMALL = ["--preset", "tiny-r2", "--set", "data.samples=4", "--set", "batch_size=2", "--set", "checkpoint_every=2"]
 
@@ -119,15 +117,7 @@ def test_killed_r2_run_resumes_bit_identically(tmp_path):
 def test_two_torchrun_processes_match_one_process(tmp_path):
     """DDP: each rank takes its share of a one-mode global batch; losses and weights match one process."""
     steps = ["--set", "steps=4"]
-    assert _train_cli(tmp_path / "one", *steps).wait() == 0
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone",
-           "-m", "kinema.cli.main", "train", "--out", str(tmp_path / "two"), "--no-progress", *SMALL, *steps]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert losses(tmp_path / "two") == pytest.approx(losses(tmp_path / "one"), rel=1e-5)
-    one, two = weights(tmp_path / "one"), weights(tmp_path / "two")
-    assert max(float((one[k] - two[k]).abs().max()) for k in one) < 1e-5
+    assert_torchrun_matches_one_process(tmp_path, *SMALL, *steps)
 
 
 def test_card_round_trips_the_r2_settings(tmp_path):

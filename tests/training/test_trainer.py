@@ -1,9 +1,7 @@
 """The flow-matching trainer: learning, exact resume after a kill, distributed equivalence, export."""
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,9 +10,10 @@ import torch
 from kinema.cli.main import main
 from kinema.training.config import config_from_dict, get_config
 from kinema.training.flow import NUM_TRAIN_TIMESTEPS, flow_loss, noisy_latents
-from kinema.training.trainer import Trainer, batch_indices
+from kinema.training.data import batch_indices
+from kinema.training.trainer import Trainer
 
-from tests.training.runs import assert_killed_run_resumes_bit_identically, losses, train_cli, weights
+from tests.training.runs import assert_killed_run_resumes_bit_identically, assert_torchrun_matches_one_process, train_cli
 
 SMALL = ["--set", "data.samples=4", "--set", "batch_size=4", "--set", "checkpoint_every=2"]
 
@@ -65,15 +64,7 @@ def test_killed_run_resumes_bit_identically(tmp_path):
 @pytest.mark.parametrize("engine", ["ddp", "fsdp"])
 def test_two_torchrun_processes_match_one_process(tmp_path, engine):
     steps = ["--set", "steps=4", "--set", f"fsdp={'true' if engine == 'fsdp' else 'false'}"]
-    assert _train_cli(tmp_path / "one", *steps).wait() == 0
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone",
-           "-m", "kinema.cli.main", "train", "--out", str(tmp_path / "two"), "--no-progress", *SMALL, *steps]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert losses(tmp_path / "two") == pytest.approx(losses(tmp_path / "one"), rel=1e-5)
-    one, two = weights(tmp_path / "one"), weights(tmp_path / "two")
-    assert max(float((one[k] - two[k]).abs().max()) for k in one) < 1e-5
+    assert_torchrun_matches_one_process(tmp_path, *SMALL, *steps)
 
 
 def test_existing_run_needs_resume_and_bad_overrides_are_named(tmp_path, capsys):

@@ -10,8 +10,9 @@ averaged per element, + ``consistency_weight`` * the mean squared change of the 
 consecutive 4-frame latents of *static* clips (a ``static_frac`` share of each batch: one frame
 repeated). Without it the causal encoder drifts: identical 4-frame groups of a still scene get
 different latents, a nuisance the DiT would have to learn to predict exactly. After training the
-per-channel mean and std of the posterior mode over fresh training clips are stored as ``latents_mean`` / ``latents_std`` in the VAE config, which is
-what :func:`kinema.backbone.encoders.encode_video` normalises with.
+per-channel mean and std of the posterior mode over fresh training clips are stored as
+``latents_mean`` / ``latents_std`` in the VAE config, which is what
+:func:`kinema.backbone.encoders.encode_video` normalises with.
 
     python -m kinema.training.autoencoder --out runs/puppet-vae --steps 600 --seed 0
 """
@@ -172,7 +173,8 @@ def sample_batch(rng: np.random.Generator, step: int, config: AutoencoderTrainCo
 
 
 def vae_loss(vae: AutoencoderKLWan, x: torch.Tensor, config: AutoencoderTrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
-    """L1 + mse_weight * MSE + kl_weight * KL, each a per-element mean (the VAE objective, Kingma & Welling eq. 10)."""
+    """L1 + mse_weight * MSE + kl_weight * KL (the VAE objective, Kingma & Welling eq. 10) + consistency_weight *
+    the still clips' latent drift, each a per-element mean."""
     with torch.set_grad_enabled(not config.decoder_only):
         posterior = vae.encode(x).latent_dist
     z = posterior.mode() if config.decoder_only else posterior.sample()  # inference decodes modes
@@ -181,7 +183,7 @@ def vae_loss(vae: AutoencoderKLWan, x: torch.Tensor, config: AutoencoderTrainCon
     mse = (recon - x).pow(2).mean()
     kl = 0.5 * (posterior.mean.pow(2) + posterior.var - 1.0 - posterior.logvar).mean()
     still = posterior.mean[: static_rows(config, len(x)), :, 1:]  # (k, C, f-1, h, w): the 4-frame latents
-    drift = (still[:, :, 1:] - still[:, :, :-1]).pow(2).mean() if still.shape[0] and still.shape[2] > 1 else kl * 0
+    drift = (still[:, :, 1:] - still[:, :, :-1]).pow(2).mean() if still.shape[0] and still.shape[2] > 1 else kl.new_zeros(())
     loss = l1 + config.mse_weight * mse + config.kl_weight * kl + config.consistency_weight * drift
     return loss, {"loss": loss.item(), "l1": l1.item(), "mse": mse.item(), "kl": kl.item(), "drift": drift.item()}
 

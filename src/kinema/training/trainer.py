@@ -37,12 +37,10 @@ from kinema.io.atomic import atomic_dir
 from kinema.pipelines.animate import resolve_model
 from kinema.training import distributed as dist_
 from kinema.training.config import TrainConfig
-from kinema.training.data import batch_indices, stack
+from kinema.training.data import stack
 from kinema.training.flow import NUM_TRAIN_TIMESTEPS, noisy_latents, sample_sigmas
 from kinema.training.recipe import TrainingRecipe, get_recipe
 from kinema.training.rundir import Checkpoint, RunDir
-
-__all__ = ["EMA", "SegmentModel", "TrainResult", "Trainer", "batch_indices", "load_backbone", "prepare_transformer"]
 
 
 class SegmentModel(nn.Module):
