@@ -14,9 +14,10 @@ from kinema.puppet import GENERATOR_VERSION
 
 def test_registry_sizes_and_held_out_seeds():
     for mode in ("animate", "replace", "multi"):
-        small, large = get_benchmark(f"puppet-{mode}"), get_benchmark(f"puppet-{mode}-large")
+        small, large, xs = (get_benchmark(f"puppet-{mode}{s}") for s in ("", "-large", "-xs"))
         assert (small.config.size, small.config.frames) == ((64, 64), 17)
         assert (large.config.size, large.config.frames) == ((256, 256), 33)
+        assert (xs.config.size, xs.config.frames) == ((32, 32), 9)
         assert small.to_dict()["generator_version"] == GENERATOR_VERSION
     specs = get_benchmark("puppet-animate").case_specs(4)
     assert [s.motion for s in specs] == ["hand_sign", "clap", "spin", "arms_crossed"]

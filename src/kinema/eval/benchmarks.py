@@ -10,6 +10,9 @@ not depend on N, so a run with fewer cases is a prefix of a longer one.
 Motions. The order puts the hand-detail (``hand_sign``) and occlusion (``clap``, ``spin``,
 ``arms_crossed``) motions first, so even 4 cases cover them.
 
+Sizes. ``puppet-<mode>`` is 64x64 / 17 frames (the embedded models' size), ``-large`` 256x256 / 33
+frames, and ``-xs`` 32x32 / 9 frames (for ablations that train many variants on CPU).
+
 Version. A benchmark's identity is its definition plus :data:`kinema.puppet.GENERATOR_VERSION`;
 results carry both, and comparisons refuse different versions.
 """
@@ -28,6 +31,9 @@ SEED_BASE = {"animate": 10_000_000, "replace": 11_000_000, "multi": 12_000_000}
 SEED_STRIDE = 1000
 SMALL = {"size": (64, 64), "frames": 17}
 LARGE = {"size": (256, 256), "frames": 33}
+XS = {"size": (32, 32), "frames": 9}
+SUFFIX = {"": SMALL, "-large": LARGE, "-xs": XS}
+CASES = {"": 44, "-large": 22, "-xs": 22}
 
 
 @dataclass(frozen=True)
@@ -104,17 +110,15 @@ def render_case(benchmark: Benchmark, spec: CaseSpec) -> Case:
     return Case(spec, benchmark, make_triplet(benchmark.mode, spec.seed, benchmark.config))
 
 
-def _make(mode: str, sizes: dict[str, Any], cases: int, large: bool) -> Benchmark:
+def _make(mode: str, suffix: str) -> Benchmark:
     actors = (1, 1) if mode == "animate" else (2, 2)  # replace: subject + one bystander; multi: two subjects
-    config = SynthConfig(families=("humanoid",), characters=actors, camera_prob=0.3, modes=(mode,), **sizes)
+    config = SynthConfig(families=("humanoid",), characters=actors, camera_prob=0.3, modes=(mode,), **SUFFIX[suffix])
     w, h = config.size
-    name = f"puppet-{mode}" + ("-large" if large else "")
-    return Benchmark(name, mode, config, cases, description=f"humanoid {mode}, {w}x{h}, {config.frames} frames")
+    return Benchmark(f"puppet-{mode}{suffix}", mode, config, CASES[suffix],
+                     description=f"humanoid {mode}, {w}x{h}, {config.frames} frames")
 
 
-BENCHMARKS: dict[str, Benchmark] = {
-    b.name: b for mode in SEED_BASE for b in (_make(mode, SMALL, 44, False), _make(mode, LARGE, 22, True))
-}
+BENCHMARKS: dict[str, Benchmark] = {f"puppet-{mode}{suffix}": _make(mode, suffix) for mode in SEED_BASE for suffix in SUFFIX}
 
 
 def get_benchmark(name: str) -> Benchmark:
