@@ -135,8 +135,8 @@ def test_card_round_trips_the_r2_settings(tmp_path):
         ScailAnimator.load(str(model), driving_resolution="half")
 
 
-def test_exported_model_runs_kinema_replace(trained, tmp_path):
-    sample = make_sample(0, get_config("tiny-r2"))
+def _replace(sample, tmp_path: Path, *model_args: str) -> Path:
+    """``kinema replace`` on a training sample's reference and driving clip, with its masks as files."""
     write_video(tmp_path / "driving.mp4", sample.driving, 16.0)
     np.savez(tmp_path / "masks.npz", masks=sample.driving_masks > 0.5)
     np.savez(tmp_path / "ref_mask.npz", masks=sample.reference_masks[:, :1] > 0.5)
@@ -144,10 +144,30 @@ def test_exported_model_runs_kinema_replace(trained, tmp_path):
     out = tmp_path / "out.mp4"
     assert main(["replace", "--reference", str(tmp_path / "ref.png"), "--reference-masks", str(tmp_path / "ref_mask.npz"),
                  "--driving", str(tmp_path / "driving.mp4"), "--masks", str(tmp_path / "masks.npz"),
-                 "--model", str(trained / "export" / "model"), "--out", str(out), "--steps", "2"]) == 0
+                 *model_args, "--out", str(out), "--steps", "2"]) == 0
     assert read_video(out).frames.shape == (9, 32, 32, 3)
+    return out
+
+
+def test_exported_model_runs_kinema_replace(trained, tmp_path):
+    out = _replace(make_sample(0, get_config("tiny-r2")), tmp_path, "--model", str(trained / "export" / "model"))
     settings = json.loads(out.with_suffix(".json").read_text())
     assert settings["recipe"]["slots"] == 2 and settings["mode"] == "replace"
+
+
+def test_lora_run_ships_its_card_and_widened_embedding_to_kinema_replace(tmp_path):
+    config = get_config("tiny-r2", steps=2, data={"samples": 4}, adapter="ffn", lora_rank=4, optim={"lr": 1e-2})
+    export = Trainer(config, tmp_path / "run", progress=False).train().run.export
+    card = json.loads((export / "kinema.json").read_text())
+    assert card["patch_embedding"] == "patch_embedding.safetensors" and card["r2"]["slots"] == 2
+    trained = load_file(export / "patch_embedding.safetensors")["weight"]
+    assert trained.shape[1] == 39 and trained[:, 36:].abs().sum() > 0  # 37 + 2 slots; the new channels learned
+    animator = ScailAnimator.load("tiny", adapter=export / "lora.safetensors")
+    assert animator.recipe.slots == 2  # from the adapter's card, not the base model's default of 4
+    assert torch.equal(animator.components.transformer.patch_embedding.weight, trained)
+
+    out = _replace(make_sample(0, config), tmp_path, "--model", "tiny", "--adapter", str(export / "lora.safetensors"))
+    assert json.loads(out.with_suffix(".json").read_text())["recipe"]["slots"] == 2
 
 
 @pytest.mark.parametrize("r2_values, match", [

@@ -81,3 +81,18 @@ def test_nested_overrides_reach_the_pose_augmentation():
     config = get_config("puppet", data={"samples": 3, "augment": {"bone_scale_prob": 0.0}})
     assert config.data.samples == 3 and config.data.augment.bone_scale_prob == 0.0
     assert config.data.augment.bbox_normalize and config.data.size == (64, 64)
+
+
+def test_lora_run_exports_an_adapter_that_animate_loads_with_its_card(tmp_path):
+    from kinema.pipelines.animate import Animator
+
+    config = get_config("tiny", steps=2, data={"samples": 2}, adapter="ffn", lora_rank=4, optim={"lr": 1e-2})
+    trainer = Trainer(config, tmp_path / "run", progress=False)
+    frozen = {n: p.detach().clone() for n, p in trainer.components.transformer.named_parameters() if "lora" not in n}
+    export = trainer.train().run.export
+    assert all(torch.equal(p, frozen[n]) for n, p in trainer.components.transformer.named_parameters() if n in frozen)
+    assert sorted(p.name for p in export.iterdir()) == ["kinema.json", "lora.safetensors"]  # 36 channels: not widened
+    base, tuned = Animator.load("tiny"), Animator.load("tiny", adapter=export / "lora.safetensors")
+    assert tuned.pose_driven and not base.pose_driven  # the card beside the adapter says how to drive it
+    lora_b = [p for n, p in tuned.components.transformer.named_parameters() if "lora_B" in n]
+    assert lora_b and any(p.abs().sum() > 0 for p in lora_b)

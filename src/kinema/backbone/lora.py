@@ -2,6 +2,10 @@
 
 Presets: ``ffn`` (DreamActor-M2: feed-forward layers only, text branch excluded) and
 ``attn_ffn`` (AniX: self/cross attention projections and feed-forward layers).
+
+A recipe that widens the patch embedding (R2's switch and slot channels) trains the whole widened
+embedding beside the adapter; it ships as its own safetensors file (:func:`save_patch_embedding`),
+so the adapter file stays one diffusers can read.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from pathlib import Path
 from diffusers import WanPipeline, WanTransformer3DModel
 from peft import LoraConfig
 from peft.utils import get_peft_model_state_dict
+from safetensors.torch import load_file, save_file
 
 from kinema.errors import KinemaInputError
 from kinema.io.atomic import atomic_path
@@ -20,6 +25,7 @@ FFN = ("ffn.net.0.proj", "ffn.net.2")
 ATTN = tuple(f"{a}.{p}" for a in ("attn1", "attn2") for p in ("to_q", "to_k", "to_v", "to_out.0"))
 LORA_TARGETS: dict[str, tuple[str, ...]] = {"ffn": FFN, "attn_ffn": ATTN + FFN}
 ADAPTER = "kinema"
+PATCH_EMBEDDING = "patch_embedding.safetensors"  # the trained, widened patch embedding beside an adapter
 
 
 def lora_config(preset: str = "ffn", rank: int = 256, alpha: float | None = None) -> LoraConfig:
@@ -59,4 +65,29 @@ def load_lora(model: WanTransformer3DModel, path: str | os.PathLike) -> WanTrans
         raise KinemaInputError(f"adapter '{path}'", "is not a .safetensors file", "kinema loads adapters only from safetensors.")
     state_dict, metadata = WanPipeline.lora_state_dict(str(path), return_lora_metadata=True)
     model.load_lora_adapter(state_dict, prefix="transformer", adapter_name=ADAPTER, metadata=metadata)
+    return model
+
+
+def save_patch_embedding(model: WanTransformer3DModel, path: str | os.PathLike) -> Path:
+    """Write the patch embedding's weight and bias (a widened embedding trained with a LoRA), atomically."""
+    path = Path(path)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.patch_embedding.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, tmp)
+    return path
+
+
+def load_patch_embedding(model: WanTransformer3DModel, path: str | os.PathLike) -> WanTransformer3DModel:
+    """Load a patch embedding written by :func:`save_patch_embedding`; its shape must match ``model``'s."""
+    path = Path(path)
+    if not path.is_file():
+        raise KinemaInputError(f"patch embedding '{path}'", "file not found",
+                               "Keep the adapter's directory whole (the trainer writes it beside lora.safetensors).")
+    state = load_file(path)
+    expected = {k: v.shape for k, v in model.patch_embedding.state_dict().items()}
+    if {k: v.shape for k, v in state.items()} != expected:
+        raise KinemaInputError(f"patch embedding '{path}'", f"has shapes {[tuple(v.shape) for v in state.values()]}, "
+                               f"not the model's {[tuple(v) for v in expected.values()]}",
+                               "Use the base model the adapter was trained on.")
+    model.patch_embedding.load_state_dict(state)
     return model

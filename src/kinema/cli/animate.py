@@ -37,11 +37,11 @@ def animate(reference, driving, out, model, adapter, steps, seed, size, frames, 
         return run_scail("animate", (reference,), driving, out, model, adapter, steps, seed, size, frames, prompt,
                          guidance, scheduler, flow_shift, fit, masks, reference_masks, segmenter, bind, driving_resolution)
     from kinema.errors import KinemaInputError
-    from kinema.pipelines.animate import AnimateConfig, model_card, sampler_for
+    from kinema.pipelines.animate import AnimateConfig, adapter_card, sampler_for
     from kinema.pipelines.animate import animate as run
 
     try:
-        sampler = sampler_for(model_card(model), steps, guidance, flow_shift, scheduler)
+        sampler = sampler_for(adapter_card(model, adapter), steps, guidance, flow_shift, scheduler)
     except ValueError as err:
         raise KinemaInputError("sampling options", str(err), "See kinema animate --help.") from None
     config = AnimateConfig(size=size, frames=frames, prompt=prompt, seed=seed,

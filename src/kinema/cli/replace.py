@@ -47,11 +47,11 @@ def scail_options(command: Callable) -> Callable:
 def run_scail(mode, references, driving, out, model, adapter, steps, seed, size, frames, prompt, guidance, scheduler,
               flow_shift, fit, masks, reference_masks, segmenter, bind, driving_resolution) -> None:
     """Build the configs from CLI values, run recipe R2 and report."""
-    from kinema.pipelines.animate import model_card, sampler_for
+    from kinema.pipelines.animate import adapter_card, sampler_for
     from kinema.pipelines.replace import ScailConfig, animate_scail
 
     try:
-        sampler = sampler_for(model_card(model), steps, guidance, flow_shift, scheduler)
+        sampler = sampler_for(adapter_card(model, adapter), steps, guidance, flow_shift, scheduler)
     except ValueError as err:
         raise KinemaInputError("sampling options", str(err), f"See kinema {mode} --help.") from None
     config = ScailConfig(mode=mode, size=size, frames=frames, prompt=prompt, seed=seed, fit=fit, bind=bind, sampler=sampler)

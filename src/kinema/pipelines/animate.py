@@ -16,7 +16,7 @@ import torch
 from kinema.backbone.components import WanComponents, build_components, load_components
 from kinema.backbone.config import PRESETS, get_preset
 from kinema.backbone.encoders import decode_latents, encode_prompt
-from kinema.backbone.lora import load_lora
+from kinema.backbone.lora import load_lora, load_patch_embedding
 from kinema.backbone.segments import forward_segments
 from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
@@ -67,6 +67,19 @@ def model_card(model: str) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def adapter_card(model: str, adapter: str | os.PathLike | None) -> dict:
+    """The model's card, overridden by the one kinema's trainer writes beside a LoRA adapter."""
+    path = Path(adapter).parent / MODEL_CARD if adapter is not None else None
+    return {**model_card(model), **(json.loads(path.read_text()) if path is not None and path.is_file() else {})}
+
+
+def load_adapter(components: WanComponents, adapter: str | os.PathLike, card: dict) -> None:
+    """Load a LoRA into the transformer, and the widened patch embedding its card names (trained with it)."""
+    load_lora(components.transformer, adapter)
+    if "patch_embedding" in card:
+        load_patch_embedding(components.transformer, Path(adapter).parent / card["patch_embedding"])
+
+
 @dataclass(frozen=True)
 class AnimateConfig:
     """Settings of one animation. ``size`` is (W, H); None takes the driving video's size/length."""
@@ -110,9 +123,10 @@ class Animator:
         """Load the embedded model, a preset by name (random weights) or a local diffusers-format Wan
         directory (with its ``kinema.json`` if kinema trained it), plus a LoRA."""
         components, random_weights = load_model(model, dtype)
-        animator = cls(components.to(device, dtype), random_weights, model_card(model))
+        card = adapter_card(model, adapter)
+        animator = cls(components.to(device, dtype), random_weights, card)
         if adapter is not None:
-            load_lora(animator.components.transformer, adapter)
+            load_adapter(animator.components, adapter, card)
         return animator
 
     def driving_video(self, driving: np.ndarray, pose: Keypoints | None) -> tuple[np.ndarray, int]:

@@ -18,13 +18,11 @@ import torch
 
 from kinema.backbone.components import WanComponents
 from kinema.backbone.encoders import decode_latents, encode_prompt
-from kinema.backbone.lora import load_lora
 from kinema.backbone.segments import forward_segments
 from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
-from kinema.pipelines.animate import load_model, model_card
 from kinema.io import load_image, read_video, write_json_atomic, write_video
-from kinema.pipelines.animate import AnimationResult
+from kinema.pipelines.animate import AnimationResult, adapter_card, load_adapter, load_model
 from kinema.pipelines.inputs import Fit, fit_frames, resolve_frames, resolve_size, to_frames, to_tensor
 from kinema.recipes import scail2 as r2
 from kinema.sampling import SamplerConfig, classifier_free_guidance, sample
@@ -93,7 +91,7 @@ class ScailAnimator:
         """Load a preset (random weights) or a diffusers Wan directory. A trained R2 model's card
         (``kinema.json``) fixes the recipe settings (slots, driving resolution, RoPE shifts, ablations);
         otherwise slots follow the input channels and ``driving_resolution`` defaults to full."""
-        card = model_card(model)
+        card = adapter_card(model, adapter)
         if card.get("recipe") == "dreamactor-m2":
             raise KinemaInputError(f"--model '{model}'", "is a pose-driven DreamActor-M2 model, not a SCAIL-2 (R2) model",
                                    "Use --driving-mode pose with it, or pass an R2 model directory or preset.")
@@ -102,7 +100,7 @@ class ScailAnimator:
             components.transformer.config.in_channels, driving_resolution=driving_resolution or "full")
         animator = cls(components.to(device, dtype), recipe, random_weights, card)
         if adapter is not None:
-            load_lora(animator.components.transformer, adapter)
+            load_adapter(animator.components, adapter, card)
         return animator
 
     def prepare(self, references: Sequence[np.ndarray], driving: np.ndarray, reference_masks: Sequence[np.ndarray],

@@ -29,7 +29,7 @@ from kinema.backbone.components import WanComponents, build_components, load_com
 from kinema.backbone.config import PRESETS as BACKBONES
 from kinema.backbone.config import get_preset
 from kinema.backbone.encoders import encode_prompt
-from kinema.backbone.lora import add_lora, lora_config, save_lora
+from kinema.backbone.lora import PATCH_EMBEDDING, add_lora, lora_config, save_lora, save_patch_embedding
 from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
 from kinema.io import atomic_path, write_json_atomic
@@ -269,12 +269,14 @@ class Trainer:
         return self.recipe.card(self.step)
 
     def export(self) -> Path:
-        """Write EMA inference weights: a full diffusers directory, or a LoRA file (+ kinema.json)."""
+        """Write EMA inference weights: a full diffusers directory, or a LoRA file (+ kinema.json, + the patch
+        embedding when the recipe widened it)."""
         ema = {k: dist_.full_tensor(v).cpu() for k, v in self.ema.shadow.items()}
         full = dist_.full_model_state(self.model)
         if not self.world.main:
             return self.run.export
         components, _ = load_backbone(self.config)
+        widened = components.transformer.config.in_channels < self.recipe.in_channels
         prepare_transformer(components, self.config, self.recipe)
         state = {k[len("transformer."):]: v for k, v in full.items()}
         state.update(ema)
@@ -285,7 +287,11 @@ class Trainer:
             with atomic_dir(out / "model") as tmp:
                 components.save(tmp)
                 write_json_atomic(tmp / "kinema.json", self.model_card())
-        else:
+        else:  # the adapter, its card, and the widened patch embedding that trained with it
+            card = self.model_card()
+            if widened:
+                save_patch_embedding(components.transformer, out / PATCH_EMBEDDING)
+                card["patch_embedding"] = PATCH_EMBEDDING
             save_lora(components.transformer, out / "lora.safetensors")
-            write_json_atomic(out / "kinema.json", self.model_card())
+            write_json_atomic(out / "kinema.json", card)
         return out
