@@ -98,3 +98,16 @@ def test_keypoint_scores_identical_and_shifted():
     assert scores["kp_pck_hands"] == 0.0 and scores["kp_err_hands"] == pytest.approx(50.0, abs=1e-4)
     assert scores["kp_pck_body"] == 1.0 and scores["kp_err_body"] == 0.0
     assert scores["kp_pck_all"] == pytest.approx(1 - len(hands) / layout.num_joints)
+
+
+def test_bone_error_measures_body_shape_not_placement():
+    layout = get_layout("humanoid")
+    xy = np.random.default_rng(1).uniform(10, 50, (3, layout.num_joints, 2)).astype(np.float32)
+    target = (_keypoints(xy),)
+    assert keypoint_scores(_keypoints(xy + np.array([5.0, -3.0])), target)["bone_err"] == pytest.approx(0.0, abs=1e-6)
+    center = xy.mean(axis=1, keepdims=True)
+    bigger = keypoint_scores(_keypoints(center + 1.2 * (xy - center)), target)  # every bone 20 % longer
+    assert bigger["bone_err"] == pytest.approx(0.2, abs=1e-4)
+    moved = xy.copy()
+    moved[:, layout.groups["hands"]] += 20.0  # hands and head are not body shape
+    assert keypoint_scores(_keypoints(moved), target)["bone_err"] == pytest.approx(0.0, abs=1e-6)

@@ -42,6 +42,21 @@ def test_resume_skips_finished_cases(evaluated, tmp_path):
     assert again["aggregates"] == results["aggregates"]  # deterministic given the seed
 
 
+def test_scores_of_an_older_scoring_version_are_recomputed_from_the_saved_frames(evaluated, tmp_path):
+    out, results = evaluated
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    stamps = {p: p.stat().st_mtime_ns for p in (run / "cases").rglob("*.npz")}
+    old = run / "cases" / "0002" / "paste.json"
+    stored = json.loads(old.read_text())
+    del stored["scoring"], stored["scores"]["psnr"]  # as written before the scoring version existed
+    old.write_text(json.dumps(stored))
+    again = run_eval(CONFIG, run, progress=False)
+    assert json.loads(old.read_text())["scores"]["psnr"] == results["cases"][2]["scores"]["paste"]["psnr"]
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())  # rescored, not regenerated
+    assert again["aggregates"] == results["aggregates"]
+
+
 def test_a_different_run_in_the_same_directory_is_refused(evaluated, tmp_path):
     out, _ = evaluated
     shutil.copytree(out, tmp_path / "run")

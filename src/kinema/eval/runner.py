@@ -5,7 +5,7 @@ Layout of ``out``: ``run.json`` (what is being evaluated; a resumed run must mat
 ``cases/<id>/<method>.npz`` (lossless frames) and ``.json`` (scores), ``results.json``,
 ``report.html`` and ``videos/``. A (case, method) whose scores exist is skipped, so an interrupted
 run resumes; scores are recomputed from the saved frames when the pose estimator's availability
-changed since.
+or the metrics (:data:`SCORING_VERSION`) changed since.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from kinema.errors import KinemaInputError
 from kinema.eval.benchmarks import Benchmark, CaseSpec, get_benchmark, render_case
 from kinema.eval.methods import METHODS, Method, MethodOptions, get_method, reference_methods
 from kinema.eval.report import write_report
-from kinema.eval.scoring import METRICS, POSE_BACKEND, metric_info, pose_estimator, score_case
+from kinema.eval.scoring import METRICS, POSE_BACKEND, SCORING_VERSION, metric_info, pose_estimator, score_case
 from kinema.eval.stats import bootstrap_ci
 from kinema.io import atomic_path, write_json_atomic
 from kinema.puppet import GENERATOR_VERSION
@@ -52,12 +52,12 @@ def run_eval(config: EvalConfig, out: str | os.PathLike, progress: bool = True) 
     out = Path(out)
     _check_manifest(out, {"benchmark": bench.to_dict(), "method": config.method, "options": asdict(config.options)})
     estimator, kp_reason = pose_estimator(bench.config.families[0])
-    pose = POSE_BACKEND if estimator is not None else None
+    scoring = {"pose": POSE_BACKEND if estimator is not None else None, "scoring": SCORING_VERSION}
 
     # 2. Generate and score every (case, method) not done yet; build each method only when needed.
     built: dict[str, Method] = {}
     for spec in tqdm(specs, desc=f"eval {bench.name}", disable=not progress):
-        todo = [m for m in methods if _stored_pose(out, spec, m) != pose]
+        todo = [m for m in methods if _stored_scoring(out, spec, m) != scoring]
         if not todo:
             continue
         case = render_case(bench, spec)
@@ -69,7 +69,7 @@ def run_eval(config: EvalConfig, out: str | os.PathLike, progress: bool = True) 
                 frames = np.asarray(built[name](case))
                 _save_frames(out, spec, name, frames)
             scores = score_case(case, frames, estimator)
-            write_json_atomic(_case_path(out, spec, name, ".json"), {"case": spec.id, "method": name, "pose": pose,
+            write_json_atomic(_case_path(out, spec, name, ".json"), {"case": spec.id, "method": name, **scoring,
                                                                      "scores": _json_scores(scores)})
 
     # 3. Aggregate, then write results.json and the report.
@@ -99,10 +99,13 @@ def _case_path(out: Path, spec: CaseSpec, method: str, suffix: str) -> Path:
     return out / "cases" / spec.id / f"{method}{suffix}"
 
 
-def _stored_pose(out: Path, spec: CaseSpec, method: str) -> str | None | bool:
-    """The pose estimator a stored score used (None: none), or False when there is no score yet."""
+def _stored_scoring(out: Path, spec: CaseSpec, method: str) -> dict[str, Any] | None:
+    """The pose estimator (None: none) and scoring version a stored score used; None when not scored yet."""
     path = _case_path(out, spec, method, ".json")
-    return json.loads(path.read_text())["pose"] if path.is_file() else False
+    if not path.is_file():
+        return None
+    stored = json.loads(path.read_text())
+    return {"pose": stored["pose"], "scoring": stored.get("scoring", 1)}
 
 
 def _load_frames(out: Path, spec: CaseSpec, method: str) -> np.ndarray | None:

@@ -15,6 +15,7 @@ from kinema.eval.metrics import (
 from kinema.pose.estimators import ESTIMATORS, PoseEstimator, get_estimator
 
 POSE_BACKEND = "puppet"
+SCORING_VERSION = 2  # bump when a metric is added or changed: stored cases are rescored from their saved frames
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ METRICS: dict[str, MetricInfo] = {
     "warp_error": MetricInfo("warping error", False, "RMS"),
     "binding_acc": MetricInfo("binding accuracy", True),
     "bg_fidelity": MetricInfo("PSNR vs driving background", True, "dB"),
+    "bone_err": MetricInfo("bone-length error (body shape)", False),
 }
 
 

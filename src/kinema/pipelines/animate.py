@@ -140,6 +140,7 @@ class Animator:
         lead = int(self.card.get("lead_in_frames", 0))
         if pose is not None:
             return inference_skeleton(pose, lead, self.card["skeleton_width"] * pose.size[1] / self.card["size"][1],
+                                      normalize=self.card.get("bbox_normalize", True),
                                       margin=self.card.get("bbox_margin", 0.05)), lead
         return np.concatenate([np.zeros_like(driving[:1]).repeat(lead, 0), driving]), lead
 

@@ -49,5 +49,6 @@ class DreamActorRecipe:
         c, d = self.config, self.config.data
         return {"recipe": "dreamactor-m2", "driving": "pose", "layout": c.layout, "size": list(d.size),
                 "frames": d.frames, "fps": d.fps, "lead_in_frames": lead_in_frames(d),
-                "skeleton_width": d.skeleton_width, "bbox_margin": d.augment.bbox_margin, "text_chars": d.text_chars,
+                "skeleton_width": d.skeleton_width, "bbox_normalize": d.augment.bbox_normalize,
+                "bbox_margin": d.augment.bbox_margin, "text_chars": d.text_chars,
                 "steps_trained": steps_trained, "train_config": c.to_dict()}

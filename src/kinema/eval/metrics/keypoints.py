@@ -39,17 +39,19 @@ def keypoint_scores(estimated: Keypoints, targets: tuple[Keypoints, ...], alpha:
     bounding-box diagonal (a joint the estimator missed is a miss). ``kp_err_<g>``: mean distance in
     pixels over the joints the estimator found. Groups are the layout's (humanoid: head, torso,
     arms, legs, hands) plus ``all`` and ``body`` (every group but hands). NaN when a group has no joint.
+    ``bone_err``: body shape, the mean relative bone-length error (see :func:`_bone_errors`).
     """
     layout = targets[0].spec
     groups = {**{g: np.array(ix) for g, ix in layout.groups.items()}, "all": np.arange(layout.num_joints)}
     if "hands" in layout.groups:
         groups["body"] = np.setdiff1d(np.arange(layout.num_joints), layout.groups["hands"])
-    dist, hit, found, seen = [], [], [], []
+    dist, hit, found, seen, bones = [], [], [], [], []
     for target in targets:
         xy, visible = target.xy[:, 0], target.visibility[:, 0] > 0  # (T, J, 2), (T, J)
         p = _match(estimated, xy, visible)
         d = np.linalg.norm(estimated.xy[:, p] - xy, axis=-1)  # (T, J)
         det = estimated.visibility[:, p] > 0
+        bones.append(_bone_errors(estimated.xy[:, p], det, xy, visible, _body_limbs(layout)))
         dist.append(d)
         hit.append(det & (d <= alpha * _scale(xy, visible)[:, None]))
         found.append(det & visible)
@@ -60,4 +62,22 @@ def keypoint_scores(estimated: Keypoints, targets: tuple[Keypoints, ...], alpha:
         n_seen, n_found = int(seen[:, ix].sum()), int(found[:, ix].sum())
         scores[f"kp_pck_{name}"] = float((hit[:, ix] & seen[:, ix]).sum() / n_seen) if n_seen else float("nan")
         scores[f"kp_err_{name}"] = float(dist[:, ix][found[:, ix]].mean()) if n_found else float("nan")
+    bones = np.concatenate(bones)
+    scores["bone_err"] = float(bones.mean()) if bones.size else float("nan")
     return scores
+
+
+def _body_limbs(layout) -> np.ndarray:
+    """(L, 2) limbs of the body proper: neither end in the head or hands group (tiny at puppet sizes)."""
+    small = {j for g in ("head", "hands") for j in layout.groups.get(g, ())}
+    return np.array([(a, b) for a, b in layout.limbs if a not in small and b not in small], dtype=int).reshape(-1, 2)
+
+
+def _bone_errors(est: np.ndarray, det: np.ndarray, xy: np.ndarray, visible: np.ndarray, limbs: np.ndarray,
+                 min_length: float = 2.0) -> np.ndarray:
+    """|estimated / target length − 1| of every (frame, limb) both see whose target length is at least
+    ``min_length`` pixels: body shape (bone proportions), independent of where the limbs point."""
+    a, b = limbs[:, 0], limbs[:, 1]
+    length = np.linalg.norm(xy[:, a] - xy[:, b], axis=-1)  # (T, L)
+    ok = visible[:, a] & visible[:, b] & det[:, a] & det[:, b] & (length >= min_length)
+    return np.abs(np.linalg.norm(est[:, a] - est[:, b], axis=-1) / np.maximum(length, 1e-6) - 1)[ok]

@@ -1,25 +1,31 @@
-"""SCAIL-2 (recipe R2) at reduced puppet scale: the paper's ablations, and end-to-end vs pose-based.
+"""Recipe ablations at reduced puppet scale (32x32, 9 frames): SCAIL-2's environment switch,
+mode-specific RoPE and binding slots, DreamActor-M2's pose augmentation, and end-to-end vs pose-based.
 
-    python benchmarks/r2_ablations.py [--steps 2000] [--cases 22] [--out runs/r2-ablations] [--threads 2]
+    python benchmarks/ablations.py [--steps 2000] [--cases 22] [--out runs/ablations] [--threads 2] [--variants a,b]
 
-Every variant warm-starts from the embedded pose model and trains ``--steps`` steps at 32x32 / 9
-frames on 256 puppet samples (the ``puppet-r2`` preset otherwise: batch 8, lr 2e-4, EMA 0.999, the
-same seed and data order), then is scored by ``kinema eval`` on the held-out ``-xs`` benchmarks
-(32x32 / 9 frames) with its baselines:
+Every variant trains ``--steps`` steps at 32x32 / 9 frames on 256 puppet samples (batch 8, EMA 0.999,
+the same seed and data order), then is scored by ``kinema eval`` on the held-out ``-xs`` benchmarks
+(32x32 / 9 frames) with its baselines. R2 variants (the ``puppet-r2`` preset, lr 2e-4) and ``pose``
+warm-start from the embedded pose model; the augmentation pair trains from scratch (``puppet``
+preset, lr 5e-4), since the embedded model already learned with augmentation:
 
-    full              R2 as shipped: environment switch, mode-specific RoPE, binding slots; animate:replace 3:1
+    full              R2: environment switch, mode-specific RoPE, binding slots; animate:replace 3:1
     no-switch         r2.switch=false (the switch channel stays zero)
     no-mode-rope      r2.mode_rope=false (replacement uses the animation RoPE shift)
-    multi             two bound characters per sample (puppet multi triplets: crossing / overlapping subjects)
+    multi             R2 with two bound characters per sample (crossing / overlapping subjects)
     multi-no-binding  the same without binding slots (r2.binding=false)
-    pose              recipe R1 (DreamActor-M2 pose skeleton), the same data size, steps and optimiser
+    pose              recipe R1 (DreamActor-M2 pose skeleton), the R2 variants' optimiser
+    r1-augment        R1 from scratch with pose augmentation (bone scaling, bbox normalisation)
+    r1-no-augment     the same without (bone_scale_prob=0, bbox_normalize=false)
 
 Printed: each benchmark's metrics per variant and baseline, every ablation as a delta against its
-reference (full or multi), and end-to-end (full) vs pose-based on the hand-detail and occlusion
-motions (hand_sign; clap, spin, arms_crossed) and on the rest. Keypoint metrics at 32x32 are coarse
-(the exact target itself scores PCK body ~0.8), so read them as relative. Both steps resume:
-training from its latest checkpoint, evaluation from its scored cases; each variant's equivalent
-``kinema train`` / ``kinema eval`` commands are printed.
+reference, and end-to-end (full) vs pose-based (pose) on the hand-detail and occlusion motions
+(hand_sign; clap, spin, arms_crossed) and on the rest. ``bone_err`` is body shape: the relative
+bone-length error of the output's estimated keypoints against the target's (the reference
+character's proportions); driving-copy shows how far the driving body differs. Keypoint metrics
+at 32x32 are coarse (the exact target itself scores PCK body ~0.8), so read them as relative.
+Both steps resume: training from its latest checkpoint, evaluation from its scored cases; each
+variant's equivalent ``kinema train`` / ``kinema eval`` commands are printed.
 """
 
 from __future__ import annotations
@@ -43,10 +49,12 @@ VARIANTS: dict[str, tuple[str, dict, tuple[str, ...]]] = {  # name: (preset, ove
     "multi": ("puppet-r2", {"r2": {"characters": 2, "replace_fraction": 0.0}}, ("multi",)),
     "multi-no-binding": ("puppet-r2", {"r2": {"characters": 2, "replace_fraction": 0.0, "binding": False}}, ("multi",)),
     "pose": ("puppet", {"model": "embedded", "optim": {"lr": 2e-4, "warmup_steps": 100}}, ("animate",)),
+    "r1-augment": ("puppet", {}, ("animate",)),
+    "r1-no-augment": ("puppet", {"data": {"augment": {"bone_scale_prob": 0.0, "bbox_normalize": False}}}, ("animate",)),
 }
-ABLATIONS = {"no-switch": "full", "no-mode-rope": "full", "multi-no-binding": "multi"}
+ABLATIONS = {"no-switch": "full", "no-mode-rope": "full", "multi-no-binding": "multi", "r1-no-augment": "r1-augment"}
 METRICS = {
-    "animate": ("psnr", "psnr_char", "ssim", "ssim_char", "kp_pck_body", "kp_err_body", "warp_error"),
+    "animate": ("psnr", "psnr_char", "ssim", "ssim_char", "kp_pck_body", "kp_err_body", "bone_err", "warp_error"),
     "replace": ("psnr", "psnr_char", "psnr_bg", "ssim", "ssim_char", "kp_pck_body", "warp_error"),
     "multi": ("psnr", "psnr_char", "ssim", "ssim_char", "kp_pck_body", "binding_acc", "warp_error"),
 }
@@ -156,7 +164,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=22, help="held-out cases per benchmark")
     parser.add_argument("--sample-steps", type=int, default=20, help="denoising steps")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset")
-    parser.add_argument("--out", type=Path, default=Path("runs/r2-ablations"))
+    parser.add_argument("--out", type=Path, default=Path("runs/ablations"))
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
