@@ -37,6 +37,7 @@ from pathlib import Path
 import torch
 
 from kinema.eval import EvalConfig, MethodOptions, run_eval
+from kinema.eval.compare import compare
 from kinema.training.config import get_config
 from kinema.training.trainer import Trainer
 
@@ -99,9 +100,9 @@ def evaluate(name: str, model: Path, mode: str, args: argparse.Namespace) -> dic
     return run_eval(EvalConfig(bench, method, args.cases, options), where, progress=False)
 
 
-def mean(results: dict, method: str, metric: str, motions: tuple[str, ...] | None = None) -> float | None:
-    """Mean of ``metric`` over the cases (optionally only those of ``motions``); None when undefined."""
-    values = [c["scores"][method].get(metric) for c in results["cases"] if motions is None or c["motion"] in motions]
+def mean(results: dict, method: str, metric: str) -> float | None:
+    """Mean of ``metric`` over the cases; None when undefined."""
+    values = [c["scores"][method].get(metric) for c in results["cases"]]
     values = [v for v in values if v is not None]
     return sum(values) / len(values) if values else None
 
@@ -110,8 +111,8 @@ def header(metrics: tuple[str, ...]) -> str:
     return "".join(f"{m[:9]:>10}" for m in metrics)
 
 
-def fmt(value: float | None, signed: bool = False) -> str:
-    return f"{'n/a':>9}" if value is None else f"{value:+9.3f}" if signed else f"{value:9.3f}"
+def fmt(value: float | None) -> str:
+    return f"{'n/a':>9}" if value is None else f"{value:9.3f}"
 
 
 def table(mode: str, rows: dict[str, tuple[dict, str]]) -> list[str]:
@@ -135,26 +136,37 @@ def report(results: dict[tuple[str, str], dict]) -> list[str]:
         lines += table(mode, rows)
         for ablation, ref in ABLATIONS.items():
             if ablation in runs and ref in runs:
-                a, b = runs[ablation], runs[ref]
-                lines.append(f"  {'Δ ' + ablation + ' − ' + ref:<{LABEL - 2}}" + " ".join(
-                    fmt(_delta(a, b, m), signed=True) for m in METRICS[mode]))
+                lines.append(delta_row(f"Δ {ablation} − {ref}", runs[ref], runs[ablation], METRICS[mode]))
     if ("full", "animate") in results and ("pose", "animate") in results:
-        lines += end_to_end_vs_pose(results[("full", "animate")], results[("pose", "animate")])
+        lines += end_to_end_vs_pose(results[("pose", "animate")], results[("full", "animate")])
+    lines.append("(Δ = paired mean difference over shared cases; * = sign test p < 0.05, kinema eval compare)")
     return lines
 
 
-def _delta(a: dict, b: dict, metric: str, motions: tuple[str, ...] | None = None) -> float | None:
-    x, y = mean(a, a["method"], metric, motions), mean(b, b["method"], metric, motions)
-    return None if x is None or y is None else x - y
+def delta_row(label: str, a: dict, b: dict, metrics: tuple[str, ...]) -> str:
+    """B − A per metric (``kinema eval compare``), significant differences starred."""
+    diffs = compare(a, b)["metrics"]
+    cells = []
+    for m in metrics:
+        d = diffs.get(m, {})
+        delta = d.get("delta")
+        cells.append(f"{'n/a':>8} " if delta is None else f"{delta:+8.3f}{'*' if d['significant'] else ' '}")
+    return f"  {label:<{LABEL - 2}}" + " ".join(cells)
 
 
-def end_to_end_vs_pose(e2e: dict, pose: dict) -> list[str]:
+def only(results: dict, motions: tuple[str, ...] | None) -> dict:
+    """``results`` restricted to the cases of ``motions`` (None: all)."""
+    return {**results, "cases": [c for c in results["cases"] if motions is None or c["motion"] in motions]}
+
+
+def end_to_end_vs_pose(pose: dict, e2e: dict) -> list[str]:
     metrics = METRICS["animate"]
     rest = tuple(sorted({c["motion"] for c in e2e["cases"]} - set(SKELETON_HARD)))
     lines = ["\nend-to-end (full, r2) − pose-based (pose, r1-pose) on puppet-animate-xs", " " * LABEL + header(metrics)]
     for label, motions in (("hands + occlusion", SKELETON_HARD), ("other motions", rest), ("all", None)):
-        n = sum(1 for c in e2e["cases"] if motions is None or c["motion"] in motions)
-        lines.append(f"  {f'{label} ({n})':<{LABEL - 2}}" + " ".join(fmt(_delta(e2e, pose, m, motions), signed=True) for m in metrics))
+        a, b = only(pose, motions), only(e2e, motions)
+        if a["cases"]:
+            lines.append(delta_row(f"{label} ({len(a['cases'])})", a, b, metrics))
     return lines
 
 
