@@ -6,8 +6,8 @@ mode-specific RoPE and binding slots, DreamActor-M2's pose augmentation, and end
 Every variant trains ``--steps`` steps at 32x32 / 9 frames on 256 puppet samples (batch 8, EMA 0.999,
 the same seed and data order), then is scored by ``kinema eval`` on the held-out ``-xs`` benchmarks
 (32x32 / 9 frames) with its baselines. R2 variants (the ``puppet-r2`` preset, lr 2e-4) and ``pose``
-warm-start from the embedded pose model; the augmentation pair trains from scratch (``puppet``
-preset, lr 5e-4), since the embedded model already learned with augmentation:
+warm-start from the embedded pose model; the ``r1-*`` runs train from scratch (``puppet`` preset,
+lr 5e-4), since the embedded model already learned with augmentation on self-supervised data:
 
     full              R2: environment switch, mode-specific RoPE, binding slots; animate:replace 3:1
     no-switch         r2.switch=false (the switch channel stays zero)
@@ -17,6 +17,7 @@ preset, lr 5e-4), since the embedded model already learned with augmentation:
     pose              recipe R1 (DreamActor-M2 pose skeleton), the R2 variants' optimiser
     r1-augment        R1 from scratch with pose augmentation (bone scaling, bbox normalisation)
     r1-no-augment     the same without (bone_scale_prob=0, bbox_normalize=false)
+    r1-oracle         R1 from scratch on the puppet world's exact cross-identity triplets (data.recipe=oracle)
 
 Printed: each benchmark's metrics per variant and baseline, every ablation as a delta against its
 reference, and end-to-end (full) vs pose-based (pose) on the hand-detail and occlusion motions
@@ -52,8 +53,10 @@ VARIANTS: dict[str, tuple[str, dict, tuple[str, ...]]] = {  # name: (preset, ove
     "pose": ("puppet", {"model": "embedded", "optim": {"lr": 2e-4, "warmup_steps": 100}}, ("animate",)),
     "r1-augment": ("puppet", {}, ("animate",)),
     "r1-no-augment": ("puppet", {"data": {"augment": {"bone_scale_prob": 0.0, "bbox_normalize": False}}}, ("animate",)),
+    "r1-oracle": ("puppet", {"data": {"recipe": "oracle"}}, ("animate",)),
 }
-ABLATIONS = {"no-switch": "full", "no-mode-rope": "full", "multi-no-binding": "multi", "r1-no-augment": "r1-augment"}
+ABLATIONS = {"no-switch": "full", "no-mode-rope": "full", "multi-no-binding": "multi", "r1-no-augment": "r1-augment",
+             "r1-oracle": "r1-augment"}
 METRICS = {
     "animate": ("psnr", "psnr_char", "ssim", "ssim_char", "kp_pck_body", "kp_err_body", "bone_err", "warp_error"),
     "replace": ("psnr", "psnr_char", "psnr_bg", "ssim", "ssim_char", "kp_pck_body", "warp_error"),
