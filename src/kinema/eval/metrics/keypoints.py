@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from kinema.pose.keypoints import Keypoints
+from kinema.pose.layouts import Layout
 
 PCK_ALPHA = 0.1
 """PCK threshold as a fraction of the target person's keypoint bounding-box diagonal, per frame."""
@@ -67,7 +68,7 @@ def keypoint_scores(estimated: Keypoints, targets: tuple[Keypoints, ...], alpha:
     return scores
 
 
-def _body_limbs(layout) -> np.ndarray:
+def _body_limbs(layout: Layout) -> np.ndarray:
     """(L, 2) limbs of the body proper: neither end in the head or hands group (tiny at puppet sizes)."""
     small = {j for g in ("head", "hands") for j in layout.groups.get(g, ())}
     return np.array([(a, b) for a, b in layout.limbs if a not in small and b not in small], dtype=int).reshape(-1, 2)
