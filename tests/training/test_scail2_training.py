@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 from kinema.cli.main import main
 from kinema.errors import KinemaInputError
 from kinema.io import read_video, write_video
+from kinema.pipelines.animate import Animator
 from kinema.pipelines.replace import ScailAnimator
 from kinema.recipes import scail2 as r2
 from kinema.training.config import get_config
@@ -152,6 +153,8 @@ def _replace(sample, tmp_path: Path, *model_args: str) -> Path:
 def test_exported_model_runs_kinema_replace(trained, tmp_path):
     out = _replace(make_sample(0, get_config("tiny-r2")), tmp_path, "--model", str(trained / "export" / "model"))
     settings = json.loads(out.with_suffix(".json").read_text())
+    with pytest.raises(KinemaInputError, match="SCAIL-2"):  # not a pose-driven model
+        Animator.load(str(trained / "export" / "model"))
     assert settings["recipe"]["slots"] == 2 and settings["mode"] == "replace"
 
 

@@ -122,8 +122,12 @@ class Animator:
              dtype: torch.dtype = torch.float32) -> Animator:
         """Load the embedded model, a preset by name (random weights) or a local diffusers-format Wan
         directory (with its ``kinema.json`` if kinema trained it), plus a LoRA."""
-        components, random_weights = load_model(model, dtype)
         card = adapter_card(model, adapter)
+        if card.get("recipe") == "scail-2":
+            raise KinemaInputError(f"--model '{model}'" + (f" with --adapter '{adapter}'" if adapter else ""),
+                                   "is a SCAIL-2 (R2) model, driven by raw video and subject masks",
+                                   "Use kinema animate --driving-mode rgb or kinema replace with it.")
+        components, random_weights = load_model(model, dtype)
         animator = cls(components.to(device, dtype), random_weights, card)
         if adapter is not None:
             load_adapter(animator.components, adapter, card)

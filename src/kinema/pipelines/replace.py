@@ -93,7 +93,8 @@ class ScailAnimator:
         otherwise slots follow the input channels and ``driving_resolution`` defaults to full."""
         card = adapter_card(model, adapter)
         if card.get("recipe") == "dreamactor-m2":
-            raise KinemaInputError(f"--model '{model}'", "is a pose-driven DreamActor-M2 model, not a SCAIL-2 (R2) model",
+            raise KinemaInputError(f"--model '{model}'" + (f" with --adapter '{adapter}'" if adapter else ""),
+                                   "is a pose-driven DreamActor-M2 model, not a SCAIL-2 (R2) model",
                                    "Use --driving-mode pose with it, or pass an R2 model directory or preset.")
         components, random_weights = load_model(model, dtype)
         recipe = card_recipe(card, model, driving_resolution) if "r2" in card else r2.R2Config.for_channels(
