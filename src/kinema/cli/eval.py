@@ -8,7 +8,7 @@ import click
 @click.group(invoke_without_command=True, help="Evaluate a method on a puppet benchmark against exact targets "
              "(results.json + report.html), or compare two results files.")
 @click.option("--benchmark", default=None, help="puppet-animate, puppet-replace, puppet-multi (+ -large, -xs).")
-@click.option("--method", default="r1", show_default=True, help="r1, r1-pose, static-reference, driving-copy, paste, ...")
+@click.option("--method", default="r1", show_default=True, help="r1, r1-pose, r2, static-reference, driving-copy, paste, ...")
 @click.option("--model", default="tiny", show_default=True, help="Wan diffusers directory or a preset name.")
 @click.option("--adapter", type=click.Path(), default=None, help="LoRA .safetensors (diffusers Wan format).")
 @click.option("--cases", type=int, default=None, help="Evaluate the first N cases (default: the benchmark's count).")
