@@ -40,6 +40,7 @@ import torch
 
 from kinema.eval import EvalConfig, MethodOptions, run_eval
 from kinema.eval.compare import compare
+from kinema.io import atomic_path
 from kinema.training.config import get_config
 from kinema.training.trainer import Trainer
 
@@ -195,7 +196,8 @@ def main() -> None:
             results[(name, mode)] = evaluate(name, model, mode, args)
     text = "\n".join(report(results))
     print(text)
-    (args.out / "summary.txt").write_text(text + "\n")
+    with atomic_path(args.out / "summary.txt") as tmp:
+        tmp.write_text(text + "\n")
 
 
 if __name__ == "__main__":
