@@ -28,10 +28,6 @@ def test_write_then_load_round_trip(tmp_path):
         assert item["caption"] == original.target.labels["caption"]
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known flake (about 1 in 5 full-suite runs, never alone): two same-seed datasets written in one "
-    "process decode to different target frames; renders, backgrounds and encodes are each deterministic "
-    "in isolation. Root cause open; per-clip render determinism is still asserted elsewhere."))
 def test_same_seed_same_dataset(tmp_path):
     write_dataset(tmp_path / "a", CFG, 2, seed=4)
     write_dataset(tmp_path / "b", CFG, 2, seed=4)
@@ -40,3 +36,4 @@ def test_same_seed_same_dataset(tmp_path):
     ta, tb = (read_triplet(tmp_path / d / "samples/000001") for d in "ab")
     np.testing.assert_array_equal(ta.target.frames, tb.target.frames)
     assert (tmp_path / "a/samples/000001/target.mp4").read_bytes() == (tmp_path / "b/samples/000001/target.mp4").read_bytes()
+
