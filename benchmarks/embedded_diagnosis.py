@@ -18,22 +18,15 @@ import torch
 
 from kinema.backbone.encoders import decode_latents
 from kinema.backbone.segments import forward_segments
+from kinema.eval.metrics import psnr
 from kinema.pipelines.animate import EMBEDDED, load_model, model_card
+from kinema.pipelines.inputs import to_frames
 from kinema.recipes import dreamactor_m2 as r1
 from kinema.training.config import config_from_dict
 from kinema.training.data import encode_sample, make_sample
 
 SIGMAS = (1.0, 0.7, 0.4, 0.1)
 HELD_OUT_DATA_SEED = 777  # the embedded model trained on data seed 1
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255.0**2 / max(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2), 1e-10)))
-
-
-def frames(video: torch.Tensor) -> np.ndarray:
-    """(1, 3, T, H, W) in [-1, 1] -> (T, H, W, 3) uint8."""
-    return ((video[0].permute(1, 2, 3, 0).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
 
 
 @torch.no_grad()
@@ -55,14 +48,14 @@ def main() -> None:
         inputs = r1.R1Inputs("spatial", condition, None, None, x0.shape[-1])
         noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(index))
         rows.setdefault("VAE round trip (exact x0)", []).append(
-            (0.0, psnr(frames(decode_latents(components, x0[..., :width])), sample.target)))
+            (0.0, psnr(to_frames(decode_latents(components, x0[..., :width])), sample.target)))
         for sigma in SIGMAS:
             x_t = (1 - sigma) * x0 + sigma * noise
             v = forward_segments(transformer, r1.segments(inputs, x_t, torch.tensor([sigma * 1000.0])), text)[0]
             x0_hat = (x_t - sigma * v)[..., :width]
             mse = float((x0_hat - x0[..., :width]).pow(2).mean())
             rows.setdefault(f"DiT x0 estimate, sigma {sigma:.1f}", []).append(
-                (mse, psnr(frames(decode_latents(components, x0_hat)), sample.target)))
+                (mse, psnr(to_frames(decode_latents(components, x0_hat)), sample.target)))
     print(f"{args.samples} held-out samples (data seed {HELD_OUT_DATA_SEED}), character half; "
           "latent MSE (normalised) / decoded PSNR dB vs the clip")
     for name, values in rows.items():

@@ -22,17 +22,11 @@ import torch
 from diffusers import AutoencoderKLWan
 
 import kinema
+from kinema.eval.metrics import psnr
 from kinema.training.autoencoder import AutoencoderTrainConfig, build_vae, render_clip, skeleton_video, to_tensor
 
 HELD_OUT_SEED = 2**31
 SHIPPED = Path(kinema.__file__).parent / "assets" / "puppet" / "vae"
-
-
-def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """PSNR in dB of uint8 arrays (..., 3), optionally over the pixels where ``mask`` (...) is True."""
-    err = (a.astype(np.float64) - b.astype(np.float64)) ** 2
-    mse = err[mask].mean() if mask is not None else err.mean()
-    return float(10 * np.log10(255.0**2 / max(mse, 1e-10)))
 
 
 @torch.no_grad()

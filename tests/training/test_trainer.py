@@ -1,8 +1,6 @@
 """The flow-matching trainer: learning, exact resume after a kill, distributed equivalence, export."""
 
 import json
-import subprocess
-from pathlib import Path
 
 import pytest
 import torch
@@ -13,7 +11,7 @@ from kinema.training.flow import NUM_TRAIN_TIMESTEPS, flow_loss, noisy_latents
 from kinema.training.data import batch_indices
 from kinema.training.trainer import Trainer
 
-from tests.training.runs import assert_killed_run_resumes_bit_identically, assert_torchrun_matches_one_process, train_cli
+from tests.training.runs import assert_killed_run_resumes_bit_identically, assert_torchrun_matches_one_process
 
 SMALL = ["--set", "data.samples=4", "--set", "batch_size=4", "--set", "checkpoint_every=2"]
 
@@ -49,9 +47,6 @@ def test_data_order_is_a_seeded_permutation_per_epoch():
     assert sorted(epoch) == list(range(6))
     assert batch_indices(config, 0) == batch_indices(config, 0)
 
-
-def _train_cli(out: Path, *extra: str) -> subprocess.Popen:
-    return train_cli(out, *SMALL, *extra)
 
 
 def test_killed_run_resumes_bit_identically(tmp_path):

@@ -48,7 +48,7 @@ class MethodSpec:
 
 def _r1(driving: Literal["rgb", "pose"]) -> Callable[[MethodOptions], Method]:
     def build(options: MethodOptions) -> Method:
-        from kinema.guidance.puppet import triplet_description
+        from kinema.guidance.puppet import model_prompt
         from kinema.pipelines.animate import AnimateConfig, Animator, sampler_for
         from kinema.pose.render import render_pose
 
@@ -58,9 +58,7 @@ def _r1(driving: Literal["rgb", "pose"]) -> Callable[[MethodOptions], Method]:
             tri = case.triplet
             pose = tri.driving.keypoints[0] if driving == "pose" and animator.pose_driven else None
             drive = tri.driving.frames if driving == "rgb" or pose is not None else render_pose(tri.driving.keypoints[0])
-            prompt = options.prompt
-            if not prompt and "text_chars" in animator.card:  # trained on fused puppet captions
-                prompt = triplet_description(tri, animator.card["text_chars"])
+            prompt = options.prompt or model_prompt(tri, animator.card)
             config = AnimateConfig(size=case.size, frames=case.frames, prompt=prompt, seed=options.seed,
                                    sampler=sampler_for(animator.card, options.steps, options.guidance))
             return animator(tri.reference_images[0], drive, config, progress=False, pose=pose).frames
@@ -71,7 +69,7 @@ def _r1(driving: Literal["rgb", "pose"]) -> Callable[[MethodOptions], Method]:
 def _r2(options: MethodOptions) -> Method:
     """Recipe R2 (SCAIL-2): animate / multi cases in animation mode, replace cases in replacement mode;
     masks from the puppet segmenter of the reference and driving clips, bound as the triplet binds them."""
-    from kinema.guidance.puppet import triplet_description
+    from kinema.guidance.puppet import model_prompt
     from kinema.pipelines.animate import sampler_for
     from kinema.pipelines.replace import ScailAnimator, ScailConfig
     from kinema.segment import PuppetSegmenter
@@ -80,9 +78,7 @@ def _r2(options: MethodOptions) -> Method:
 
     def method(case: Case) -> np.ndarray:
         tri = case.triplet
-        prompt = options.prompt
-        if not prompt and "text_chars" in animator.card:  # trained on fused puppet captions
-            prompt = triplet_description(tri, animator.card["text_chars"])
+        prompt = options.prompt or model_prompt(tri, animator.card)
         bind = tuple(tri.binding.index(k) for k in range(len(tri.references)))
         config = ScailConfig(mode="replace" if tri.mode == "replace" else "animate", size=case.size, frames=case.frames,
                              prompt=prompt, seed=options.seed, bind=bind,

@@ -128,3 +128,9 @@ def triplet_description(triplet: Any, max_chars: int | None = None) -> str:
     parts = [puppet_description(triplet.references[k].labels, triplet.driving.labels, budget, subject=i)
              for i, k in enumerate(triplet.binding)]
     return ("; " if max_chars else " ").join(parts)
+
+
+def model_prompt(triplet: Any, card: dict) -> str:
+    """The text a model trained on fused puppet captions reads for ``triplet`` (its card's
+    ``text_chars`` budget); empty for a model trained without them."""
+    return triplet_description(triplet, card["text_chars"]) if "text_chars" in card else ""

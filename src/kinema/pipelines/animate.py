@@ -61,16 +61,35 @@ def sampler_for(card: dict, steps: int, guidance: float | None = None, flow_shif
     return SamplerConfig(scheduler, steps, flow_shift, guidance)
 
 
+def _read_card(directory: Path) -> dict:
+    path = directory / MODEL_CARD
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def model_card(model: str) -> dict:
     """The ``kinema.json`` of a model directory (empty for presets and foreign Wan checkpoints)."""
-    path = Path(resolve_model(model)) / MODEL_CARD
-    return json.loads(path.read_text()) if path.is_file() else {}
+    return _read_card(Path(resolve_model(model)))
 
 
 def adapter_card(model: str, adapter: str | os.PathLike | None) -> dict:
     """The model's card, overridden by the one kinema's trainer writes beside a LoRA adapter."""
-    path = Path(adapter).parent / MODEL_CARD if adapter is not None else None
-    return {**model_card(model), **(json.loads(path.read_text()) if path is not None and path.is_file() else {})}
+    return {**model_card(model), **(_read_card(Path(adapter).parent) if adapter is not None else {})}
+
+
+RECIPE_USE = {  # what a trained recipe's weights are, and the verb that drives them
+    "dreamactor-m2": ("a pose-driven DreamActor-M2 (R1) model", "Use kinema animate (pose driving) with it."),
+    "scail-2": ("a SCAIL-2 (R2) model, driven by raw video and subject masks",
+                "Use kinema animate --driving-mode rgb or kinema replace with it."),
+}
+
+
+def check_recipe(card: dict, expected: str, model: str, adapter: str | os.PathLike | None) -> None:
+    """KinemaInputError when ``card`` names a trained recipe other than ``expected``."""
+    found = card.get("recipe", expected)
+    if found != expected:
+        what, fix = RECIPE_USE[found]
+        raise KinemaInputError(f"--model '{model}'" + (f" with --adapter '{adapter}'" if adapter else ""),
+                               f"is {what}", fix)
 
 
 def load_adapter(components: WanComponents, adapter: str | os.PathLike, card: dict) -> None:
@@ -123,10 +142,7 @@ class Animator:
         """Load the embedded model, a preset by name (random weights) or a local diffusers-format Wan
         directory (with its ``kinema.json`` if kinema trained it), plus a LoRA."""
         card = adapter_card(model, adapter)
-        if card.get("recipe") == "scail-2":
-            raise KinemaInputError(f"--model '{model}'" + (f" with --adapter '{adapter}'" if adapter else ""),
-                                   "is a SCAIL-2 (R2) model, driven by raw video and subject masks",
-                                   "Use kinema animate --driving-mode rgb or kinema replace with it.")
+        check_recipe(card, "dreamactor-m2", model, adapter)
         components, random_weights = load_model(model, dtype)
         animator = cls(components.to(device, dtype), random_weights, card)
         if adapter is not None:

@@ -13,7 +13,7 @@ from PIL import Image
 from kinema.eval import baselines
 from kinema.eval.benchmarks import get_benchmark, render_case
 from kinema.eval.scoring import pose_estimator, score_case
-from kinema.guidance.puppet import triplet_description
+from kinema.guidance.puppet import model_prompt
 from kinema.io import atomic_path, write_json_atomic, write_video
 from kinema.pipelines.animate import EMBEDDED, AnimateConfig, Animator, sampler_for
 
@@ -31,7 +31,7 @@ def run_demo(out: str | os.PathLike, model: str = EMBEDDED, case: int = 0, steps
     tri = item.triplet
     animator = Animator.load(model)
     card = animator.card
-    prompt = triplet_description(tri, card["text_chars"]) if "text_chars" in card else ""
+    prompt = model_prompt(tri, card)
     sampler = sampler_for(card, steps, guidance)
     config = AnimateConfig(size=item.size, frames=item.frames, prompt=prompt, sampler=sampler)
     pose = tri.driving.keypoints[0] if animator.pose_driven else None

@@ -22,7 +22,7 @@ from kinema.backbone.segments import forward_segments
 from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
 from kinema.io import load_image, read_video, write_json_atomic, write_video
-from kinema.pipelines.animate import AnimationResult, adapter_card, load_adapter, load_model
+from kinema.pipelines.animate import AnimationResult, adapter_card, check_recipe, load_adapter, load_model
 from kinema.pipelines.inputs import Fit, fit_frames, resolve_frames, resolve_size, to_frames, to_tensor
 from kinema.recipes import scail2 as r2
 from kinema.sampling import SamplerConfig, classifier_free_guidance, sample
@@ -92,10 +92,7 @@ class ScailAnimator:
         (``kinema.json``) fixes the recipe settings (slots, driving resolution, RoPE shifts, ablations);
         otherwise slots follow the input channels and ``driving_resolution`` defaults to full."""
         card = adapter_card(model, adapter)
-        if card.get("recipe") == "dreamactor-m2":
-            raise KinemaInputError(f"--model '{model}'" + (f" with --adapter '{adapter}'" if adapter else ""),
-                                   "is a pose-driven DreamActor-M2 model, not a SCAIL-2 (R2) model",
-                                   "Use --driving-mode pose with it, or pass an R2 model directory or preset.")
+        check_recipe(card, "scail-2", model, adapter)
         components, random_weights = load_model(model, dtype)
         recipe = card_recipe(card, model, driving_resolution) if "r2" in card else r2.R2Config.for_channels(
             components.transformer.config.in_channels, driving_resolution=driving_resolution or "full")

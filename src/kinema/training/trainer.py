@@ -34,7 +34,7 @@ from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
 from kinema.io import atomic_path, write_json_atomic
 from kinema.io.atomic import atomic_dir
-from kinema.pipelines.animate import resolve_model
+from kinema.pipelines.animate import MODEL_CARD, resolve_model
 from kinema.training import distributed as dist_
 from kinema.training.config import TrainConfig
 from kinema.training.data import stack
@@ -276,8 +276,7 @@ class Trainer:
         if not self.world.main:
             return self.run.export
         components, _ = load_backbone(self.config)
-        widened = components.transformer.config.in_channels < self.recipe.in_channels
-        prepare_transformer(components, self.config, self.recipe)
+        trained = prepare_transformer(components, self.config, self.recipe)
         state = {k[len("transformer."):]: v for k, v in full.items()}
         state.update(ema)
         components.transformer.load_state_dict(state)
@@ -286,12 +285,12 @@ class Trainer:
         if self.config.adapter == "full":
             with atomic_dir(out / "model") as tmp:
                 components.save(tmp)
-                write_json_atomic(tmp / "kinema.json", self.model_card())
+                write_json_atomic(tmp / MODEL_CARD, self.model_card())
         else:  # the adapter, its card, and the widened patch embedding that trained with it
             card = self.model_card()
-            if widened:
+            if "patch_embedding.weight" in trained:
                 save_patch_embedding(components.transformer, out / PATCH_EMBEDDING)
                 card["patch_embedding"] = PATCH_EMBEDDING
             save_lora(components.transformer, out / "lora.safetensors")
-            write_json_atomic(out / "kinema.json", card)
+            write_json_atomic(out / MODEL_CARD, card)
         return out
