@@ -4,6 +4,7 @@ import shutil
 import pytest
 
 from kinema.cli.main import main
+from kinema.guidance import puppet_description, triplet_description
 from kinema.guidance.puppet_scripts import motion_caption
 from kinema.puppet import get_preset, make_triplet
 from kinema.puppet.dataset import write_triplet
@@ -12,10 +13,14 @@ from .conftest import Step, completion
 from .test_openai_backend import APPEARANCE, FUSED, MOTION, by_prompt
 
 
+def multi_triplet():
+    return make_triplet("multi", 8, get_preset("tiny", frames=5))
+
+
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     """A `kinema synth`-style sample directory of a two-subject (multi) triplet."""
-    return write_triplet(tmp_path_factory.mktemp("ds") / "000000", make_triplet("multi", 8, get_preset("tiny", frames=5)))
+    return write_triplet(tmp_path_factory.mktemp("ds") / "000000", multi_triplet())
 
 
 def run(capsys, *args):
@@ -85,3 +90,41 @@ def test_openai_caption_errors(sample, server, tmp_path, capsys, monkeypatch):
     server.script(Step(completion("I'm sorry, I can't help with that.")))
     rc, _, err = run(capsys, *files, "--base-url", server.url, "--model", "vlm", "--no-cache", "--fusion", "rules")
     assert rc == 1 and "RefusalError" in err
+
+
+def generate(verb, references, sample, out, *extra):
+    """``kinema animate`` / ``replace`` of the tiny preset on the sample's files; the prompt it used (None on failure)."""
+    masks = ["--masks", sample / "driving_masks.npz", *sum((["--reference-masks", r.with_name(f"{r.stem}_masks.npz")]
+                                                             for r in references), [])] if verb == "replace" else []
+    args = [verb, *sum((["--reference", r] for r in references), []), "--driving", sample / "driving.mp4", *masks,
+            "--model", "tiny", "--steps", 1, "--out", out, *extra]
+    if main(list(map(str, args))) != 0:
+        return None
+    return json.loads(out.with_suffix(".json").read_text())["prompt"]
+
+
+def test_animate_and_replace_write_the_prompt_from_puppet_captions(sample, tmp_path, capsys):
+    labels = json.loads((sample / "labels.json").read_text())
+    k = labels["binding"][1]
+    reference = sample / f"reference_{k}.png"
+    prompt = generate("animate", [reference], sample, tmp_path / "a.mp4", "--caption", "puppet")
+    assert prompt == puppet_description(labels["references"][k], labels["driving"], subject=1)
+    assert f"prompt from puppet captions: {prompt}" in capsys.readouterr().err
+    # The embedded model was trained on the short form within its card's 60 characters.
+    short = generate("animate", [reference], sample, tmp_path / "e.mp4", "--caption", "puppet", "--model", "embedded")
+    assert short == puppet_description(labels["references"][k], labels["driving"], 60, subject=1) != prompt
+    # Both characters: the very text condition the trainer reads for this triplet.
+    references = [sample / f"reference_{i}.png" for i in range(len(labels["references"]))]
+    assert generate("replace", references, sample, tmp_path / "r.mp4", "--caption", "puppet") == triplet_description(multi_triplet())
+    assert generate("animate", [reference], sample, tmp_path / "b.mp4", "--caption", "puppet", "--prompt", "x") is None
+    assert "both given" in capsys.readouterr().err and not (tmp_path / "b.mp4").exists()
+
+
+def test_animate_writes_the_prompt_from_openai_captions(sample, server, tmp_path, capsys, monkeypatch):
+    for name, value in (("BASE_URL", server.url), ("MODEL", "vlm"), ("CACHE", str(tmp_path / "cache"))):
+        monkeypatch.setenv(f"KINEMA_LLM_{name}", value)
+    server.answer = by_prompt
+    assert generate("animate", [sample / "reference_0.png"], sample, tmp_path / "a.mp4", "--caption", "openai") == FUSED
+    references = [sample / "reference_0.png", sample / "reference_1.png"]
+    assert generate("replace", references, sample, tmp_path / "r.mp4", "--caption", "openai") is None
+    assert "one reference" in capsys.readouterr().err and not (tmp_path / "r.mp4").exists()

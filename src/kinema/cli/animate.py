@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from kinema.cli.options import generation_options
-from kinema.cli.replace import run_scail, scail_options
+from kinema.cli.replace import captioned, run_scail, scail_options
 
 
 @click.command(help="Animate a reference character with a driving video (DreamActor-M2 in-context recipe).")
@@ -30,20 +30,24 @@ from kinema.cli.replace import run_scail, scail_options
               help="Estimator for pose-driven models when --driving-pose is absent; 'none': the driving video "
                    "already is a skeleton video.")
 @scail_options
-def animate(reference, driving, out, model, adapter, steps, seed, size, frames, prompt, guidance, scheduler,
+def animate(reference, driving, out, model, adapter, steps, seed, size, frames, prompt, caption, guidance, scheduler,
             flow_shift, layout, fit, driving_mode, driving_pose, pose_backend, masks, reference_masks, segmenter, bind,
             driving_resolution) -> None:
     if driving_mode == "rgb":
         return run_scail("animate", (reference,), driving, out, model, adapter, steps, seed, size, frames, prompt,
-                         guidance, scheduler, flow_shift, fit, masks, reference_masks, segmenter, bind, driving_resolution)
+                         caption, guidance, scheduler, flow_shift, fit, masks, reference_masks, segmenter, bind,
+                         driving_resolution)
+    from kinema.cli.caption import prompt_for
     from kinema.errors import KinemaInputError
     from kinema.pipelines.animate import AnimateConfig, adapter_card, sampler_for
     from kinema.pipelines.animate import animate as run
 
+    card = adapter_card(model, adapter)
     try:
-        sampler = sampler_for(adapter_card(model, adapter), steps, guidance, flow_shift, scheduler)
+        sampler = sampler_for(card, steps, guidance, flow_shift, scheduler)
     except ValueError as err:
         raise KinemaInputError("sampling options", str(err), "See kinema animate --help.") from None
+    prompt = captioned(prompt_for(prompt, caption, (reference,), driving, card), caption)
     config = AnimateConfig(size=size, frames=frames, prompt=prompt, seed=seed,
                            layout=layout, fit=fit, sampler=sampler)
     result = run(reference, driving, out, config, model=model, adapter=adapter, driving_pose=driving_pose,

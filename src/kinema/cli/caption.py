@@ -9,8 +9,8 @@ import click
 from kinema.errors import KinemaInputError
 
 
-def _puppet(reference: Path, driving: Path, labels: Path | None, max_chars: int | None) -> dict:
-    from kinema.guidance import Driving, PuppetBackend, Reference, puppet_description
+def _checked_pair(reference: Path, driving: Path, labels: Path | None):  # noqa: ANN202 - PuppetPair
+    """The puppet labels of ``reference`` and ``driving``, checked against the files' sizes."""
     from kinema.guidance.puppet_labels import check_size, puppet_pair
     from kinema.io import load_image, read_video
 
@@ -18,6 +18,13 @@ def _puppet(reference: Path, driving: Path, labels: Path | None, max_chars: int 
     image = load_image(reference, "reference")
     check_size(pair.reference, (image.shape[1], image.shape[0]), f"reference '{reference}'")
     check_size(pair.driving, read_video(driving, max_frames=1, name="driving video").size, f"driving video '{driving}'")
+    return pair
+
+
+def _puppet(reference: Path, driving: Path, labels: Path | None, max_chars: int | None) -> dict:
+    from kinema.guidance import Driving, PuppetBackend, Reference, puppet_description
+
+    pair = _checked_pair(reference, driving, labels)
     captions = PuppetBackend().captions(Reference(labels=pair.reference), Driving(labels=pair.driving, subject=pair.subject))
     out = {"backend": "puppet", "motion": captions.motion, "appearance": captions.appearance, "fused": captions.fused}
     if max_chars is not None:
@@ -26,9 +33,10 @@ def _puppet(reference: Path, driving: Path, labels: Path | None, max_chars: int 
 
 
 def _openai(reference: Path, driving: Path, fusion: str, overrides: dict, no_cache: bool) -> dict:
+    """The three texts from the chat server; its failures exit with status 1 naming the error."""
     from dataclasses import replace
 
-    from kinema.guidance import Driving, LLMConfig, Reference, get_backend
+    from kinema.guidance import Driving, GuidanceError, LLMConfig, Reference, get_backend
     from kinema.guidance.prompts import PROMPT_VERSION
     from kinema.io import load_image, read_video
 
@@ -38,9 +46,31 @@ def _openai(reference: Path, driving: Path, fusion: str, overrides: dict, no_cac
     image = load_image(reference, "reference")
     # Only the first `seconds` are described: decoding stops there for any frame rate up to 240 fps.
     video = read_video(driving, max_frames=int(config.seconds * 240), name="driving video")
-    captions = get_backend("openai", config=config, fusion=fusion).captions(Reference(image), Driving(video.frames, video.fps))
+    try:
+        captions = get_backend("openai", config=config, fusion=fusion).captions(Reference(image), Driving(video.frames, video.fps))
+    except GuidanceError as err:
+        raise click.ClickException(f"{type(err).__name__}: {err}") from err
     return {"backend": "openai", "model": config.model, "prompt_version": PROMPT_VERSION, "fusion": fusion,
             "motion": captions.motion, "appearance": captions.appearance, "fused": captions.fused}
+
+
+def prompt_for(prompt: str, caption: str, references: tuple[str, ...], driving: str, card: dict) -> str:
+    """``prompt``, or with ``caption`` != 'none' the text condition written from captions of
+    (``references``, ``driving``): T_fusion per bound subject, cut to ``card['text_chars']`` when the
+    model was trained on puppet captions of that budget."""
+    if caption == "none":
+        return prompt
+    if prompt:
+        raise KinemaInputError("--prompt and --caption", "were both given", "Drop --prompt or --caption.")
+    if caption == "puppet":
+        from kinema.guidance.puppet import pairs_description
+
+        pairs = [_checked_pair(Path(r), Path(driving), None) for r in references]
+        return pairs_description([(p.reference, p.driving, p.subject) for p in pairs], card.get("text_chars"))
+    if len(references) != 1:
+        raise KinemaInputError("--caption openai", f"describes one reference, not {len(references)}",
+                               "Pass --prompt for several characters (or --caption puppet for puppet samples).")
+    return _openai(Path(references[0]), Path(driving), "llm", {}, no_cache=False)["fused"]
 
 
 @click.command()
@@ -66,7 +96,6 @@ def caption(reference: Path, driving: Path, backend: str, labels: Path | None, f
             model: str | None, timeout: float | None, frames: int | None, cache: Path | None, no_cache: bool,
             max_chars: int | None, out: Path | None) -> None:
     """Print the motion (T_m), appearance (T_a) and fused (T_fusion) texts, DreamActor-M2 §3.3."""
-    from kinema.guidance import GuidanceError
     from kinema.io import write_json_atomic
 
     if out is not None and out.suffix != ".json":
@@ -77,10 +106,7 @@ def caption(reference: Path, driving: Path, backend: str, labels: Path | None, f
         if labels is not None or max_chars is not None:
             raise KinemaInputError("--labels/--max-chars", "are options of the puppet backend", "Add --backend puppet or drop them.")
         overrides = {"base_url": base_url, "model": model, "timeout_s": timeout, "num_frames": frames, "cache_dir": cache}
-        try:
-            texts = _openai(reference, driving, fusion, overrides, no_cache)
-        except GuidanceError as err:
-            raise click.ClickException(f"{type(err).__name__}: {err}") from err
+        texts = _openai(reference, driving, fusion, overrides, no_cache)
     for key in ("motion", "appearance", "fused", "short"):
         if key in texts:
             click.echo(f"{key}: {texts[key]}")

@@ -8,6 +8,10 @@ import click
 
 from kinema.errors import KinemaInputError
 
+CAPTION_HELP = ("Write the prompt from captions (DreamActor-M2 §3.3). puppet: from the labels.json beside each "
+                "--reference (a `kinema synth` sample), within the model card's text budget; openai: the fused caption "
+                "from the chat server in KINEMA_LLM_BASE_URL / KINEMA_LLM_MODEL (one reference).")
+
 
 def parse_size(text: str) -> tuple[int, int]:
     """'WIDTHxHEIGHT' -> (W, H), both positive; range checks belong to each consumer."""
@@ -26,7 +30,7 @@ def size_callback(ctx: click.Context, param: click.Parameter, value: str | None)
 
 
 def generation_options(command: Callable) -> Callable:
-    """The options every generating verb shares: adapter, steps, seed, size, frames, prompt, scheduler."""
+    """The options every generating verb shares: adapter, steps, seed, size, frames, prompt, caption, scheduler."""
     options = [
         click.option("--adapter", type=click.Path(), default=None, help="LoRA .safetensors (diffusers Wan format)."),
         click.option("--steps", type=int, default=30, show_default=True, help="Denoising steps."),
@@ -35,6 +39,8 @@ def generation_options(command: Callable) -> Callable:
                      help="Output WxH (default: the model's, else the driving video's size)."),
         click.option("--frames", type=int, default=None, help="Output frames, rounded to 1 + 4k (default: all)."),
         click.option("--prompt", default="", help="Text description of the target video."),
+        click.option("--caption", type=click.Choice(["none", "puppet", "openai"]), default="none", show_default=True,
+                     help=CAPTION_HELP),
         click.option("--scheduler", type=click.Choice(["unipc", "euler"]), default="unipc", show_default=True),
     ]
     for option in reversed(options):

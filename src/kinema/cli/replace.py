@@ -24,6 +24,13 @@ def parse_bind(ctx: click.Context, param: click.Parameter, value: str | None) ->
                                "Write it like --bind 1,0.") from None
 
 
+def captioned(prompt: str, caption: str) -> str:
+    """``prompt``, announced on stderr when it was written from captions."""
+    if caption != "none":
+        click.echo(f"note: prompt from {caption} captions: {prompt}", err=True)
+    return prompt
+
+
 def scail_options(command: Callable) -> Callable:
     """Mask, binding and driving-resolution options of recipe R2."""
     options = [
@@ -44,16 +51,19 @@ def scail_options(command: Callable) -> Callable:
     return command
 
 
-def run_scail(mode, references, driving, out, model, adapter, steps, seed, size, frames, prompt, guidance, scheduler,
-              flow_shift, fit, masks, reference_masks, segmenter, bind, driving_resolution) -> None:
+def run_scail(mode, references, driving, out, model, adapter, steps, seed, size, frames, prompt, caption, guidance,
+              scheduler, flow_shift, fit, masks, reference_masks, segmenter, bind, driving_resolution) -> None:
     """Build the configs from CLI values, run recipe R2 and report."""
+    from kinema.cli.caption import prompt_for
     from kinema.pipelines.animate import adapter_card, sampler_for
     from kinema.pipelines.replace import ScailConfig, animate_scail
 
+    card = adapter_card(model, adapter)
     try:
-        sampler = sampler_for(adapter_card(model, adapter), steps, guidance, flow_shift, scheduler)
+        sampler = sampler_for(card, steps, guidance, flow_shift, scheduler)
     except ValueError as err:
         raise KinemaInputError("sampling options", str(err), f"See kinema {mode} --help.") from None
+    prompt = captioned(prompt_for(prompt, caption, references, driving, card), caption)
     config = ScailConfig(mode=mode, size=size, frames=frames, prompt=prompt, seed=seed, fit=fit, bind=bind, sampler=sampler)
     result = animate_scail(references, driving, out, config, model=model, adapter=adapter, masks=masks,
                            reference_masks=reference_masks, segmenter=segmenter, driving_resolution=driving_resolution)
@@ -74,7 +84,7 @@ def run_scail(mode, references, driving, out, model, adapter, steps, seed, size,
 @click.option("--fit", type=click.Choice(["error", "crop", "pad"]), default="error", show_default=True,
               help="What to do when an input's aspect ratio differs from the output size.")
 @scail_options
-def replace(reference, driving, out, model, adapter, steps, seed, size, frames, prompt, guidance, scheduler, flow_shift,
-            fit, masks, reference_masks, segmenter, bind, driving_resolution) -> None:
-    run_scail("replace", reference, driving, out, model, adapter, steps, seed, size, frames, prompt, guidance, scheduler,
-              flow_shift, fit, masks, reference_masks, segmenter, bind, driving_resolution)
+def replace(reference, driving, out, model, adapter, steps, seed, size, frames, prompt, caption, guidance, scheduler,
+            flow_shift, fit, masks, reference_masks, segmenter, bind, driving_resolution) -> None:
+    run_scail("replace", reference, driving, out, model, adapter, steps, seed, size, frames, prompt, caption, guidance,
+              scheduler, flow_shift, fit, masks, reference_masks, segmenter, bind, driving_resolution)

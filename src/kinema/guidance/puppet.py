@@ -117,17 +117,20 @@ def puppet_description(reference_labels: Labels, driving_labels: Labels, max_cha
     return compact_description(actor(reference_labels, 0, "reference"), actor(driving_labels, subject, "driving"), max_chars)
 
 
-def triplet_description(triplet: Any, max_chars: int | None = None) -> str:
-    """The text condition of a :class:`kinema.puppet.Triplet`: one description per bound subject.
-
-    Subject ``i`` of the driving clip is played by reference ``triplet.binding[i]``; with
-    ``max_chars`` the budget is shared equally between subjects.
-    """
-    n = len(triplet.binding)
+def pairs_description(pairs: list[tuple[Labels, Labels, int]], max_chars: int | None = None) -> str:
+    """The text condition of several (reference labels, driving labels, driving subject) pairs, in
+    subject order: one :func:`puppet_description` each; with ``max_chars`` the budget is shared equally."""
+    n = len(pairs)
     budget = None if max_chars is None else max(8, (max_chars - 2 * (n - 1)) // n)
-    parts = [puppet_description(triplet.references[k].labels, triplet.driving.labels, budget, subject=i)
-             for i, k in enumerate(triplet.binding)]
+    parts = [puppet_description(reference, driving, budget, subject) for reference, driving, subject in sorted(pairs, key=lambda p: p[2])]
     return ("; " if max_chars else " ").join(parts)
+
+
+def triplet_description(triplet: Any, max_chars: int | None = None) -> str:
+    """The text condition of a :class:`kinema.puppet.Triplet`: subject ``i`` of the driving clip is
+    played by reference ``triplet.binding[i]`` (see :func:`pairs_description`)."""
+    return pairs_description([(triplet.references[k].labels, triplet.driving.labels, i)
+                              for i, k in enumerate(triplet.binding)], max_chars)
 
 
 def model_prompt(triplet: Any, card: dict) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 from kinema.errors import KinemaInputError
 
-FIX = "Pass --labels samples/NNNNNN/labels.json from a `kinema synth` dataset."
+FIX = "Use the files of a `kinema synth` sample with its labels.json beside them (kinema caption also takes --labels FILE)."
 
 
 @dataclass(frozen=True)
