@@ -111,9 +111,10 @@ def test_killed_r2_run_resumes_bit_identically(tmp_path):
     assert_killed_run_resumes_bit_identically(tmp_path, *SMALL, *steps)
 
 
-def test_two_torchrun_processes_match_one_process(tmp_path):
-    """DDP: each rank takes its share of a one-mode global batch; losses and weights match one process."""
-    steps = ["--set", "steps=4"]
+@pytest.mark.parametrize("engine", ["ddp", "fsdp"])
+def test_two_torchrun_processes_match_one_process(tmp_path, engine):
+    """Each rank takes its share of a one-mode global batch; losses and weights match one process."""
+    steps = ["--set", "steps=4", "--set", f"fsdp={'true' if engine == 'fsdp' else 'false'}"]
     assert_torchrun_matches_one_process(tmp_path, *SMALL, *steps)
 
 
