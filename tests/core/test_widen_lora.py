@@ -3,6 +3,7 @@
 import pytest
 import torch
 from diffusers import WanImageToVideoPipeline, WanPipeline, WanTransformer3DModel
+from safetensors.torch import save_file
 
 from kinema.backbone.components import build_components
 from kinema.backbone.config import PRESETS, get_preset
@@ -70,13 +71,20 @@ def test_ffn_preset_targets_exactly_the_feed_forward_layers():
     assert wrapped == expected
 
 
-def test_load_lora_rejects_missing_and_pickle_files(tmp_path):
+def test_load_lora_rejects_missing_pickle_corrupt_and_foreign_files(tmp_path):
     model = build_components(get_preset("tiny")).transformer
     with pytest.raises(KinemaInputError, match="not found"):
         load_lora(model, tmp_path / "missing.safetensors")
     (tmp_path / "adapter.bin").write_bytes(b"\x80\x04")
     with pytest.raises(KinemaInputError, match="safetensors"):
         load_lora(model, tmp_path / "adapter.bin")
+    (tmp_path / "text.safetensors").write_text("not a tensor file")
+    with pytest.raises(KinemaInputError, match="not a readable safetensors"):
+        load_lora(model, tmp_path / "text.safetensors")
+    save_file({"encoder.weight": torch.zeros(2)}, tmp_path / "weights.safetensors")  # valid, but no LoRA
+    with pytest.raises(KinemaInputError, match="no LoRA weights"):
+        load_lora(model, tmp_path / "weights.safetensors")
+    assert not hasattr(model, "peft_config")
 
 
 @pytest.mark.parametrize("name,params", [("wan2.1-t2v-1.3b", 1.42e9), ("wan2.1-i2v-14b", 16.39e9)])

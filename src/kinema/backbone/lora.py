@@ -16,6 +16,7 @@ from pathlib import Path
 from diffusers import WanPipeline, WanTransformer3DModel
 from peft import LoraConfig
 from peft.utils import get_peft_model_state_dict
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from kinema.errors import KinemaInputError
@@ -63,8 +64,15 @@ def load_lora(model: WanTransformer3DModel, path: str | os.PathLike) -> WanTrans
         raise KinemaInputError(f"adapter '{path}'", "file not found", "Pass a .safetensors LoRA file.")
     if path.suffix != ".safetensors":
         raise KinemaInputError(f"adapter '{path}'", "is not a .safetensors file", "kinema loads adapters only from safetensors.")
-    state_dict, metadata = WanPipeline.lora_state_dict(str(path), return_lora_metadata=True)
+    try:
+        state_dict, metadata = WanPipeline.lora_state_dict(str(path), return_lora_metadata=True)
+    except (OSError, ValueError, SafetensorError) as err:
+        raise KinemaInputError(f"adapter '{path}'", f"is not a readable safetensors file ({type(err).__name__})",
+                               "Pass a LoRA .safetensors file, e.g. the one kinema train exports.") from None
     model.load_lora_adapter(state_dict, prefix="transformer", adapter_name=ADAPTER, metadata=metadata)
+    if ADAPTER not in getattr(model, "peft_config", {}):  # diffusers only warns when no key matches
+        raise KinemaInputError(f"adapter '{path}'", "has no LoRA weights for this Wan transformer",
+                               "Pass a Wan LoRA (diffusers or original format) trained for this model.")
     return model
 
 
@@ -83,7 +91,11 @@ def load_patch_embedding(model: WanTransformer3DModel, path: str | os.PathLike) 
     if not path.is_file():
         raise KinemaInputError(f"patch embedding '{path}'", "file not found",
                                "Keep the adapter's directory whole (the trainer writes it beside lora.safetensors).")
-    state = load_file(path)
+    try:
+        state = load_file(path)
+    except (OSError, SafetensorError) as err:
+        raise KinemaInputError(f"patch embedding '{path}'", f"is not a readable safetensors file ({type(err).__name__})",
+                               "Re-export the adapter's run (kinema train --resume exports it).") from None
     expected = {k: v.shape for k, v in model.patch_embedding.state_dict().items()}
     if {k: v.shape for k, v in state.items()} != expected:
         raise KinemaInputError(f"patch embedding '{path}'", f"has shapes {[tuple(v.shape) for v in state.values()]}, "
