@@ -31,8 +31,9 @@ def test_unknown_benchmark_and_method():
         get_benchmark("puppet-nope")
     with pytest.raises(KinemaInputError, match="does not support replace"):
         get_method("r1", "replace")
-    with pytest.raises(KinemaInputError, match="at least 1"):
-        get_benchmark("puppet-animate").case_specs(0)
+    for absurd in (0, 10**9):  # 10**9 would have searched seeds for hours, into the next mode's
+        with pytest.raises(KinemaInputError, match="between 1 and 1000"):
+            get_benchmark("puppet-animate").case_specs(absurd)
 
 
 @pytest.mark.parametrize("mode", ["animate", "replace", "multi"])

@@ -29,6 +29,7 @@ HUMANOID_MOTIONS = ("hand_sign", "clap", "spin", "arms_crossed", "walk", "wave",
                     "run_in_place")
 SEED_BASE = {"animate": 10_000_000, "replace": 11_000_000, "multi": 12_000_000}
 SEED_STRIDE = 1000
+MAX_CASES = 1000  # cases of one mode before its seeds run into the next mode's SEED_BASE
 SMALL = {"size": (64, 64), "frames": 17}
 LARGE = {"size": (256, 256), "frames": 33}
 XS = {"size": (32, 32), "frames": 9}
@@ -59,8 +60,9 @@ class Benchmark:
     def case_specs(self, count: int | None = None) -> list[CaseSpec]:
         """The first ``count`` cases (default: the benchmark's own count)."""
         count = self.cases if count is None else count
-        if count < 1:
-            raise KinemaInputError(f"--cases {count}", "must be at least 1", f"Pass e.g. --cases {self.cases}.")
+        if not 1 <= count <= MAX_CASES:
+            raise KinemaInputError(f"--cases {count}", f"must be between 1 and {MAX_CASES} (the held-out seeds of a mode)",
+                                   f"Pass e.g. --cases {self.cases}.")
         return [CaseSpec(f"{i:04d}", i, self.case_seed(i), self.motions[i % len(self.motions)]) for i in range(count)]
 
     def to_dict(self) -> dict[str, Any]:
