@@ -72,6 +72,30 @@ def test_existing_run_needs_resume_and_bad_overrides_are_named(tmp_path, capsys)
     assert not (tmp_path / "c").exists()
 
 
+@pytest.mark.parametrize("override,named", [
+    ("steps=abc", "steps 'abc': is not int"), ("optim.lr=NaN", "optim.lr nan: is not a finite number"),
+    ("optim.lr=-1", "optim.lr -1: must be positive"), ("data.size=abc", "data.size 'abc'"),
+    ("data.size=[0,0]", "data.size (0, 0): must be"), ("data.families=quadruped", "data.families 'quadruped'"),
+    ("adapter=lora", "adapter 'lora': is not one of"), ("lora_rank=0", "lora_rank 0: must be at least 1"),
+    ("ema_decay=2", "ema_decay 2: must be in [0, 1)"), ("text_dropout=5", "text_dropout 5"),
+    ("flow.shift=-1", "flow.shift -1: must be positive"), ("data.augment.bone_scale_prob=2", "bone_scale_prob"),
+    ("data=5", "data 5: is not DataConfig"),
+])
+def test_absurd_settings_are_named_before_anything_is_written(tmp_path, capsys, override, named):
+    assert main(["train", "--out", str(tmp_path / "run"), "--set", override]) == 2
+    assert named in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_unreadable_latents_cache_and_resume_with_nothing_to_resume(tmp_path, capsys):
+    (tmp_path / "cache.safetensors").write_text("not tensors")
+    assert main(["train", "--out", str(tmp_path / "run"), "--latents", str(tmp_path / "cache.safetensors"), *SMALL]) == 2
+    assert "latents cache" in capsys.readouterr().err and not (tmp_path / "run").exists()
+    assert (tmp_path / "cache.safetensors").read_text() == "not tensors"  # the user's file is left alone
+    assert main(["train", "--out", str(tmp_path / "run"), "--resume", "--no-progress", "--set", "steps=1", *SMALL]) == 0
+    assert "no checkpoint to resume" in capsys.readouterr().err
+
+
 def test_nested_overrides_reach_the_pose_augmentation():
     config = get_config("puppet", data={"samples": 3, "augment": {"bone_scale_prob": 0.0}})
     assert config.data.samples == 3 and config.data.augment.bone_scale_prob == 0.0

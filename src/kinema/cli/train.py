@@ -52,8 +52,8 @@ def train(preset: str, out: str, resume: bool, overrides: tuple[str, ...], laten
 
     try:
         config = get_config(preset, **parse_overrides(overrides))
-    except TypeError as err:
-        raise KinemaInputError("--set", str(err), "Check the field names against config.json of a run.") from err
+    except (TypeError, ValueError) as err:  # unknown field names; PoseAugmentConfig's own range checks
+        raise KinemaInputError("--set", str(err), "Check the names and values against config.json of a run.") from err
     result = Trainer(config, out, resume=resume, progress=not no_progress, latents=latents).train()
     if os.environ.get("RANK", "0") == "0" and result.losses:
         click.echo(f"step {result.step}: loss {result.losses[-1]:.4f}; weights in {result.run.export}")

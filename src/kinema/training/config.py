@@ -9,7 +9,9 @@ from typing import Any, Literal
 
 from kinema.errors import KinemaInputError
 from kinema.pose.augment import PoseAugmentConfig
+from kinema.puppet.skeletons import FAMILIES
 from kinema.recipes.scail2 import R2Config
+from kinema.training.checks import check_types, require
 
 Recipe = Literal["pose", "oracle"]
 TrainRecipe = Literal["dreamactor-m2", "scail-2"]
@@ -41,6 +43,20 @@ class DataConfig:
     skeleton_width: float = 1.5  # limb half-width in pixels at the clip size
     text_chars: int | None = 60  # fused motion + appearance text, compact (the puppet model reads 64 tokens)
 
+    def __post_init__(self) -> None:
+        check_types(self, "data.")
+        require(self.samples >= 1, "data.samples", self.samples, "at least 1")
+        require(self.seed >= 0, "data.seed", self.seed, "0 or more")
+        require(all(16 <= s <= 4096 for s in self.size), "data.size", self.size, "[width, height] in [16, 4096]")
+        require(self.frames % 4 == 1, "data.frames", self.frames, "1 + 4k, e.g. 9, 17 or 21")
+        require(self.fps > 0, "data.fps", self.fps, "positive")
+        require(bool(self.families) and set(self.families) <= set(FAMILIES), "data.families", self.families,
+                f"a non-empty list of {', '.join(FAMILIES)}")
+        require(0 <= self.camera_prob <= 1, "data.camera_prob", self.camera_prob, "in [0, 1]")
+        require(self.lead_in_seconds >= 0, "data.lead_in_seconds", self.lead_in_seconds, "0 or more")
+        require(self.skeleton_width > 0, "data.skeleton_width", self.skeleton_width, "positive")
+        require(self.text_chars is None or self.text_chars >= 8, "data.text_chars", self.text_chars, "null or at least 8")
+
 
 @dataclass(frozen=True)
 class R2TrainConfig:
@@ -65,6 +81,9 @@ class R2TrainConfig:
     replace_fraction: float = 0.25
     characters: int = 1
     bystanders: int = 1
+
+    def __post_init__(self) -> None:
+        check_types(self, "r2.")
 
     def recipe(self) -> R2Config:
         """The inference-side recipe settings these weights are trained for."""
@@ -103,6 +122,14 @@ class OptimConfig:
     warmup_steps: int = 0
     grad_clip: float = 1.0
 
+    def __post_init__(self) -> None:
+        check_types(self, "optim.")
+        require(self.lr > 0, "optim.lr", self.lr, "positive")
+        require(self.weight_decay >= 0, "optim.weight_decay", self.weight_decay, "0 or more")
+        require(all(0 <= b < 1 for b in self.betas), "optim.betas", self.betas, "two numbers in [0, 1)")
+        require(self.warmup_steps >= 0, "optim.warmup_steps", self.warmup_steps, "0 or more")
+        require(self.grad_clip > 0, "optim.grad_clip", self.grad_clip, "positive")
+
 
 @dataclass(frozen=True)
 class FlowConfig:
@@ -112,6 +139,11 @@ class FlowConfig:
     logit_std: float = 1.0
     shift: float = 1.0
     loss_region: Literal["character", "all"] = "character"  # R1: the driving half is given as a condition
+
+    def __post_init__(self) -> None:
+        check_types(self, "flow.")
+        require(self.logit_std > 0, "flow.logit_std", self.logit_std, "positive")
+        require(self.shift > 0, "flow.shift", self.shift, "positive")
 
 
 @dataclass(frozen=True)
@@ -143,16 +175,15 @@ class TrainConfig:
     r2: R2TrainConfig = field(default_factory=R2TrainConfig)
 
     def __post_init__(self) -> None:
-        if self.steps < 0 or self.batch_size < 1 or self.grad_accum < 1 or self.keep_checkpoints < 1:
-            raise KinemaInputError("training config", "steps >= 0, batch_size, grad_accum, keep_checkpoints >= 1 required",
-                                   "Fix the values in the preset or on the command line.")
-        if self.batch_size % self.grad_accum:
-            raise KinemaInputError("training config", f"batch_size {self.batch_size} is not divisible by grad_accum "
-                                   f"{self.grad_accum}", "Pick a batch size that is a multiple of grad_accum.")
-        if self.data.frames % 4 != 1:
-            raise KinemaInputError("training config", f"data.frames {self.data.frames} is not 1 + 4k", "Use e.g. 9, 17, 21.")
-        if self.recipe not in ("dreamactor-m2", "scail-2"):
-            raise KinemaInputError(f"recipe '{self.recipe}'", "is unknown", "Use dreamactor-m2 or scail-2.")
+        check_types(self, "")
+        for key in ("batch_size", "grad_accum", "keep_checkpoints", "lora_rank", "checkpoint_every", "log_every"):
+            require(getattr(self, key) >= 1, key, getattr(self, key), "at least 1")
+        for key in ("steps", "seed"):
+            require(getattr(self, key) >= 0, key, getattr(self, key), "0 or more")
+        require(self.batch_size % self.grad_accum == 0, "batch_size", self.batch_size,
+                f"a multiple of grad_accum ({self.grad_accum})")
+        require(0 <= self.ema_decay < 1, "ema_decay", self.ema_decay, "in [0, 1)")
+        require(0 <= self.text_dropout <= 1, "text_dropout", self.text_dropout, "in [0, 1]")
         if self.recipe == "scail-2":
             self.r2.check(self.data)
 

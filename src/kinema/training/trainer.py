@@ -13,13 +13,14 @@ import hashlib
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from diffusers import AutoencoderKLWan
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.distributed.tensor import distribute_tensor
@@ -120,6 +121,18 @@ class EMA:
             self.shadow[k].lerp_(p.detach().float(), 1 - d)
 
 
+def cache_metadata(path: Path) -> dict[str, str] | None:
+    """The metadata of an existing latents cache, None when there is none; KinemaInputError when unreadable."""
+    if not path.exists():
+        return None
+    try:
+        with safe_open(str(path), "pt") as f:
+            return f.metadata() or {}
+    except (OSError, SafetensorError) as err:
+        raise KinemaInputError(f"latents cache '{path}'", f"is not a readable safetensors file ({type(err).__name__})",
+                               "Delete it (it is rebuilt from the data) or pass another --latents path.") from None
+
+
 @dataclass
 class TrainResult:
     """Where the run lives, the last step and the per-step global losses of this invocation."""
@@ -136,6 +149,8 @@ class Trainer:
                  latents: str | os.PathLike | None = None) -> None:
         self.config, self.progress, self.world = config, progress, dist_.init_world()
         self.run = RunDir(out)
+        self.latents_path = Path(latents) if latents else self.run.path / "latents.safetensors"
+        cache_metadata(self.latents_path)  # an unreadable cache fails before the run directory is touched
         if self.world.main:
             self.run.start(config, resume)
         self.world.barrier()
@@ -144,7 +159,7 @@ class Trainer:
         self.components, _ = load_backbone(config)
         self.components.to(self.world.device)
         names = prepare_transformer(self.components, config, self.recipe)
-        self.data = self._latents(Path(latents) if latents else self.run.path / "latents.safetensors")
+        self.data = self._latents(self.latents_path)
         self.empty_text = encode_prompt(self.components, [""])[0].float().cpu()
         self.model = dist_.wrap(SegmentModel(self.components.transformer, self.recipe), self.world, config.fsdp)
         self.params = {n: p for n, p in self.components.transformer.named_parameters() if n in names}
@@ -155,6 +170,8 @@ class Trainer:
         latest = self.run.latest() if resume else None
         if latest is not None:
             self._restore(self.run.load(latest))
+        elif resume and self.world.main:
+            print(f"note: no checkpoint to resume in {self.run.path}; starting at step 0", file=sys.stderr)
 
     # -- data -------------------------------------------------------------------------------------
     def _latents(self, path: Path) -> list[dict[str, torch.Tensor]]:
@@ -163,12 +180,10 @@ class Trainer:
         for name, tensor in sorted(self.components.vae.state_dict().items()):
             vae.update(name.encode() + tensor.detach().cpu().numpy().tobytes())
         key = json.dumps({**self.recipe.cache_key(), "vae": vae.hexdigest()}, sort_keys=True)
-        if path.exists():
-            with safe_open(str(path), "pt") as f:
-                if (f.metadata() or {}).get("key") == key:
-                    flat = load_file(path)
-                    return [{k.split("/", 1)[1]: v for k, v in flat.items() if k.startswith(f"{i}/")}
-                            for i in range(self.config.data.samples)]
+        if (cache_metadata(path) or {}).get("key") == key:
+            flat = load_file(path)
+            return [{k.split("/", 1)[1]: v for k, v in flat.items() if k.startswith(f"{i}/")}
+                    for i in range(self.config.data.samples)]
         data = self.recipe.encode(self.components, range(self.config.data.samples), self.progress and self.world.main)
         if self.world.main:
             with atomic_path(path) as tmp:
