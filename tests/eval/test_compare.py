@@ -32,6 +32,10 @@ def test_refuses_other_generator_missing_and_foreign_files(evaluated, tmp_path, 
     (tmp_path / "foreign.json").write_text('{"a": 1}')
     with pytest.raises(KinemaInputError, match="not a kinema.eval.results"):
         load_results(tmp_path / "foreign.json")
+    del other["cases"]
+    (tmp_path / "damaged.json").write_text(json.dumps(other))
+    with pytest.raises(KinemaInputError, match="lacks cases"):
+        load_results(tmp_path / "damaged.json")
     assert main(["eval", "compare", str(out / "results.json"), str(tmp_path / "old.json")]) == 2
     assert "generator versions" in capsys.readouterr().err
     assert main(["eval", "compare", str(out / "results.json"), str(out / "results.json")]) == 0

@@ -61,8 +61,26 @@ def test_a_different_run_in_the_same_directory_is_refused(evaluated, tmp_path):
     out, _ = evaluated
     shutil.copytree(out, tmp_path / "run")
     other = EvalConfig(SMALL.name, "r1", None, MethodOptions(model="tiny", steps=3))
-    with pytest.raises(KinemaInputError, match="different run"):
+    with pytest.raises(KinemaInputError, match=r"other settings \(steps 2\)"):
         run_eval(other, tmp_path / "run", progress=False)
+
+
+@pytest.mark.parametrize("damaged", ["run.json", "cases/0000/paste.json", "cases/0000/paste.npz"])
+def test_a_damaged_file_of_a_stored_run_is_named(evaluated, tmp_path, damaged):
+    out, _ = evaluated
+    shutil.copytree(out, tmp_path / "run")
+    (tmp_path / "run" / damaged).write_text("{trunc")
+    if damaged.endswith(".npz"):  # frames are read only when their score must be recomputed
+        (tmp_path / "run" / damaged).with_suffix(".json").unlink()
+    with pytest.raises(KinemaInputError, match=damaged.rsplit("/", 1)[-1]):
+        run_eval(CONFIG, tmp_path / "run", progress=False)
+
+
+def test_nothing_is_written_when_the_method_cannot_be_built(tmp_path):
+    config = EvalConfig(SMALL.name, "r1", 1, MethodOptions(model=str(tmp_path / "nosuch"), steps=2))
+    with pytest.raises(KinemaInputError, match="nosuch"):
+        run_eval(config, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "run.json").exists()
 
 
 def _chromium():
@@ -99,4 +117,9 @@ def test_cli_runs_and_rejects_bad_input(tmp_path, capsys):
     assert "paste" in capsys.readouterr().out and (tmp_path / "p" / "report.html").is_file()
     assert main(["eval", "--benchmark", "puppet-nope", "--out", str(tmp_path / "x")]) == 2
     assert "puppet-animate" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    for absurd in (["--guidance", "nan"], ["--guidance", "1e9"], ["--seed", str(2**70)]):
+        assert main(["eval", "--benchmark", SMALL.name, *absurd, "--out", str(tmp_path / "g")]) == 2
+        assert not (tmp_path / "g").exists()
+    (tmp_path / "file").write_text("")
+    assert main(["eval", "--benchmark", SMALL.name, "--out", str(tmp_path / "file")]) == 2
     assert main(["eval", "--out", str(tmp_path / "y")]) == 2

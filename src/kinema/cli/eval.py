@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from kinema.cli.options import SEED
+
 
 @click.group(invoke_without_command=True, help="Evaluate a method on a puppet benchmark against exact targets "
              "(results.json + report.html), or compare two results files.")
@@ -14,19 +16,24 @@ import click
 @click.option("--cases", type=int, default=None, help="Evaluate the first N cases (default: the benchmark's count).")
 @click.option("--steps", type=int, default=30, show_default=True, help="Denoising steps.")
 @click.option("--guidance", type=float, default=5.0, show_default=True, help="Text classifier-free guidance scale.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Noise seed.")
-@click.option("--out", type=click.Path(), default=None, help="Output directory (resumable).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Noise seed.")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Output directory (resumable).")
 @click.pass_context
 def eval(ctx, benchmark, method, model, adapter, cases, steps, guidance, seed, out) -> None:  # noqa: A001 - the verb
     if ctx.invoked_subcommand is not None:
         return
     from kinema.errors import KinemaInputError
     from kinema.eval import EvalConfig, MethodOptions, run_eval
+    from kinema.sampling import SamplerConfig
 
     if benchmark is None or out is None:
         raise KinemaInputError("kinema eval", "needs --benchmark and --out", "E.g. kinema eval --benchmark puppet-animate --out out/eval.")
     if not 1 <= steps <= 1000:
         raise KinemaInputError(f"--steps {steps}", "is outside 1..1000", "Pass e.g. --steps 30.")
+    try:
+        SamplerConfig(steps=steps, guidance=guidance)
+    except ValueError as err:
+        raise KinemaInputError("sampling options", str(err), "See kinema eval --help.") from None
     options = MethodOptions(model=model, adapter=adapter, steps=steps, guidance=guidance, seed=seed)
     results = run_eval(EvalConfig(benchmark, method, cases, options), out)
     for name in results["methods"]:

@@ -8,6 +8,7 @@ import click
 
 from kinema.errors import KinemaInputError
 
+SEED = click.IntRange(0, 2**63 - 1)  # what torch's generators take
 CAPTION_HELP = ("Write the prompt from captions (DreamActor-M2 §3.3). puppet: from the labels.json beside each "
                 "--reference (a `kinema synth` sample), within the model card's text budget; openai: the fused caption "
                 "from the chat server in KINEMA_LLM_BASE_URL / KINEMA_LLM_MODEL (one reference).")
@@ -34,7 +35,7 @@ def generation_options(command: Callable) -> Callable:
     options = [
         click.option("--adapter", type=click.Path(), default=None, help="LoRA .safetensors (diffusers Wan format)."),
         click.option("--steps", type=int, default=30, show_default=True, help="Denoising steps."),
-        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--seed", type=SEED, default=0, show_default=True),
         click.option("--size", default=None, callback=size_callback,
                      help="Output WxH (default: the model's, else the driving video's size)."),
         click.option("--frames", type=int, default=None, help="Output frames, rounded to 1 + 4k (default: all)."),

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from kinema.cli.options import size_callback
+from kinema.cli.options import SEED, size_callback
 from kinema.errors import KinemaInputError
 
 
@@ -52,7 +52,7 @@ def extract(video: Path, out: Path, backend: str | None, model: Path | None, fam
 @click.argument("keypoints", type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="skeleton video (.mp4)")
 @click.option("--augment", is_flag=True, help="rescale bones (always) and bbox-normalise, DreamActor-M2 §3.3")
-@click.option("--seed", type=int, default=0, show_default=True, help="seed of --augment")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="seed of --augment")
 @click.option("--size", callback=size_callback, default=None, help="output WIDTHxHEIGHT (default: the keypoints' size)")
 @click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=16.0, show_default=True)
 def render(keypoints: Path, out: Path, augment: bool, seed: int, size: tuple[int, int] | None, fps: float) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from kinema.cli.options import parse_size
+from kinema.cli.options import SEED, parse_size
 from kinema.errors import KinemaInputError
 
 
@@ -25,7 +25,7 @@ def _range(text: str) -> tuple[int, int]:
 @click.option("--samples", default=16, show_default=True, help="Number of triplets.")
 @click.option("--size", default="64x64", show_default=True, help="Frame size WIDTHxHEIGHT.")
 @click.option("--frames", default=17, show_default=True, help="Frames per clip.")
-@click.option("--seed", default=0, show_default=True, help="Dataset seed (same seed, same dataset).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Dataset seed (same seed, same dataset).")
 @click.option("--families", default="humanoid", show_default=True, help="Comma list: humanoid,quadruped,bird.")
 @click.option("--characters-per-scene", "characters", default="1-2", show_default=True, help="N or MIN-MAX (1..4).")
 @click.option("--modes", default="animate,replace,multi", show_default=True, help="Comma list of triplet modes.")

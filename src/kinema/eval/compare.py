@@ -30,6 +30,9 @@ def load_results(path: str | os.PathLike) -> dict[str, Any]:
         raise KinemaInputError(f"results '{path}'", f"is not JSON ({err})", "Pass the results.json that `kinema eval` wrote.") from err
     if not isinstance(data, dict) or data.get("format") != RESULTS_FORMAT:
         raise KinemaInputError(f"results '{path}'", f"is not a {RESULTS_FORMAT} file", "Pass the results.json that `kinema eval` wrote.")
+    missing = [k for k in ("generator_version", "benchmark", "method", "methods", "metrics", "cases") if k not in data]
+    if missing:
+        raise KinemaInputError(f"results '{path}'", f"lacks {', '.join(missing)} (damaged)", "Re-run `kinema eval` into its directory.")
     return data
 
 

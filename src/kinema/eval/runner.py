@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,8 @@ def run_eval(config: EvalConfig, out: str | os.PathLike, progress: bool = True) 
     methods = [config.method] + [m for m in reference_methods(bench.mode) if m != config.method]
     specs = bench.case_specs(config.cases)
     out = Path(out)
-    _check_manifest(out, {"benchmark": bench.to_dict(), "method": config.method, "options": asdict(config.options)})
+    manifest = {"benchmark": bench.to_dict(), "method": config.method, "options": asdict(config.options)}
+    unwritten = not _check_manifest(out, manifest)  # run.json is written once a method has been built
     estimator, kp_reason = pose_estimator(bench.config.families[0])
     scoring = {"pose": POSE_BACKEND if estimator is not None else None, "scoring": SCORING_VERSION}
 
@@ -66,6 +68,9 @@ def run_eval(config: EvalConfig, out: str | os.PathLike, progress: bool = True) 
             if frames is None:
                 if name not in built:
                     built[name] = METHODS[name].build(config.options)
+                if unwritten:
+                    write_json_atomic(out / "run.json", manifest)
+                    unwritten = False
                 frames = np.asarray(built[name](case))
                 _save_frames(out, spec, name, frames)
             scores = score_case(case, frames, estimator)
@@ -73,26 +78,44 @@ def run_eval(config: EvalConfig, out: str | os.PathLike, progress: bool = True) 
                                                                      "scores": _json_scores(scores)})
 
     # 3. Aggregate, then write results.json and the report.
+    if unwritten:
+        write_json_atomic(out / "run.json", manifest)
     results = collect(out, bench, specs, methods, config, kp_reason)
     write_json_atomic(out / "results.json", results)
     write_report(out, results, bench)
     return results
 
 
-def _check_manifest(out: Path, manifest: dict[str, Any]) -> None:
-    """Write ``run.json``, or check that an existing one describes the same run."""
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    """A JSON file this runner wrote; KinemaInputError naming it when it was damaged."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise KinemaInputError(f"{what} '{path}'", f"is not readable JSON ({type(err).__name__})",
+                               "Delete it to recompute it, or use a new --out directory.") from None
+    if not isinstance(data, dict):
+        raise KinemaInputError(f"{what} '{path}'", "is not a JSON object", "Delete it to recompute it, or use a new --out directory.")
+    return data
+
+
+def _check_manifest(out: Path, manifest: dict[str, Any]) -> bool:
+    """Whether ``out`` holds this run's ``run.json``; a KinemaInputError naming what differs when it holds another."""
     path = out / "run.json"
-    if path.is_file():
-        old = json.loads(path.read_text())
-        old_bench, new_bench = old.get("benchmark", {}), manifest["benchmark"]
-        if old_bench.get("generator_version") != new_bench["generator_version"]:
-            raise KinemaInputError(f"--out '{out}'", f"holds a run of puppet generator {old_bench.get('generator_version')}, "
-                                   f"not the current {new_bench['generator_version']}", "Use a new --out directory.")
-        if {**old, "benchmark": None} != {**manifest, "benchmark": None} or old_bench.get("name") != new_bench["name"]:
-            raise KinemaInputError(f"--out '{out}'", f"holds a different run ({old.get('method')} on {old_bench.get('name')})",
-                                   "Resume with the same benchmark, method and options, or use a new --out directory.")
-        return
-    write_json_atomic(path, manifest)
+    if not path.is_file():
+        return False
+    old = _read_json(path, "eval run")
+    old_bench, new_bench = old.get("benchmark", {}), manifest["benchmark"]
+    if old_bench.get("generator_version") != new_bench["generator_version"]:
+        raise KinemaInputError(f"--out '{out}'", f"holds a run of puppet generator {old_bench.get('generator_version')}, "
+                               f"not the current {new_bench['generator_version']}", "Use a new --out directory.")
+    old_options = old.get("options", {})
+    differs = [f"benchmark {old_bench.get('name')}"] if old_bench.get("name") != new_bench["name"] else []
+    differs += [f"method {old.get('method')}"] if old.get("method") != manifest["method"] else []
+    differs += [f"{k} {old_options.get(k)!r}" for k, v in manifest["options"].items() if old_options.get(k) != v]
+    if differs:
+        raise KinemaInputError(f"--out '{out}'", f"holds a run with other settings ({', '.join(differs)})",
+                               "Resume with the same benchmark, method and options, or use a new --out directory.")
+    return True
 
 
 def _case_path(out: Path, spec: CaseSpec, method: str, suffix: str) -> Path:
@@ -104,16 +127,20 @@ def _stored_scoring(out: Path, spec: CaseSpec, method: str) -> dict[str, Any] | 
     path = _case_path(out, spec, method, ".json")
     if not path.is_file():
         return None
-    stored = json.loads(path.read_text())
-    return {"pose": stored["pose"], "scoring": stored.get("scoring", 1)}
+    stored = _read_json(path, "case score")
+    return {"pose": stored.get("pose"), "scoring": stored.get("scoring", 1)}
 
 
 def _load_frames(out: Path, spec: CaseSpec, method: str) -> np.ndarray | None:
     path = _case_path(out, spec, method, ".npz")
     if not path.is_file():
         return None
-    with np.load(path, allow_pickle=False) as data:
-        return data["frames"]
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return data["frames"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
+        raise KinemaInputError(f"case frames '{path}'", f"are unreadable ({type(err).__name__})",
+                               "Delete the file to regenerate the case, or use a new --out directory.") from None
 
 
 def _save_frames(out: Path, spec: CaseSpec, method: str, frames: np.ndarray) -> None:
@@ -130,7 +157,7 @@ def collect(out: Path, bench: Benchmark, specs: list[CaseSpec], methods: list[st
             kp_reason: str | None) -> dict[str, Any]:
     """Per-case scores of every method, aggregates with 95 % bootstrap intervals and per-motion means."""
     cases = [{"id": s.id, "seed": s.seed, "motion": s.motion, "tags": list(s.tags),
-              "scores": {m: json.loads(_case_path(out, s, m, ".json").read_text())["scores"] for m in methods}}
+              "scores": {m: _read_json(_case_path(out, s, m, ".json"), "case score")["scores"] for m in methods}}
              for s in specs]
     found = {k for c in cases for m in methods for k in c["scores"][m]}
     names = [k for k in METRICS if k in found] + sorted(found - set(METRICS))
