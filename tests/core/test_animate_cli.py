@@ -66,6 +66,19 @@ def test_bad_input_fails_cleanly(media, tmp_path, capsys, case, kwargs, extra, m
     assert re.search(message, capsys.readouterr().err), case
 
 
+def test_unwritable_out_is_refused_before_any_compute_and_keeps_the_old_output(media, tmp_path, capsys):
+    (tmp_path / "dir.mp4").mkdir()
+    assert run(media, tmp_path / "dir.mp4") == 2 and "is a directory" in capsys.readouterr().err
+    (tmp_path / "file").write_text("")
+    assert run(media, tmp_path / "file" / "o.mp4") == 2 and "which is a file" in capsys.readouterr().err
+    assert run(media, tmp_path / "old.mp4", "--frames", "5") == 0
+    old = (tmp_path / "old.mp4").read_bytes()
+    (tmp_path / "old.json").unlink()
+    (tmp_path / "old.json").mkdir()  # the settings file beside the video cannot be written
+    assert run(media, tmp_path / "old.mp4", "--frames", "5", "--seed", "9") == 2
+    assert "old.json" in capsys.readouterr().err and (tmp_path / "old.mp4").read_bytes() == old
+
+
 def test_mismatched_aspect_is_accepted_with_fit(media, tmp_path):
     assert run(media, tmp_path / "o.mp4", "--fit", "crop", "--frames", "5", reference="ref_tall.jpg") == 0
     assert run(media, tmp_path / "p.mp4", "--fit", "pad", "--frames", "5", reference="ref_tall.jpg") == 0

@@ -1,5 +1,7 @@
 """`kinema pose extract|render`: outputs on success; exit 2 and no file on bad input."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -38,8 +40,19 @@ def test_render_bad_inputs_exit_2_and_write_nothing(tmp_path, keypoints_file, ca
         assert main(["pose", "render", path, "--out", str(out)]) == 2
         assert message in capsys.readouterr().err
     assert main(["pose", "render", str(keypoints_file), "--out", str(out), "--size", "0x5"]) == 2
+    for absurd in (["--size", "100000x100000"], ["--size", "1x1"], ["--fps", "nan"], ["--fps", "inf"], ["--fps", "0.0001"]):
+        assert main(["pose", "render", str(keypoints_file), "--out", str(out), *absurd]) == 2
+        assert re.search("16..4096|frame rate", capsys.readouterr().err), absurd
+    (tmp_path / "pickled.npz").write_text("numpy reads a file without a magic number as a pickle")
+    assert main(["pose", "render", str(tmp_path / "pickled.npz"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "not an .npz archive" in err and "unsafely" not in err
+    bad_size = waving_humanoid(2, 1, (64, 64))
+    np.savez(tmp_path / "size0.npz", xy=bad_size.xy, visibility=bad_size.visibility, layout=np.str_("humanoid"), size=np.array([0, 0]))
+    assert main(["pose", "render", str(tmp_path / "size0.npz"), "--out", str(out)]) == 2
+    assert "size" in capsys.readouterr().err
     assert main(["pose", "render", str(keypoints_file), "--out", str(tmp_path / "x.gif")]) == 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["hidden.json", "kp.npz", "nan.npz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hidden.json", "kp.npz", "nan.npz", "pickled.npz", "size0.npz"]
 
 
 def test_extract_with_onnx_model(tmp_path):

@@ -9,11 +9,13 @@ import numpy as np
 
 from kinema.cli.options import SEED, size_callback
 from kinema.errors import KinemaInputError
+from kinema.io import check_output
 
 
 def _check_out(out: Path, suffixes: tuple[str, ...]) -> None:
     if out.suffix not in suffixes:
         raise KinemaInputError(f"--out '{out}'", f"has suffix '{out.suffix}'", f"Use one of: {', '.join(suffixes)}.")
+    check_output(out, "--out")
 
 
 @click.group()
@@ -54,7 +56,7 @@ def extract(video: Path, out: Path, backend: str | None, model: Path | None, fam
 @click.option("--augment", is_flag=True, help="rescale bones (always) and bbox-normalise, DreamActor-M2 §3.3")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="seed of --augment")
 @click.option("--size", callback=size_callback, default=None, help="output WIDTHxHEIGHT (default: the keypoints' size)")
-@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=16.0, show_default=True)
+@click.option("--fps", type=float, default=16.0, show_default=True, help="frame rate, 0.1 to 1000")
 def render(keypoints: Path, out: Path, augment: bool, seed: int, size: tuple[int, int] | None, fps: float) -> None:
     """Draw KEYPOINTS (.npz or .json) as an OpenPose-style skeleton video."""
     from kinema.io import write_video
@@ -63,6 +65,8 @@ def render(keypoints: Path, out: Path, augment: bool, seed: int, size: tuple[int
     from kinema.pose.render import render_pose
 
     _check_out(out, (".mp4",))
+    if size is not None and not all(16 <= s <= 4096 for s in size):
+        raise KinemaInputError(f"--size {size[0]}x{size[1]}", "must be in 16..4096 per side", "Pass e.g. --size 512x512.")
     kp = Keypoints.load(keypoints)
     if kp.num_frames == 0 or not kp.detected.any():
         raise KinemaInputError(f"keypoints '{keypoints}'", "has no frame with a visible joint", "Re-run `kinema pose extract` on a video with a person.")

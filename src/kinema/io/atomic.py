@@ -11,6 +11,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from kinema.errors import KinemaInputError
+
+
+def check_output(path: str | os.PathLike, what: str = "output") -> None:
+    """KinemaInputError unless a file can be written at ``path``: not a directory, under no file."""
+    path = Path(path)
+    if path.is_dir():
+        raise KinemaInputError(f"{what} '{path}'", "is a directory", "Pass a file path, e.g. inside that directory.")
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise KinemaInputError(f"{what} '{path}'", f"lies under '{parent}', which is a file", "Pass a path in a directory.")
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -19,6 +31,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     The temporary name keeps the suffix so writers that infer a format from it still work.
     """
     path = Path(path)
+    check_output(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -12,6 +13,8 @@ import numpy as np
 
 from kinema.errors import KinemaInputError
 from kinema.io.atomic import atomic_path
+
+MIN_FPS, MAX_FPS = 0.1, 1000.0
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,8 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float = 16.0, 
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
         raise ValueError(f"write_video expects non-empty uint8 (T, H, W, 3) frames, got {frames.dtype} {frames.shape}")
+    if not (math.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):  # mp4 time bases round smaller rates to 0
+        raise KinemaInputError(f"frame rate {fps}", f"is outside [{MIN_FPS}, {MAX_FPS}] fps", "Use a frame rate such as 16 or 30.")
     pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
     if pad_h or pad_w:
         frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")

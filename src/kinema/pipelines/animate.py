@@ -20,7 +20,7 @@ from kinema.backbone.lora import load_lora, load_patch_embedding
 from kinema.backbone.segments import forward_segments
 from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
-from kinema.io import load_image, read_video, write_json_atomic, write_video
+from kinema.io import check_output, load_image, read_video, write_json_atomic, write_video
 from kinema.pipelines.inputs import Fit, fit_frames, resolve_frames, resolve_size, to_frames, to_tensor
 from kinema.pose.driving import inference_skeleton
 from kinema.pose.keypoints import Keypoints
@@ -232,6 +232,8 @@ def animate(reference: str | os.PathLike, driving: str | os.PathLike, out: str |
     out = Path(out)
     if out.suffix.lower() != ".mp4":
         raise KinemaInputError(f"--out '{out}'", "must end in .mp4", "Pass e.g. --out result.mp4.")
+    for path in (out, out.with_suffix(".json")):  # the pair is checked before any compute
+        check_output(path, "--out")
     image = load_image(reference, "reference image")
     video = read_video(driving, name="driving video")
     animator = Animator.load(model, adapter)

@@ -21,7 +21,7 @@ from kinema.backbone.encoders import decode_latents, encode_prompt
 from kinema.backbone.segments import forward_segments
 from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
-from kinema.io import load_image, read_video, write_json_atomic, write_video
+from kinema.io import check_output, load_image, read_video, write_json_atomic, write_video
 from kinema.pipelines.animate import AnimationResult, adapter_card, check_recipe, load_adapter, load_model
 from kinema.pipelines.inputs import Fit, fit_frames, resolve_frames, resolve_size, to_frames, to_tensor
 from kinema.recipes import scail2 as r2
@@ -190,6 +190,8 @@ def animate_scail(references: Sequence[str | os.PathLike], driving: str | os.Pat
     out = Path(out)
     if out.suffix.lower() != ".mp4":
         raise KinemaInputError(f"--out '{out}'", "must end in .mp4", "Pass e.g. --out result.mp4.")
+    for path in (out, out.with_suffix(".json")):  # the pair is checked before any compute
+        check_output(path, "--out")
     images = [load_image(r, f"reference image {k}") for k, r in enumerate(references)]
     video = read_video(driving, name="driving video")
     ref_masks, drv_masks = segment_inputs(images, video.frames, masks, reference_masks, segmenter)

@@ -43,6 +43,8 @@ class Keypoints:
         if self.xy.shape[2] != self.spec.num_joints:
             raise ValueError(f"layout '{self.layout}' has {self.spec.num_joints} joints, xy has {self.xy.shape[2]}")
         self.size = (int(self.size[0]), int(self.size[1]))
+        if min(self.size) < 1:
+            raise ValueError(f"Keypoints.size (width, height) must be positive, got {self.size}")
 
     @property
     def spec(self) -> Layout:
@@ -126,5 +128,6 @@ class Keypoints:
                 with np.load(path, allow_pickle=False) as data:
                     kp = cls(data["xy"], data["visibility"], str(data["layout"]), tuple(data["size"].tolist()))
         except (OSError, ValueError, KeyError, TypeError) as err:
-            raise KinemaInputError(what, f"is not a keypoints file ({err})", "Pass a .npz or .json written by `kinema pose extract`.") from err
+            reason = "not an .npz archive of plain arrays" if "pickle" in str(err) else str(err)  # not numpy's advice to unpickle
+            raise KinemaInputError(what, f"is not a keypoints file ({reason})", "Pass a .npz or .json written by `kinema pose extract`.") from err
         return kp.check_finite(what)
