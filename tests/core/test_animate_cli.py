@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from kinema.cli.main import main
-from kinema.io import read_video, write_video
+from kinema.io import load_image, read_video, write_video
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +22,8 @@ def media(tmp_path_factory):
     write_video(root / "one_frame.mp4", rng.integers(0, 255, (1, 48, 64, 3), dtype=np.uint8))
     (root / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))
     (root / "empty.mp4").write_bytes(b"")
+    Image.new("RGB", (1, 1)).save(root / "dot.png")
+    (root / "folder.png").mkdir()
     return root
 
 
@@ -51,6 +53,8 @@ def test_same_seed_gives_identical_file(media, tmp_path):
 @pytest.mark.parametrize("case,kwargs,extra,message", [
     ("missing reference", {"reference": "nope.png"}, [], "not found"),
     ("missing driving", {"driving": "nope.mp4"}, [], "not found"),
+    ("1x1 reference", {"reference": "dot.png"}, [], "1x1. Pass an image of at least 16x16"),
+    ("directory as reference", {"reference": "folder.png"}, [], "is a directory"),
     ("corrupt video", {"driving": "corrupt.mp4"}, [], "cannot be decoded"),
     ("empty video", {"driving": "empty.mp4"}, [], "cannot be decoded|zero frames"),
     ("mismatched aspect", {"reference": "ref_tall.jpg"}, [], "aspect ratio"),
@@ -77,6 +81,13 @@ def test_unwritable_out_is_refused_before_any_compute_and_keeps_the_old_output(m
     (tmp_path / "old.json").mkdir()  # the settings file beside the video cannot be written
     assert run(media, tmp_path / "old.mp4", "--frames", "5", "--seed", "9") == 2
     assert "old.json" in capsys.readouterr().err and (tmp_path / "old.mp4").read_bytes() == old
+
+
+def test_sixteen_bit_gray_reference_keeps_its_levels(tmp_path):
+    levels = (np.arange(48 * 64).reshape(48, 64) * 21).astype(np.uint16)  # 0 .. 64 491
+    Image.fromarray(levels).save(tmp_path / "gray16.png")
+    image = load_image(tmp_path / "gray16.png")  # Pillow's own RGB conversion made it all white
+    assert image.shape == (48, 64, 3) and np.abs(image[..., 1] - levels / 65535 * 255).max() <= 0.5
 
 
 def test_mismatched_aspect_is_accepted_with_fit(media, tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from kinema.errors import KinemaInputError
+from kinema.errors import KinemaInputError, require_file
 from kinema.io.atomic import atomic_path
 
 MIN_FPS, MAX_FPS = 0.1, 1000.0
@@ -41,8 +41,7 @@ def read_video(path: str | os.PathLike, max_frames: int | None = None, name: str
         KinemaInputError: the file is missing, not a decodable video, or has no frames.
     """
     path = Path(path)
-    if not path.is_file():
-        raise KinemaInputError(f"{name} '{path}'", "file not found", "Check the path.")
+    require_file(path, name)
     frames: list[np.ndarray] = []
     try:
         with av.open(str(path)) as container:

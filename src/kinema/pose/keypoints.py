@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kinema.errors import KinemaInputError
+from kinema.errors import KinemaInputError, require_file
 from kinema.io.atomic import atomic_path, write_json_atomic
 from kinema.pose.layouts import Layout, get_layout
 
@@ -119,8 +119,7 @@ class Keypoints:
         """
         path = Path(path)
         what = f"keypoints '{path}'"
-        if not path.is_file():
-            raise KinemaInputError(what, "file not found", "Check the path; create one with `kinema pose extract`.")
+        require_file(path, "keypoints", "Check the path; create one with `kinema pose extract`.")
         try:
             if path.suffix == ".json":
                 kp = cls.from_dict(json.loads(path.read_text()))
