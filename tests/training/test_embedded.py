@@ -8,8 +8,13 @@ import json
 
 import pytest
 
+from kinema.cli.main import main
+from kinema.io import read_video
 from kinema.pipelines.animate import EMBEDDED_DIR, Animator
 from kinema.pipelines.demo import run_demo
+from kinema.pose import Keypoints
+from kinema.puppet import get_preset, make_triplet
+from kinema.puppet.dataset import write_triplet
 
 
 def test_embedded_model_is_a_trained_pose_driven_model():
@@ -24,3 +29,16 @@ def test_embedded_model_reproduces_its_documented_scores(tmp_path):
     assert not metrics["notes"]
     for name, value in expected["scores"].items():
         assert metrics["scores"]["output"][name] == pytest.approx(value, abs=expected["tolerance"][name]), name
+
+
+def test_frame_counts_are_the_outputs_not_the_lead_ins(tmp_path, capsys):
+    sample = write_triplet(tmp_path / "s", make_triplet("animate", 3, get_preset("tiny", size=(64, 64), frames=9)))
+    run = ["animate", "--reference", str(sample / "reference_0.png"), "--driving", str(sample / "driving.mp4"), "--steps", "1"]
+    assert main([*run, "--frames", "12", "--out", str(tmp_path / "a.mp4")]) == 2
+    assert "frames 12: exceeds the driving video's 9 frames. Pass --frames 9 or less" in capsys.readouterr().err
+    assert main([*run, "--frames", "7", "--out", str(tmp_path / "b.mp4")]) == 0
+    assert "frames 7 rounded down to 5" in capsys.readouterr().err and read_video(tmp_path / "b.mp4").num_frames == 5
+    pose = Keypoints.load(sample / "driving_kp0.npz")
+    Keypoints(pose.xy[:3], pose.visibility[:3], pose.layout, pose.size).save(tmp_path / "short.npz")
+    assert main([*run, "--driving-pose", str(tmp_path / "short.npz"), "--out", str(tmp_path / "c.mp4")]) == 2
+    assert "have 3 frames, the driving video 9" in capsys.readouterr().err and not (tmp_path / "c.mp4").exists()

@@ -175,10 +175,7 @@ class Animator:
         driving, lead = self.driving_video(driving, pose)
         default_size = tuple(self.card["size"]) if "size" in self.card else (driving.shape[2], driving.shape[1])
         size = resolve_size(config.size or default_size, notes)
-        frames = resolve_frames(None if config.frames is None else config.frames + lead, len(driving), notes)
-        if frames <= lead:
-            raise KinemaInputError("driving video", f"has {len(driving) - lead} frames; this model needs at least "
-                                   f"{5 - lead}", "Pass a longer driving video.")
+        frames = resolve_frames(config.frames, len(driving) - lead, notes, lead)
         device = self.components.transformer.device
         ref = to_tensor(fit_frames(reference[None], size, config.fit, "reference image"))[:, :, 0].to(device)
         drv = to_tensor(fit_frames(driving[:frames], size, config.fit, "driving video")).to(device)
@@ -216,7 +213,11 @@ def driving_keypoints(animator: Animator, frames: np.ndarray, pose_file: str | o
     if not animator.pose_driven:
         return None
     if pose_file is not None:
-        return Keypoints.load(pose_file)
+        pose = Keypoints.load(pose_file)
+        if pose.num_frames != len(frames):
+            raise KinemaInputError(f"driving keypoints '{pose_file}'", f"have {pose.num_frames} frames, the driving video "
+                                   f"{len(frames)}", "Extract them from this video: kinema pose extract VIDEO --out FILE.")
+        return pose
     if pose_backend == "none":
         return None
     from kinema.pose.estimators import get_estimator

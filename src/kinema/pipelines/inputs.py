@@ -33,18 +33,24 @@ def resolve_size(size: tuple[int, int], notes: list[str]) -> tuple[int, int]:
     return rounded
 
 
-def resolve_frames(requested: int | None, available: int, notes: list[str]) -> int:
-    """Frame count obeying the VAE's 1 + 4k rule, at most the driving video's length."""
+def resolve_frames(requested: int | None, available: int, notes: list[str], lead: int = 0) -> int:
+    """Frames to generate: ``lead`` lead-in frames plus the output's, together obeying the VAE's 1 + 4k
+    rule. ``requested`` (default: all) and ``available`` (the driving video's) count output frames."""
     frames = available if requested is None else requested
     if frames < 1 or frames > MAX_FRAMES:
         raise KinemaInputError(f"frames {frames}", f"must be in [1, {MAX_FRAMES}]", "Pass e.g. --frames 81.")
     if frames > available:
         raise KinemaInputError(f"frames {frames}", f"exceeds the driving video's {available} frames",
                                f"Pass --frames {available} or less, or a longer driving video.")
-    rounded = (frames - 1) // 4 * 4 + 1
-    if rounded != frames:
-        notes.append(f"frames {frames} rounded down to {rounded} (the VAE needs 1 + 4k frames)")
-    return rounded
+    total = (lead + frames - 1) // 4 * 4 + 1
+    if total <= lead:
+        minimum = -lead % 4 + 1
+        raise KinemaInputError(f"frames {frames}", f"is too few: with this model's {lead} lead-in frames it needs "
+                               f"at least {minimum}", f"Pass --frames {minimum} or more (a longer driving video).")
+    if total - lead != frames:
+        rule = f"{lead} lead-in + output frames must be 1 + 4k" if lead else "the VAE needs 1 + 4k frames"
+        notes.append(f"frames {frames} rounded down to {total - lead} ({rule})")
+    return total
 
 
 def fit_frames(frames: np.ndarray, size: tuple[int, int], fit: Fit, name: str) -> np.ndarray:
