@@ -79,7 +79,7 @@ def test_existing_run_needs_resume_and_bad_overrides_are_named(tmp_path, capsys)
     ("adapter=lora", "adapter 'lora': is not one of"), ("lora_rank=0", "lora_rank 0: must be at least 1"),
     ("ema_decay=2", "ema_decay 2: must be in [0, 1)"), ("text_dropout=5", "text_dropout 5"),
     ("flow.shift=-1", "flow.shift -1: must be positive"), ("data.augment.bone_scale_prob=2", "bone_scale_prob"),
-    ("data=5", "data 5: is not DataConfig"),
+    ("data=5", "data 5: is not DataConfig"), ("model=nosuch", "model 'nosuch'"), ("vae=nosuch", "vae 'nosuch'"),
 ])
 def test_absurd_settings_are_named_before_anything_is_written(tmp_path, capsys, override, named):
     assert main(["train", "--out", str(tmp_path / "run"), "--set", override]) == 2

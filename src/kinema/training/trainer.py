@@ -61,22 +61,30 @@ class SegmentModel(nn.Module):
 PUPPET_VAE = Path(__file__).resolve().parents[1] / "assets" / "puppet" / "vae"
 
 
+def check_backbone(config: TrainConfig) -> None:
+    """KinemaInputError when ``config.model`` or ``config.vae`` is not there (checked before the run starts)."""
+    if config.model not in BACKBONES and not Path(resolve_model(config.model)).is_dir():
+        raise KinemaInputError(f"model '{config.model}'", "is neither a backbone preset nor a directory",
+                               f"Use one of: {', '.join(BACKBONES)}, or a Wan diffusers directory.")
+    if config.vae is not None and not (_vae_dir(config.vae) / "config.json").is_file():
+        raise KinemaInputError(f"vae '{config.vae}'", "is not a diffusers AutoencoderKLWan directory",
+                               "Train one with python -m kinema.training.autoencoder, or leave vae unset.")
+
+
+def _vae_dir(vae: str) -> Path:
+    return PUPPET_VAE if vae == "puppet" else Path(vae)
+
+
 def load_backbone(config: TrainConfig) -> tuple[WanComponents, bool]:
     """Components to train: a preset (seeded random init), a local Wan directory or ``embedded`` (the
     shipped pose model, a warm start), with ``config.vae``."""
+    check_backbone(config)
     if config.model in BACKBONES:
         components, random_init = build_components(get_preset(config.model), seed=config.seed), True
-    elif Path(resolve_model(config.model)).is_dir():
-        components, random_init = load_components(resolve_model(config.model)), False
     else:
-        raise KinemaInputError(f"model '{config.model}'", "is neither a backbone preset nor a directory",
-                               f"Use one of: {', '.join(BACKBONES)}, or a Wan diffusers directory.")
+        components, random_init = load_components(resolve_model(config.model)), False
     if config.vae is not None:
-        path = PUPPET_VAE if config.vae == "puppet" else Path(config.vae)
-        if not (path / "config.json").is_file():
-            raise KinemaInputError(f"vae '{config.vae}'", "is not a diffusers AutoencoderKLWan directory",
-                                   "Train one with python -m kinema.training.autoencoder, or leave vae unset.")
-        components.vae = AutoencoderKLWan.from_pretrained(path, local_files_only=True).eval()
+        components.vae = AutoencoderKLWan.from_pretrained(_vae_dir(config.vae), local_files_only=True).eval()
     return components, random_init
 
 
@@ -150,7 +158,8 @@ class Trainer:
         self.config, self.progress, self.world = config, progress, dist_.init_world()
         self.run = RunDir(out)
         self.latents_path = Path(latents) if latents else self.run.path / "latents.safetensors"
-        cache_metadata(self.latents_path)  # an unreadable cache fails before the run directory is touched
+        check_backbone(config)  # a missing model or VAE, or an unreadable cache, fails before the run directory is touched
+        cache_metadata(self.latents_path)
         if self.world.main:
             self.run.start(config, resume)
         self.world.barrier()
