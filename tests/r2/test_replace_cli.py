@@ -113,3 +113,11 @@ def test_without_masks_or_mediapipe_the_fix_is_named(media, tmp_path, capsys):
     args = ["replace", "--reference", str(media / "ref0.png"), "--driving", str(media / "driving.mp4"),
             "--out", str(tmp_path / "x.mp4")]
     assert main(args) == 2 and "--masks" in capsys.readouterr().err
+
+
+def test_a_pose_model_in_rgb_mode_is_named_before_masks_are_asked_for(media, tmp_path, capsys):
+    args = ["animate", "--driving-mode", "rgb", "--reference", str(media / "ref0.png"), "--driving", str(media / "driving.mp4"),
+            "--out", str(tmp_path / "x.mp4")]  # the embedded (pose-driven) model, no masks
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "pose-driven DreamActor-M2" in err and "mask" not in err and not list(tmp_path.iterdir())

@@ -192,6 +192,7 @@ def animate_scail(references: Sequence[str | os.PathLike], driving: str | os.Pat
         raise KinemaInputError(f"--out '{out}'", "must end in .mp4", "Pass e.g. --out result.mp4.")
     for path in (out, out.with_suffix(".json")):  # the pair is checked before any compute
         check_output(path, "--out")
+    check_recipe(adapter_card(model, adapter), "scail-2", model, adapter)  # before asking for masks or a segmenter
     images = [load_image(r, f"reference image {k}") for k, r in enumerate(references)]
     video = read_video(driving, name="driving video")
     ref_masks, drv_masks = segment_inputs(images, video.frames, masks, reference_masks, segmenter)
