@@ -52,6 +52,8 @@ def train(preset: str, out: str, resume: bool, overrides: tuple[str, ...], laten
 
     try:
         config = get_config(preset, **parse_overrides(overrides))
+    except KinemaInputError:
+        raise
     except (TypeError, ValueError) as err:  # unknown field names; PoseAugmentConfig's own range checks
         raise KinemaInputError("--set", str(err), "Check the names and values against config.json of a run.") from err
     result = Trainer(config, out, resume=resume, progress=not no_progress, latents=latents).train()
