@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from kinema.cli.options import generation_options
-from kinema.cli.replace import captioned, run_scail, scail_options
+from kinema.cli.replace import run_scail, scail_options
 
 
 @click.command(help="Animate a reference character with a driving video (DreamActor-M2 in-context recipe).")
@@ -47,7 +47,7 @@ def animate(reference, driving, out, model, adapter, steps, seed, size, frames, 
         sampler = sampler_for(card, steps, guidance, flow_shift, scheduler)
     except ValueError as err:
         raise KinemaInputError("sampling options", str(err), "See kinema animate --help.") from None
-    prompt = captioned(prompt_for(prompt, caption, (reference,), driving, card), caption)
+    prompt = prompt_for(prompt, caption, (reference,), driving, card)
     config = AnimateConfig(size=size, frames=frames, prompt=prompt, seed=seed,
                            layout=layout, fit=fit, sampler=sampler)
     result = run(reference, driving, out, config, model=model, adapter=adapter, driving_pose=driving_pose,

@@ -56,8 +56,8 @@ def _openai(reference: Path, driving: Path, fusion: str, overrides: dict, no_cac
 
 def prompt_for(prompt: str, caption: str, references: tuple[str, ...], driving: str, card: dict) -> str:
     """``prompt``, or with ``caption`` != 'none' the text condition written from captions of
-    (``references``, ``driving``): T_fusion per bound subject, cut to ``card['text_chars']`` when the
-    model was trained on puppet captions of that budget."""
+    (``references``, ``driving``), announced on stderr: T_fusion per bound subject, cut to
+    ``card['text_chars']`` when the model was trained on puppet captions of that budget."""
     if caption == "none":
         return prompt
     if prompt:
@@ -66,11 +66,14 @@ def prompt_for(prompt: str, caption: str, references: tuple[str, ...], driving: 
         from kinema.guidance.puppet import pairs_description
 
         pairs = [_checked_pair(Path(r), Path(driving), None) for r in references]
-        return pairs_description([(p.reference, p.driving, p.subject) for p in pairs], card.get("text_chars"))
-    if len(references) != 1:
+        prompt = pairs_description([(p.reference, p.driving, p.subject) for p in pairs], card.get("text_chars"))
+    elif len(references) != 1:
         raise KinemaInputError("--caption openai", f"describes one reference, not {len(references)}",
                                "Pass --prompt for several characters (or --caption puppet for puppet samples).")
-    return _openai(Path(references[0]), Path(driving), "llm", {}, no_cache=False)["fused"]
+    else:
+        prompt = _openai(Path(references[0]), Path(driving), "llm", {}, no_cache=False)["fused"]
+    click.echo(f"note: prompt from {caption} captions: {prompt}", err=True)
+    return prompt
 
 
 @click.command()

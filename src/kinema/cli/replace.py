@@ -24,13 +24,6 @@ def parse_bind(ctx: click.Context, param: click.Parameter, value: str | None) ->
                                "Write it like --bind 1,0.") from None
 
 
-def captioned(prompt: str, caption: str) -> str:
-    """``prompt``, announced on stderr when it was written from captions."""
-    if caption != "none":
-        click.echo(f"note: prompt from {caption} captions: {prompt}", err=True)
-    return prompt
-
-
 def scail_options(command: Callable) -> Callable:
     """Mask, binding and driving-resolution options of recipe R2."""
     options = [
@@ -63,7 +56,7 @@ def run_scail(mode, references, driving, out, model, adapter, steps, seed, size,
         sampler = sampler_for(card, steps, guidance, flow_shift, scheduler)
     except ValueError as err:
         raise KinemaInputError("sampling options", str(err), f"See kinema {mode} --help.") from None
-    prompt = captioned(prompt_for(prompt, caption, references, driving, card), caption)
+    prompt = prompt_for(prompt, caption, references, driving, card)
     config = ScailConfig(mode=mode, size=size, frames=frames, prompt=prompt, seed=seed, fit=fit, bind=bind, sampler=sampler)
     result = animate_scail(references, driving, out, config, model=model, adapter=adapter, masks=masks,
                            reference_masks=reference_masks, segmenter=segmenter, driving_resolution=driving_resolution)
