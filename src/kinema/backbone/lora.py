@@ -19,7 +19,7 @@ from peft.utils import get_peft_model_state_dict
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from kinema.errors import KinemaInputError
+from kinema.errors import KinemaInputError, require_file
 from kinema.io.atomic import atomic_path
 
 FFN = ("ffn.net.0.proj", "ffn.net.2")
@@ -60,8 +60,7 @@ def save_lora(model: WanTransformer3DModel, path: str | os.PathLike) -> Path:
 def load_lora(model: WanTransformer3DModel, path: str | os.PathLike) -> WanTransformer3DModel:
     """Load a diffusers-format Wan LoRA file (kinema's or any Wan LoRA diffusers can read) into ``model``."""
     path = Path(path)
-    if not path.is_file():
-        raise KinemaInputError(f"adapter '{path}'", "file not found", "Pass a .safetensors LoRA file.")
+    require_file(path, "adapter", "Pass a .safetensors LoRA file.")
     if path.suffix != ".safetensors":
         raise KinemaInputError(f"adapter '{path}'", "is not a .safetensors file", "kinema loads adapters only from safetensors.")
     try:

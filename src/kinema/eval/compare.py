@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from kinema.errors import KinemaInputError
+from kinema.errors import KinemaInputError, require_file
 from kinema.eval.stats import paired_difference
 
 SIGNIFICANCE = 0.05
@@ -22,8 +22,7 @@ def load_results(path: str | os.PathLike) -> dict[str, Any]:
     from kinema.eval.runner import RESULTS_FORMAT
 
     path = Path(path)
-    if not path.is_file():
-        raise KinemaInputError(f"results '{path}'", "file not found", "Pass the results.json that `kinema eval` wrote.")
+    require_file(path, "results", "Pass the results.json that `kinema eval` wrote.")
     try:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:

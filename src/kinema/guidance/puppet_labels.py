@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kinema.errors import KinemaInputError
+from kinema.errors import KinemaInputError, require_file
 
 FIX = "Use the files of a `kinema synth` sample with its labels.json beside them (kinema caption also takes --labels FILE)."
 
@@ -31,8 +31,7 @@ class PuppetPair:
 
 def load_sample_labels(path: Path) -> dict[str, Any]:
     """A sample's ``labels.json``; a KinemaInputError when it is missing or not a synth sample's labels."""
-    if not path.is_file():
-        raise KinemaInputError(f"puppet labels '{path}'", "file not found", FIX)
+    require_file(path, "puppet labels", FIX)
     try:
         labels = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as err:

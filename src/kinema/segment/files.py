@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kinema.errors import KinemaInputError
+from kinema.errors import KinemaInputError, require_file
 from kinema.io import load_image, read_video
 from kinema.segment.base import check_masks
 
@@ -79,8 +79,7 @@ def _read_array(path: Path, name: str) -> np.ndarray:
 def read_mask_file(path: str | os.PathLike, name: str = "masks") -> np.ndarray:
     """Masks (T, P, H, W) bool from .npz ('masks', as kinema synth writes) / .npy, an image or a video."""
     path = Path(path)
-    if not path.is_file():
-        raise KinemaInputError(f"{name} '{path}'", "file not found", "Check the path.")
+    require_file(path, name)
     suffix = path.suffix.lower()
     if suffix in (".npz", ".npy"):
         return _read_array(path, name) > 0

@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from kinema.errors import KinemaInputError
+from kinema.errors import KinemaInputError, require_file
 from kinema.pose.convert import convert
 from kinema.pose.estimators import PoseResult, check_frames
 from kinema.pose.keypoints import Keypoints
@@ -49,8 +49,7 @@ class OnnxPoseEstimator:
         if model is None:
             raise KinemaInputError("--model", "is required by the onnx backend", "Pass a top-down pose model, e.g. --model rtmpose-m.onnx.")
         path = Path(model)
-        if not path.is_file():
-            raise KinemaInputError(f"ONNX model '{path}'", "file not found", "Check the path of the .onnx file.")
+        require_file(path, "ONNX model", "Check the path of the .onnx file.")
         try:
             import onnxruntime as ort
         except ImportError as err:
