@@ -121,3 +121,8 @@ def test_model_directory_without_transformer_is_refused(media, tmp_path, capsys)
     assert run(media, tmp_path / "o.mp4", "--model", str(tmp_path / "wan")) == 2
     assert "transformer" in capsys.readouterr().err
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_real_shape_presets_are_refused_as_models(media, tmp_path, capsys):
+    assert run(media, tmp_path / "o.mp4", "--model", "wan2.1-t2v-1.3b") == 2  # random weights of 1.4 B parameters
+    assert "Wan diffusers directory" in capsys.readouterr().err and not list(tmp_path.iterdir())

@@ -85,6 +85,11 @@ def test_load_lora_rejects_missing_pickle_corrupt_and_foreign_files(tmp_path):
     with pytest.raises(KinemaInputError, match="no LoRA weights"):
         load_lora(model, tmp_path / "weights.safetensors")
     assert not hasattr(model, "peft_config")
+    wider = build_components(get_preset("tiny", num_attention_heads=4)).transformer  # another base model's shapes
+    add_lora(wider, lora_config("ffn", rank=2))
+    save_lora(wider, tmp_path / "other.safetensors")
+    with pytest.raises(KinemaInputError, match="does not fit this model"):
+        load_lora(model, tmp_path / "other.safetensors")
 
 
 @pytest.mark.parametrize("name,params", [("wan2.1-t2v-1.3b", 1.42e9), ("wan2.1-i2v-14b", 16.39e9)])

@@ -117,6 +117,9 @@ def test_cli_runs_and_rejects_bad_input(tmp_path, capsys):
     assert "paste" in capsys.readouterr().out and (tmp_path / "p" / "report.html").is_file()
     assert main(["eval", "--benchmark", "puppet-nope", "--out", str(tmp_path / "x")]) == 2
     assert "puppet-animate" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    assert main(["eval", "--benchmark", SMALL.name, "--method", "static-reference", "--model", "embedded", "--cases", "1",
+                 "--out", str(tmp_path / "e")]) == 0  # the guidance of the model's card (TRAINING.md's figures)
+    assert json.loads((tmp_path / "e" / "run.json").read_text())["options"]["guidance"] == 1.0
     for absurd in (["--guidance", "nan"], ["--guidance", "1e9"], ["--seed", str(2**70)]):
         assert main(["eval", "--benchmark", SMALL.name, *absurd, "--out", str(tmp_path / "g")]) == 2
         assert not (tmp_path / "g").exists()

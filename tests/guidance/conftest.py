@@ -52,8 +52,10 @@ class FakeServer:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                     step = server.answer(body) if server.answer else (server.steps.popleft() if len(server.steps) > 1 else server.steps[0])
+                time.sleep(step.delay_s)
+                with server.lock:  # done before answering: the client may send its next request the moment it reads this
+                    server.in_flight -= 1
                 try:
-                    time.sleep(step.delay_s)
                     payload = step.raw if step.raw is not None else json.dumps(step.body).encode()
                     self.send_response(step.status)
                     for k, v in ({"Content-Type": "application/json"} | step.headers).items():
@@ -63,9 +65,6 @@ class FakeServer:
                     self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client timed out and left
-                finally:
-                    with server.lock:
-                        server.in_flight -= 1
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

@@ -38,6 +38,7 @@ def test_frame_counts_are_the_outputs_not_the_lead_ins(tmp_path, capsys):
     assert "frames 12: exceeds the driving video's 9 frames. Pass --frames 9 or less" in capsys.readouterr().err
     assert main([*run, "--frames", "7", "--out", str(tmp_path / "b.mp4")]) == 0
     assert "frames 7 rounded down to 5" in capsys.readouterr().err and read_video(tmp_path / "b.mp4").num_frames == 5
+    assert json.loads((tmp_path / "b.json").read_text())["pose_backend"] == "puppet"  # what estimated the skeleton
     pose = Keypoints.load(sample / "driving_kp0.npz")
     Keypoints(pose.xy[:3], pose.visibility[:3], pose.layout, pose.size).save(tmp_path / "short.npz")
     assert main([*run, "--driving-pose", str(tmp_path / "short.npz"), "--out", str(tmp_path / "c.mp4")]) == 2

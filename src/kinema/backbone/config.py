@@ -72,6 +72,7 @@ class BackboneConfig:
     text_encoder: TextEncoderConfig = field(default_factory=TextEncoderConfig)
     image_encoder: ImageEncoderConfig | None = None
     description: str = ""
+    shapes_only: bool = False  # real model sizes: for the meta device and memory planning, not random-weight runs
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,7 +105,7 @@ PRESETS: dict[str, BackboneConfig] = {
         "wan2.1-t2v-1.3b",
         TransformerConfig(num_layers=30, num_attention_heads=12, attention_head_dim=128, ffn_dim=8960,
                           in_channels=16, text_dim=4096),
-        _WAN_VAE, _UMT5_XXL, description="Wan2.1-T2V-1.3B shapes (1.42 B transformer parameters)",
+        _WAN_VAE, _UMT5_XXL, description="Wan2.1-T2V-1.3B shapes (1.42 B transformer parameters)", shapes_only=True,
     ),
     "wan2.1-i2v-14b": BackboneConfig(
         "wan2.1-i2v-14b",
@@ -113,7 +114,7 @@ PRESETS: dict[str, BackboneConfig] = {
         _WAN_VAE, _UMT5_XXL,
         image_encoder=ImageEncoderConfig(hidden_size=1280, intermediate_size=5120, num_hidden_layers=32,
                                          num_attention_heads=16, image_size=224, patch_size=14),
-        description="Wan2.1-I2V-14B shapes (16.4 B transformer parameters)",
+        description="Wan2.1-I2V-14B shapes (16.4 B transformer parameters)", shapes_only=True,
     ),
 }
 

@@ -68,7 +68,11 @@ def load_lora(model: WanTransformer3DModel, path: str | os.PathLike) -> WanTrans
     except (OSError, ValueError, SafetensorError) as err:
         raise KinemaInputError(f"adapter '{path}'", f"is not a readable safetensors file ({type(err).__name__})",
                                "Pass a LoRA .safetensors file, e.g. the one kinema train exports.") from None
-    model.load_lora_adapter(state_dict, prefix="transformer", adapter_name=ADAPTER, metadata=metadata)
+    try:
+        model.load_lora_adapter(state_dict, prefix="transformer", adapter_name=ADAPTER, metadata=metadata)
+    except (RuntimeError, ValueError) as err:  # e.g. a size mismatch: trained on another base model
+        raise KinemaInputError(f"adapter '{path}'", f"does not fit this model ({str(err).splitlines()[0][:200]})",
+                               "Use the --model it was trained on (kinema train writes it into kinema.json beside it).") from None
     if ADAPTER not in getattr(model, "peft_config", {}):  # diffusers only warns when no key matches
         raise KinemaInputError(f"adapter '{path}'", "has no LoRA weights for this Wan transformer",
                                "Pass a Wan LoRA (diffusers or original format) trained for this model.")

@@ -14,8 +14,8 @@ def _checked_pair(reference: Path, driving: Path, labels: Path | None):  # noqa:
     from kinema.guidance.puppet_labels import check_size, puppet_pair
     from kinema.io import load_image, read_video
 
+    image = load_image(reference, "reference")  # a missing file is named as such, before its labels
     pair = puppet_pair(reference, labels)
-    image = load_image(reference, "reference")
     check_size(pair.reference, (image.shape[1], image.shape[0]), f"reference '{reference}'")
     check_size(pair.driving, read_video(driving, max_frames=1, name="driving video").size, f"driving video '{driving}'")
     return pair

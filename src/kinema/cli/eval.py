@@ -15,7 +15,7 @@ from kinema.cli.options import SEED
 @click.option("--adapter", type=click.Path(), default=None, help="LoRA .safetensors (diffusers Wan format).")
 @click.option("--cases", type=int, default=None, help="Evaluate the first N cases (default: the benchmark's count).")
 @click.option("--steps", type=int, default=30, show_default=True, help="Denoising steps.")
-@click.option("--guidance", type=float, default=5.0, show_default=True, help="Text classifier-free guidance scale.")
+@click.option("--guidance", type=float, default=None, help="Text classifier-free guidance scale (default: the model's, else 5).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Noise seed.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Output directory (resumable).")
 @click.pass_context
@@ -24,12 +24,15 @@ def eval(ctx, benchmark, method, model, adapter, cases, steps, guidance, seed, o
         return
     from kinema.errors import KinemaInputError
     from kinema.eval import EvalConfig, MethodOptions, run_eval
+    from kinema.pipelines.animate import adapter_card
     from kinema.sampling import SamplerConfig
 
     if benchmark is None or out is None:
         raise KinemaInputError("kinema eval", "needs --benchmark and --out", "E.g. kinema eval --benchmark puppet-animate --out out/eval.")
     if not 1 <= steps <= 1000:
         raise KinemaInputError(f"--steps {steps}", "is outside 1..1000", "Pass e.g. --steps 30.")
+    if guidance is None:
+        guidance = adapter_card(model, adapter).get("guidance", 5.0)
     try:
         SamplerConfig(steps=steps, guidance=guidance)
     except ValueError as err:

@@ -45,12 +45,16 @@ def resolve_model(model: str) -> str:
 def load_model(model: str, dtype: torch.dtype = torch.float32) -> tuple[WanComponents, bool]:
     """Components of a preset (seeded random weights: True) or of a local diffusers-format Wan directory."""
     model = resolve_model(model)
+    if model in PRESETS and get_preset(model).shapes_only:
+        raise KinemaInputError(f"--model '{model}'", "is the real model's shapes with no weights (random weights "
+                               "of that size fill memory and show nothing)", "Pass the Wan diffusers directory of its weights.")
     if model in PRESETS:
         return build_components(get_preset(model)), True
     if Path(model).is_dir():
         return load_components(model, dtype), False
     raise KinemaInputError(f"--model '{model}'", "is neither a preset nor a directory",
-                           f"Pass a Wan diffusers directory, 'embedded', or one of: {', '.join(PRESETS)}.")
+                           f"Pass a Wan diffusers directory, 'embedded', or one of: "
+                           f"{', '.join(p for p in PRESETS if not PRESETS[p].shapes_only)}.")
 
 
 def sampler_for(card: dict, steps: int, guidance: float | None = None, flow_shift: float | None = None,
@@ -241,7 +245,8 @@ def animate(reference: str | os.PathLike, driving: str | os.PathLike, out: str |
     pose = driving_keypoints(animator, video.frames, driving_pose, pose_backend)
     result = animator(image, video.frames, config, progress, pose)
     result.settings.update(reference=str(reference), driving=str(driving), adapter=adapter and str(adapter),
-                           driving_pose=driving_pose and str(driving_pose), fps=video.fps, notes=result.notes)
+                           driving_pose=driving_pose and str(driving_pose), fps=video.fps, notes=result.notes,
+                           pose_backend=pose_backend if animator.pose_driven and driving_pose is None else None)
     write_video(out, result.frames, fps=video.fps)
     write_json_atomic(out.with_suffix(".json"), result.settings)
     return result

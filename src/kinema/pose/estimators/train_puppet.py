@@ -137,6 +137,9 @@ def train(out: str, cfg: TrainConfig, net: PuppetPoseConfig = PuppetPoseConfig()
     print(f"wrote {out}")
 
 
+MIN_STEPS = 21  # OneCycleLR's 5 % warm-up must hold at least one step
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="weights file (.safetensors)")
@@ -145,6 +148,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = parser.parse_args(argv)
+    if args.steps < MIN_STEPS or args.batch < 1:
+        parser.error(f"--steps must be at least {MIN_STEPS} (the one-cycle schedule warms up over 5 %) and --batch at least 1")
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(1)
     train(args.out, TrainConfig(steps=args.steps, batch=args.batch, seed=args.seed))
