@@ -116,7 +116,9 @@ def train(out: str, cfg: TrainConfig, net: PuppetPoseConfig = PuppetPoseConfig()
     torch.manual_seed(cfg.seed)
     model = HeatmapNet(net).train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.05)
+    # A 5 % warm-up; OneCycleLR divides by (its length - 1), so a 1-step one (10..29 steps) becomes 2 steps.
+    warmup = 2 / cfg.steps if round(0.05 * cfg.steps) == 1 else 0.05
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=warmup)
     pool: list[tuple] = []
     for step in range(1, cfg.steps + 1):
         while len(pool) < cfg.batch:
@@ -137,9 +139,6 @@ def train(out: str, cfg: TrainConfig, net: PuppetPoseConfig = PuppetPoseConfig()
     print(f"wrote {out}")
 
 
-MIN_STEPS = 21  # OneCycleLR's 5 % warm-up must hold at least one step
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="weights file (.safetensors)")
@@ -148,8 +147,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = parser.parse_args(argv)
-    if args.steps < MIN_STEPS or args.batch < 1:
-        parser.error(f"--steps must be at least {MIN_STEPS} (the one-cycle schedule warms up over 5 %) and --batch at least 1")
+    if args.steps < 1 or args.batch < 1:
+        parser.error("--steps and --batch must be at least 1")
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(1)
     train(args.out, TrainConfig(steps=args.steps, batch=args.batch, seed=args.seed))
