@@ -197,11 +197,11 @@ def lr_at(step: int, config: AutoencoderTrainConfig) -> float:
 
 
 def train(config: AutoencoderTrainConfig, vae: AutoencoderKLWan | None = None, log=print,  # noqa: ANN001
-          shape: VAEConfig | None = None) -> AutoencoderKLWan:
+          shape: VAEConfig | None = None, device: str = "cpu") -> AutoencoderKLWan:
     """Train ``vae`` (default: a fresh VAE of ``shape``, else of the puppet preset, seeded with
-    ``config.seed``) and set its latent stats."""
+    ``config.seed``) on ``device`` and set its latent stats; returns it on the CPU."""
     torch.manual_seed(config.seed)
-    vae = vae or build_vae(shape)
+    vae = (vae or build_vae(shape)).to(device)
     vae.train()
     if config.decoder_only:
         vae.requires_grad_(False)
@@ -217,7 +217,7 @@ def train(config: AutoencoderTrainConfig, vae: AutoencoderKLWan | None = None, l
             break
         for group in opt.param_groups:
             group["lr"] = lr_at(step, config)
-        loss, parts = vae_loss(vae, sample_batch(rng, step, config), config)
+        loss, parts = vae_loss(vae, sample_batch(rng, step, config).to(device), config)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
@@ -228,13 +228,14 @@ def train(config: AutoencoderTrainConfig, vae: AutoencoderKLWan | None = None, l
     vae.eval()
     if not config.decoder_only:
         set_latent_stats(vae, np.random.default_rng([config.seed, 13]), config)
-    return vae
+    return vae.cpu()
 
 
 @torch.no_grad()
 def set_latent_stats(vae: AutoencoderKLWan, rng: np.random.Generator, config: AutoencoderTrainConfig) -> None:
     """Store the per-channel mean / std of the posterior mode over fresh training composites."""
-    z = torch.cat([vae.encode(to_tensor(sample_composite(rng, max(config.frames), config)[None])).latent_dist.mode()
+    device = next(vae.parameters()).device
+    z = torch.cat([vae.encode(to_tensor(sample_composite(rng, max(config.frames), config)[None]).to(device)).latent_dist.mode()
                    for _ in range(config.stats_clips)], dim=2)  # (1, C, sum f, h, w)
     z = z.transpose(0, 1).flatten(1)  # (C, N)
     vae.register_to_config(latents_mean=z.mean(1).tolist(), latents_std=z.std(1).clamp_min(1e-4).tolist())
@@ -272,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, help="warm-up steps (default: the preset's)")
     parser.add_argument("--base-dim", type=int, help="a fresh VAE's base width (default: the puppet backbone's)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="torch device (default: cuda when available)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     overrides = {k: v for k, v in (("steps", args.steps), ("seed", args.seed),
@@ -285,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.exit(2, "error: --base-dim sets a fresh VAE's width; leave it out with --init\n")
     shape = replace(get_preset("puppet").vae, base_dim=args.base_dim) if args.base_dim else None
     vae = AutoencoderKLWan.from_pretrained(args.init) if args.init else None
-    out = save(train(config, vae, shape=shape), args.out, config)
+    out = save(train(config, vae, shape=shape, device=args.device), args.out, config)
     print(f"wrote {out}")
     return 0
 
