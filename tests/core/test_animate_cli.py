@@ -126,3 +126,15 @@ def test_model_directory_without_transformer_is_refused(media, tmp_path, capsys)
 def test_real_shape_presets_are_refused_as_models(media, tmp_path, capsys):
     assert run(media, tmp_path / "o.mp4", "--model", "wan2.1-t2v-1.3b") == 2  # random weights of 1.4 B parameters
     assert "Wan diffusers directory" in capsys.readouterr().err and not list(tmp_path.iterdir())
+
+
+def test_frames_count_output_frames_around_a_lead_in():
+    from kinema.errors import KinemaInputError
+    from kinema.pipelines.inputs import resolve_frames
+
+    notes = []
+    assert resolve_frames(7, 9, notes, lead=4) == 9 and notes == ["frames 7 rounded down to 5 (4 lead-in + output frames must be 1 + 4k)"]
+    assert resolve_frames(None, 9, [], lead=4) == 13  # all 9 output frames after the lead-in
+    assert resolve_frames(3, 9, [], lead=2) == 5  # 2 + 3 = 1 + 4
+    with pytest.raises(KinemaInputError, match="with this model's 2 lead-in frames it needs at least 3"):
+        resolve_frames(1, 9, [], lead=2)  # 2 + 1 frames round down to 1, inside the lead-in

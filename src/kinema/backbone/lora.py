@@ -91,9 +91,7 @@ def save_patch_embedding(model: WanTransformer3DModel, path: str | os.PathLike) 
 def load_patch_embedding(model: WanTransformer3DModel, path: str | os.PathLike) -> WanTransformer3DModel:
     """Load a patch embedding written by :func:`save_patch_embedding`; its shape must match ``model``'s."""
     path = Path(path)
-    if not path.is_file():
-        raise KinemaInputError(f"patch embedding '{path}'", "file not found",
-                               "Keep the adapter's directory whole (the trainer writes it beside lora.safetensors).")
+    require_file(path, "patch embedding", "Keep the adapter's directory whole (the trainer writes it beside lora.safetensors).")
     try:
         state = load_file(path)
     except (OSError, SafetensorError) as err:

@@ -24,17 +24,14 @@ def eval(ctx, benchmark, method, model, adapter, cases, steps, guidance, seed, o
         return
     from kinema.errors import KinemaInputError
     from kinema.eval import EvalConfig, MethodOptions, run_eval
-    from kinema.pipelines.animate import adapter_card
-    from kinema.sampling import SamplerConfig
+    from kinema.pipelines.animate import adapter_card, sampler_for
 
     if benchmark is None or out is None:
         raise KinemaInputError("kinema eval", "needs --benchmark and --out", "E.g. kinema eval --benchmark puppet-animate --out out/eval.")
     if not 1 <= steps <= 1000:
         raise KinemaInputError(f"--steps {steps}", "is outside 1..1000", "Pass e.g. --steps 30.")
-    if guidance is None:
-        guidance = adapter_card(model, adapter).get("guidance", 5.0)
-    try:
-        SamplerConfig(steps=steps, guidance=guidance)
+    try:  # the model card's guidance unless given, checked
+        guidance = sampler_for(adapter_card(model, adapter), steps, guidance).guidance
     except ValueError as err:
         raise KinemaInputError("sampling options", str(err), "See kinema eval --help.") from None
     options = MethodOptions(model=model, adapter=adapter, steps=steps, guidance=guidance, seed=seed)

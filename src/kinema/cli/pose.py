@@ -60,13 +60,14 @@ def extract(video: Path, out: Path, backend: str | None, model: Path | None, fam
 def render(keypoints: Path, out: Path, augment: bool, seed: int, size: tuple[int, int] | None, fps: float) -> None:
     """Draw KEYPOINTS (.npz or .json) as an OpenPose-style skeleton video."""
     from kinema.io import write_video
+    from kinema.pipelines.inputs import check_size
     from kinema.pose.augment import PoseAugmentConfig, augment_pose
     from kinema.pose.keypoints import Keypoints
     from kinema.pose.render import render_pose
 
     _check_out(out, (".mp4",))
-    if size is not None and not all(16 <= s <= 4096 for s in size):
-        raise KinemaInputError(f"--size {size[0]}x{size[1]}", "must be in 16..4096 per side", "Pass e.g. --size 512x512.")
+    if size is not None:
+        check_size(size)
     kp = Keypoints.load(keypoints)
     if kp.num_frames == 0 or not kp.detected.any():
         raise KinemaInputError(f"keypoints '{keypoints}'", "has no frame with a visible joint", "Re-run `kinema pose extract` on a video with a person.")

@@ -20,8 +20,8 @@ from kinema.backbone.lora import load_lora, load_patch_embedding
 from kinema.backbone.segments import forward_segments
 from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
-from kinema.io import check_output, load_image, read_video, write_json_atomic, write_video
-from kinema.pipelines.inputs import Fit, fit_frames, resolve_frames, resolve_size, to_frames, to_tensor
+from kinema.io import load_image, read_video, write_json_atomic, write_video
+from kinema.pipelines.inputs import Fit, check_video_out, fit_frames, resolve_frames, resolve_size, to_frames, to_tensor
 from kinema.pose.driving import inference_skeleton
 from kinema.pose.keypoints import Keypoints
 from kinema.recipes import dreamactor_m2 as r1
@@ -45,10 +45,10 @@ def resolve_model(model: str) -> str:
 def load_model(model: str, dtype: torch.dtype = torch.float32) -> tuple[WanComponents, bool]:
     """Components of a preset (seeded random weights: True) or of a local diffusers-format Wan directory."""
     model = resolve_model(model)
-    if model in PRESETS and get_preset(model).shapes_only:
-        raise KinemaInputError(f"--model '{model}'", "is the real model's shapes with no weights (random weights "
-                               "of that size fill memory and show nothing)", "Pass the Wan diffusers directory of its weights.")
     if model in PRESETS:
+        if PRESETS[model].shapes_only:
+            raise KinemaInputError(f"--model '{model}'", "is the real model's shapes with no weights (random weights "
+                                   "of that size fill memory and show nothing)", "Pass the Wan diffusers directory of its weights.")
         return build_components(get_preset(model)), True
     if Path(model).is_dir():
         return load_components(model, dtype), False
@@ -234,11 +234,7 @@ def animate(reference: str | os.PathLike, driving: str | os.PathLike, out: str |
             adapter: str | os.PathLike | None = None, progress: bool = True,
             driving_pose: str | os.PathLike | None = None, pose_backend: str = "puppet") -> AnimationResult:
     """Read the inputs, animate, and write ``out`` (H.264 mp4) plus ``out`` with suffix .json, atomically."""
-    out = Path(out)
-    if out.suffix.lower() != ".mp4":
-        raise KinemaInputError(f"--out '{out}'", "must end in .mp4", "Pass e.g. --out result.mp4.")
-    for path in (out, out.with_suffix(".json")):  # the pair is checked before any compute
-        check_output(path, "--out")
+    out = check_video_out(out)
     image = load_image(reference, "reference image")
     video = read_video(driving, name="driving video")
     animator = Animator.load(model, adapter)

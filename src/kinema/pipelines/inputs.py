@@ -6,6 +6,8 @@ when it adjusted something (rounded frames or sizes) so the user is told.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Literal
 
 import cv2
@@ -13,6 +15,7 @@ import numpy as np
 import torch
 
 from kinema.errors import KinemaInputError
+from kinema.io import check_output
 
 Fit = Literal["error", "crop", "pad"]
 SIZE_MULTIPLE = 16  # VAE stride 8 x patch 2
@@ -21,12 +24,28 @@ MAX_FRAMES = 1001
 ASPECT_TOLERANCE = 0.05
 
 
-def resolve_size(size: tuple[int, int], notes: list[str]) -> tuple[int, int]:
-    """Check (W, H) is sane and round each side down to a multiple of 16."""
+def check_video_out(out: str | os.PathLike) -> Path:
+    """``out`` as a Path, checked before any compute: an .mp4 that, with its .json settings beside it, can be written."""
+    out = Path(out)
+    if out.suffix.lower() != ".mp4":
+        raise KinemaInputError(f"--out '{out}'", "must end in .mp4", "Pass e.g. --out result.mp4.")
+    for path in (out, out.with_suffix(".json")):
+        check_output(path, "--out")
+    return out
+
+
+def check_size(size: tuple[int, int]) -> None:
+    """KinemaInputError unless each side of (W, H) is in [MIN_SIDE, MAX_SIDE]."""
     w, h = size
     if not (MIN_SIDE <= w <= MAX_SIDE and MIN_SIDE <= h <= MAX_SIDE):
         raise KinemaInputError(f"size {w}x{h}", f"each side must be in [{MIN_SIDE}, {MAX_SIDE}] pixels",
                                "Pass e.g. --size 832x480.")
+
+
+def resolve_size(size: tuple[int, int], notes: list[str]) -> tuple[int, int]:
+    """Check (W, H) is sane and round each side down to a multiple of 16."""
+    check_size(size)
+    w, h = size
     rounded = (w // SIZE_MULTIPLE * SIZE_MULTIPLE, h // SIZE_MULTIPLE * SIZE_MULTIPLE)
     if rounded != (w, h):
         notes.append(f"size {w}x{h} rounded down to {rounded[0]}x{rounded[1]} (sides must be multiples of {SIZE_MULTIPLE})")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,9 +20,9 @@ from kinema.backbone.encoders import decode_latents, encode_prompt
 from kinema.backbone.segments import forward_segments
 from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
-from kinema.io import check_output, load_image, read_video, write_json_atomic, write_video
+from kinema.io import load_image, read_video, write_json_atomic, write_video
 from kinema.pipelines.animate import AnimationResult, adapter_card, check_recipe, load_adapter, load_model
-from kinema.pipelines.inputs import Fit, fit_frames, resolve_frames, resolve_size, to_frames, to_tensor
+from kinema.pipelines.inputs import Fit, check_video_out, fit_frames, resolve_frames, resolve_size, to_frames, to_tensor
 from kinema.recipes import scail2 as r2
 from kinema.sampling import SamplerConfig, classifier_free_guidance, sample
 from kinema.segment import MaskFileSegmenter, SlotMasks, bind_slots, check_masks, get_segmenter, left_to_right
@@ -187,11 +186,7 @@ def animate_scail(references: Sequence[str | os.PathLike], driving: str | os.Pat
                   masks: str | os.PathLike | None = None, reference_masks: Sequence[str | os.PathLike] = (),
                   segmenter: str = "mediapipe", driving_resolution: str | None = None, progress: bool = True) -> AnimationResult:
     """Read the inputs, segment, animate or replace, and write ``out`` (mp4) plus ``out`` .json, atomically."""
-    out = Path(out)
-    if out.suffix.lower() != ".mp4":
-        raise KinemaInputError(f"--out '{out}'", "must end in .mp4", "Pass e.g. --out result.mp4.")
-    for path in (out, out.with_suffix(".json")):  # the pair is checked before any compute
-        check_output(path, "--out")
+    out = check_video_out(out)
     check_recipe(adapter_card(model, adapter), "scail-2", model, adapter)  # before asking for masks or a segmenter
     images = [load_image(r, f"reference image {k}") for k, r in enumerate(references)]
     video = read_video(driving, name="driving video")

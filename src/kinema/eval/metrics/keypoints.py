@@ -46,13 +46,14 @@ def keypoint_scores(estimated: Keypoints, targets: tuple[Keypoints, ...], alpha:
     groups = {**{g: np.array(ix) for g, ix in layout.groups.items()}, "all": np.arange(layout.num_joints)}
     if "hands" in layout.groups:
         groups["body"] = np.setdiff1d(np.arange(layout.num_joints), layout.groups["hands"])
+    limbs = _body_limbs(layout)
     dist, hit, found, seen, bones = [], [], [], [], []
     for target in targets:
         xy, visible = target.xy[:, 0], target.visibility[:, 0] > 0  # (T, J, 2), (T, J)
         p = _match(estimated, xy, visible)
         d = np.linalg.norm(estimated.xy[:, p] - xy, axis=-1)  # (T, J)
         det = estimated.visibility[:, p] > 0
-        bones.append(_bone_errors(estimated.xy[:, p], det, xy, visible, _body_limbs(layout)))
+        bones.append(_bone_errors(estimated.xy[:, p], det, xy, visible, limbs))
         dist.append(d)
         hit.append(det & (d <= alpha * _scale(xy, visible)[:, None]))
         found.append(det & visible)
