@@ -53,9 +53,10 @@ VARIANTS: dict[str, tuple[str, dict, tuple[str, ...]]] = {  # name: (preset, ove
     "multi": ("puppet-r2", {"r2": {"characters": 2, "replace_fraction": 0.0}}, ("multi",)),
     "multi-no-binding": ("puppet-r2", {"r2": {"characters": 2, "replace_fraction": 0.0, "binding": False}}, ("multi",)),
     "pose": ("puppet", {"model": "embedded", "optim": {"lr": 2e-4, "warmup_steps": 100}}, ("animate",)),
-    "r1-augment": ("puppet", {}, ("animate",)),
-    "r1-no-augment": ("puppet", {"data": {"augment": {"bone_scale_prob": 0.0, "bbox_normalize": False}}}, ("animate",)),
-    "r1-oracle": ("puppet", {"data": {"recipe": "oracle"}}, ("animate",)),
+    "r1-augment": ("puppet", {"data": {"recipe": "pose", "augment": {"bbox_normalize": True}}}, ("animate",)),
+    "r1-no-augment": ("puppet", {"data": {"recipe": "pose", "augment": {"bone_scale_prob": 0.0, "bbox_normalize": False}}},
+                      ("animate",)),
+    "r1-oracle": ("puppet", {"data": {"recipe": "oracle", "augment": {"bbox_normalize": True}}}, ("animate",)),
 }
 ABLATIONS = {"no-switch": "full", "no-mode-rope": "full", "multi-no-binding": "multi", "r1-no-augment": "r1-augment",
              "r1-oracle": "r1-augment"}

@@ -1,4 +1,5 @@
-"""Regression figures of the embedded puppet model: ``kinema demo --steps 10`` scores of case 0.
+"""Regression figures of the embedded puppet model: ``kinema demo --steps 10`` scores of case 0, and the
+time to sample one 17-frame 64 × 64 clip with the evaluation's 20 steps on 2 CPU threads.
 
     python benchmarks/embedded_model.py      # writes src/kinema/assets/puppet/model/regression.json
 
@@ -9,14 +10,18 @@ CIs and baselines, comes from ``kinema eval --benchmark puppet-animate --method 
 from __future__ import annotations
 
 import tempfile
+import time
 
 import torch
 
 from kinema.io import write_json_atomic
-from kinema.pipelines.animate import EMBEDDED_DIR
-from kinema.pipelines.demo import run_demo
+from kinema.eval.benchmarks import get_benchmark, render_case
+from kinema.guidance.puppet import model_prompt
+from kinema.pipelines.animate import EMBEDDED_DIR, AnimateConfig, Animator, sampler_for
+from kinema.pipelines.demo import BENCHMARK, run_demo
 
 STEPS = 10
+TIMED_STEPS = 20  # what `kinema eval` and TRAINING.md's figures use
 TOLERANCE = {"psnr": 0.3, "psnr_char": 0.5, "ssim": 0.01, "ssim_char": 0.02, "kp_pck_body": 0.05,
              "kp_pck_hands": 0.08, "kp_err_body": 0.6}
 
@@ -30,6 +35,23 @@ def main() -> None:
                                                          "tolerance": {k: TOLERANCE[k] for k in scores}})
     for method, values in metrics["scores"].items():
         print(f"{method:17s}" + "  ".join(f"{k} {v:.3f}" for k, v in values.items()))
+    print(f"sampling {TIMED_STEPS} steps, 2 threads: {sampling_seconds():.2f} s per clip (best of 3)")
+
+
+def sampling_seconds() -> float:
+    """Wall time of one :class:`Animator` call on the demo case (its lead-in frames included)."""
+    torch.set_num_threads(2)
+    bench = get_benchmark(BENCHMARK)
+    case = render_case(bench, bench.case_specs(1)[0])
+    animator, tri = Animator.load(), case.triplet
+    config = AnimateConfig(size=case.size, frames=case.frames, prompt=model_prompt(tri, animator.card),
+                           sampler=sampler_for(animator.card, TIMED_STEPS, None))
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        animator(tri.reference_images[0], tri.driving.frames, config, False, tri.driving.keypoints[0])
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 if __name__ == "__main__":

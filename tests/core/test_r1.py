@@ -4,7 +4,6 @@ import torch
 
 from kinema.backbone.components import build_components
 from kinema.backbone.config import get_preset
-from kinema.backbone.encoders import encode_video
 from kinema.recipes import dreamactor_m2 as r1
 
 
@@ -36,7 +35,7 @@ def test_spatial_inputs_layout_matches_wan_i2v_channels():
     reference, driving = torch.rand(1, 3, 32, 32, generator=g) * 2 - 1, torch.rand(1, 3, 9, 32, 32, generator=g) * 2 - 1
     inputs = r1.build_inputs(components, reference, driving, "spatial")
     assert inputs.condition.shape == (1, 20, 3, 4, 8) and inputs.latent_shape == (1, 16, 3, 4, 8)
-    torch.testing.assert_close(inputs.condition[:, 4:], encode_video(components, r1.composite_video(reference, driving)))
+    torch.testing.assert_close(inputs.condition[:, 4:], components.codec.encode(r1.composite_video(reference, driving)))
     segments = r1.segments(inputs, torch.zeros(inputs.latent_shape), torch.tensor([900.0]))
     assert len(segments) == 1 and segments[0].latents.shape[1] == 36
     assert r1.character_latents(inputs, torch.arange(8.0).expand(1, 16, 3, 4, 8))[0, 0, 0, 0].tolist() == [0, 1, 2, 3]
@@ -50,4 +49,18 @@ def test_temporal_inputs_put_clean_driving_before_target():
     clean, target = r1.segments(inputs, torch.zeros(inputs.latent_shape), torch.tensor([900.0]))
     assert clean.offset == (-3, 0, 0) and not clean.predicted and float(clean.timestep) == 0.0
     assert target.predicted and target.offset == (0, 0, 0)
-    torch.testing.assert_close(clean.latents[:, :16], encode_video(components, driving))
+    torch.testing.assert_close(clean.latents[:, :16], components.codec.encode(driving))
+
+
+def test_anchor_is_the_reference_held_still_beside_the_driving_latents():
+    components = build_components(get_preset("puppet"))  # lossless pixel codec
+    g = torch.Generator().manual_seed(0)
+    reference, driving = torch.rand(1, 3, 32, 32, generator=g) * 2 - 1, torch.rand(1, 3, 9, 32, 32, generator=g) * 2 - 1
+    inputs = r1.build_inputs(components, reference, driving, "spatial")
+    anchor = r1.anchor(inputs)
+    assert anchor.shape == inputs.latent_shape == (1, 192, 3, 8, 16)
+    still = components.codec.decode(r1.character_latents(inputs, anchor))
+    torch.testing.assert_close(still, reference[:, :, None].expand(-1, -1, 9, -1, -1))  # the static reference video
+    torch.testing.assert_close(anchor[..., 8:], inputs.condition[:, 4:, :, :, 8:])  # the driving half: Z itself
+    target = r1.target_latents(components, inputs, torch.zeros_like(driving), driving)
+    torch.testing.assert_close(anchor[..., 8:], target[..., 8:])  # which the target's driving half equals

@@ -52,7 +52,7 @@ def test_lora_saved_by_kinema_loads_in_diffusers_pipeline(tmp_path, preset, pipe
 
     fresh = build_components(get_preset(preset), seed=1)
     extra = {"image_encoder": fresh.image_encoder, "image_processor": fresh.image_processor} if fresh.is_i2v else {}
-    pipe = pipeline(tokenizer=fresh.tokenizer, text_encoder=fresh.text_encoder, vae=fresh.vae,
+    pipe = pipeline(tokenizer=fresh.tokenizer, text_encoder=fresh.text_encoder, vae=fresh.codec.vae,
                     transformer=fresh.transformer, scheduler=None, **extra)
     pipe.load_lora_weights(str(path))
     theirs = pipe.transformer(x, t, text, image).sample

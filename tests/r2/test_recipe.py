@@ -8,10 +8,12 @@ import torch
 from kinema.backbone.rope import grid_coords
 from kinema.backbone.segments import Segment, forward_segments
 from kinema.backbone.widen import widen_patch_embedding
+from kinema.recipes import dreamactor_m2 as r1
 from kinema.recipes import scail2 as r2
 from tests.r2.conftest import conditions
 
-SWITCH = r2.BASE_CHANNELS  # channel index of the environment switch in a segment
+BASE = r1.in_channels(16)  # the Wan2.1-I2V layout of the tiny presets' 16-channel VAE
+SWITCH = BASE  # channel index of the environment switch in a segment
 
 
 @pytest.mark.parametrize("resolution", ["full", "half"])
@@ -24,8 +26,8 @@ def test_segment_shapes_coordinates_and_mask_channels(tiny, mode, resolution):
     target, driving = r2.segments(inputs, noisy, torch.tensor([700.0]))
     f, h, w = 3, 4, 4  # 9 frames -> 3 latent frames; 32 px / VAE stride 8
     hd = h // 2 if resolution == "half" else h
-    assert target.latents.shape == (1, config.in_channels, 2 + f, h, w) and config.in_channels == 41
-    assert driving.latents.shape == (1, config.in_channels, f, hd, hd)
+    assert target.latents.shape == (1, config.in_channels(), 2 + f, h, w) and config.in_channels() == 41
+    assert driving.latents.shape == (1, config.in_channels(), f, hd, hd)
     assert (target.predicted, driving.predicted) == (True, False)
     assert float(target.timestep) == 700.0 and float(driving.timestep) == 0.0
     # Target: 2 reference frames at t = -2, -1, the video at t = 0..f-1.
@@ -66,17 +68,17 @@ def test_modes_differ_only_in_switch_and_rope_offset(tiny):
 def test_widened_channels_start_as_a_no_op(tiny):
     """Widened model + R2 segments == the 36-channel model on the same segments without the mask channels."""
     base = copy.deepcopy(tiny.transformer)
-    widened = widen_patch_embedding(copy.deepcopy(tiny.transformer), r2.R2Config().in_channels)
+    widened = widen_patch_embedding(copy.deepcopy(tiny.transformer), r2.R2Config().in_channels())
     text = torch.randn(1, 512, 32, generator=torch.Generator().manual_seed(1))
     for mode in r2.MODES:
         inputs = r2.build_inputs(tiny, *conditions(), mode)
         segments = r2.segments(inputs, torch.randn(inputs.latent_shape), torch.tensor([400.0]))
-        narrow = [Segment(s.latents[:, :r2.BASE_CHANNELS], s.timestep, s.offset, s.predicted) for s in segments]
+        narrow = [Segment(s.latents[:, :BASE], s.timestep, s.offset, s.predicted) for s in segments]
         with torch.no_grad():
             out = forward_segments(widened, segments, text)[0]
             assert torch.equal(out, forward_segments(base, narrow, text)[0])
     with torch.no_grad():  # the new channels are live once trained
-        widened.patch_embedding.weight[:, r2.BASE_CHANNELS:] = 0.5
+        widened.patch_embedding.weight[:, BASE:] = 0.5
         assert not torch.equal(forward_segments(widened, segments, text)[0], out)
 
 

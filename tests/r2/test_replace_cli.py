@@ -12,9 +12,11 @@ from PIL import Image
 from kinema.cli.main import main
 from kinema.io import load_image, read_video, write_video
 from kinema.pipelines.replace import ScailAnimator, ScailConfig, segment_inputs
+from kinema.recipes import dreamactor_m2 as r1
 from kinema.recipes import scail2 as r2
 
-SLOTS = r2.BASE_CHANNELS + 1  # first binding-slot channel of a segment
+BASE = r1.in_channels(16)  # the Wan2.1-I2V layout of the tiny presets' 16-channel VAE
+SLOTS = BASE + 1  # first binding-slot channel of a segment
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,12 @@ from safetensors.torch import load_file
 from kinema.cli.main import main
 from kinema.errors import KinemaInputError
 from kinema.io import read_video, write_video
-from kinema.pipelines.animate import Animator
+from kinema.pipelines.animate import Animator, model_card
 from kinema.pipelines.replace import ScailAnimator
+from kinema.recipes import dreamactor_m2 as r1
 from kinema.recipes import scail2 as r2
 from kinema.training.config import get_config
+from kinema.training.data import stack
 from kinema.training.flow import NUM_TRAIN_TIMESTEPS, noisy_latents
 from kinema.training.scail2 import ScailRecipe, make_sample, sample_mode
 from kinema.training.recipe import get_recipe
@@ -36,12 +38,12 @@ def trained(tmp_path_factory) -> Path:
 
 def _fixed_batch_loss(trainer: Trainer, indices: list[int]) -> float:
     """Loss on ``indices`` (one mode) with fixed noise and σ = 0.5 (no gradient)."""
-    samples = [trainer.data[i] for i in indices]
-    x0 = torch.stack([s["x0"] for s in samples])
+    samples, cpu = [trainer.data[i] for i in indices], torch.device("cpu")
+    x0 = stack(samples, "x0", cpu)
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(123))
     sigma = torch.full((len(samples),), 0.5)
     x_t, target = noisy_latents(x0, noise, sigma)
-    text = torch.stack([s["text"] for s in samples])
+    text = stack(samples, "text", cpu)
     with torch.no_grad():
         pred = trainer.model(x_t, sigma * NUM_TRAIN_TIMESTEPS, **trainer.recipe.conditions(samples, text, torch.device("cpu")))
     return float(trainer.recipe.loss(pred, target, samples).mean())
@@ -98,7 +100,7 @@ def test_encoded_samples_differ_by_mode_in_switch_and_offset(trained):
     data = load_file(trained / "latents.safetensors")
     modes = {int(data[f"{i}/mode"]) for i in range(4)}
     for i in range(4):
-        switch = data[f"{i}/driving"][r2.BASE_CHANNELS]
+        switch = data[f"{i}/driving"][r1.in_channels(16)]  # [Z_D | ones | Z_D | switch | slots]
         replace = int(data[f"{i}/mode"]) == 1
         assert torch.all(switch == float(replace))
         assert tuple(data[f"{i}/offset"].tolist()) == ((0, 0, 0) if replace else (0, 0, 2))  # (0, 0, 1) x 2 patches
@@ -128,7 +130,7 @@ def test_card_round_trips_the_r2_settings(tmp_path):
     animator = ScailAnimator.load(str(model))
     assert animator.recipe == config.r2.recipe()
     assert animator.recipe == r2.R2Config(slots=3, replace_shift=(0, 1, 0), animate_shift=(0, 1, 0), switch=False)
-    assert animator.components.transformer.config.in_channels == r2.BASE_CHANNELS + 1 + 3
+    assert animator.components.transformer.config.in_channels == r1.in_channels(16) + 1 + 3
     with pytest.raises(KinemaInputError, match="half"):
         ScailAnimator.load(str(model), driving_resolution="half")
 
@@ -194,11 +196,13 @@ def test_puppet_r2_preset_warm_starts_from_the_embedded_model():
     assert config.recipe == "scail-2" and config.model == "embedded"
     assert config.data.size == (64, 64) and config.data.frames == 17
     components, random_init = load_backbone(config)
-    pose_weight = components.transformer.patch_embedding.weight.detach().clone()  # (D, 36, 1, 2, 2)
+    pose_weight = components.transformer.patch_embedding.weight.detach().clone()  # (D, 2C + 4, 1, 2, 2)
     prepare_transformer(components, config, get_recipe(config))
     weight = components.transformer.patch_embedding.weight.detach()
-    assert not random_init and weight.shape[1] == r2.BASE_CHANNELS + 1 + 4 == pose_weight.shape[1] + 5
-    assert torch.equal(weight[:, :36], pose_weight) and not weight[:, 36:].any()  # switch + slots start at zero
+    base = r1.in_channels(components.codec.channels)
+    assert not random_init and weight.shape[1] == base + 1 + 4 == pose_weight.shape[1] + 5
+    assert torch.equal(weight[:, :base], pose_weight) and not weight[:, base:].any()  # switch + slots start at zero
+    assert config.prediction == model_card("embedded")["prediction"]
 
 
 def test_r2_eval_method_scores_a_replace_case(trained, tmp_path):

@@ -7,8 +7,8 @@ import torch
 
 from kinema.cli.main import main
 from kinema.training.config import config_from_dict, get_config
-from kinema.training.flow import NUM_TRAIN_TIMESTEPS, flow_loss, noisy_latents
-from kinema.training.data import batch_indices
+from kinema.training.flow import NUM_TRAIN_TIMESTEPS, flow_loss, loss_pair, noisy_latents
+from kinema.training.data import batch_indices, stack
 from kinema.training.trainer import Trainer
 
 from tests.training.runs import assert_killed_run_resumes_bit_identically, assert_torchrun_matches_one_process
@@ -17,20 +17,22 @@ SMALL = ["--set", "data.samples=4", "--set", "batch_size=4", "--set", "checkpoin
 
 
 def _fixed_batch_loss(trainer: Trainer) -> float:
-    """Loss on samples 0-1 with fixed noise and σ = 0.5 (no gradient)."""
-    samples = trainer.data[:2]
-    x0 = torch.stack([s["x0"] for s in samples])
+    """Loss on samples 0-1 with fixed noise and σ = 0.5 (no gradient), on what the model denoises."""
+    samples, cpu = trainer.data[:2], torch.device("cpu")
+    x0, anchor = stack(samples, "x0", cpu), trainer.recipe.anchor(samples, cpu)
+    x0 = x0 if anchor is None else x0 - anchor
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(123))
     sigma = torch.full((2,), 0.5)
-    x_t, target = noisy_latents(x0, noise, sigma)
+    x_t, _ = noisy_latents(x0, noise, sigma)
     with torch.no_grad():
-        pred = trainer.model(x_t, sigma * NUM_TRAIN_TIMESTEPS, torch.stack([s["condition"] for s in samples]),
-                             torch.stack([s["text"] for s in samples]))
+        output = trainer.model(x_t, sigma * NUM_TRAIN_TIMESTEPS, stack(samples, "condition", cpu), stack(samples, "text", cpu))
+    pred, target = loss_pair(output, x_t, x0, noise, sigma, trainer.config.prediction, trainer.config.flow)
     return float(flow_loss(pred, target, int(samples[0]["character_width"])).mean())
 
 
-def test_tiny_preset_lowers_the_loss_on_a_fixed_batch(tmp_path):
-    config = get_config("tiny", steps=30, data={"samples": 2}, optim={"lr": 2e-3})
+@pytest.mark.parametrize("prediction,anchor", [("velocity", "none"), ("sample", "none"), ("sample", "reference")])
+def test_tiny_preset_lowers_the_loss_on_a_fixed_batch(tmp_path, prediction, anchor):
+    config = get_config("tiny", steps=30, data={"samples": 2}, optim={"lr": 2e-3}, prediction=prediction, anchor=anchor)
     trainer = Trainer(config, tmp_path / "run", progress=False)
     before = _fixed_batch_loss(trainer)
     trainer.train()
@@ -79,7 +81,8 @@ def test_existing_run_needs_resume_and_bad_overrides_are_named(tmp_path, capsys)
     ("adapter=lora", "adapter 'lora': is not one of"), ("lora_rank=0", "lora_rank 0: must be at least 1"),
     ("ema_decay=2", "ema_decay 2: must be in [0, 1)"), ("text_dropout=5", "text_dropout 5"),
     ("flow.shift=-1", "flow.shift -1: must be positive"), ("data.augment.bone_scale_prob=2", "bone_scale_prob"),
-    ("data=5", "data 5: is not DataConfig"), ("model=nosuch", "model 'nosuch'"), ("vae=nosuch", "vae 'nosuch'"),
+    ("data=5", "data 5: is not DataConfig"), ("model=nosuch", "model 'nosuch'"),
+    ("prediction=epsilon", "prediction 'epsilon'"), ("anchor=driving", "anchor 'driving'"),
 ])
 def test_absurd_settings_are_named_before_anything_is_written(tmp_path, capsys, override, named):
     assert main(["train", "--out", str(tmp_path / "run"), "--set", override]) == 2
@@ -100,7 +103,7 @@ def test_unreadable_latents_cache_and_resume_with_nothing_to_resume(tmp_path, ca
 def test_nested_overrides_reach_the_pose_augmentation():
     config = get_config("puppet", data={"samples": 3, "augment": {"bone_scale_prob": 0.0}})
     assert config.data.samples == 3 and config.data.augment.bone_scale_prob == 0.0
-    assert config.data.augment.bbox_normalize and config.data.size == (64, 64)
+    assert not config.data.augment.bbox_normalize and config.data.recipe == "oracle" and config.data.size == (64, 64)
 
 
 def test_lora_run_exports_an_adapter_that_animate_loads_with_its_card(tmp_path):
@@ -116,3 +119,16 @@ def test_lora_run_exports_an_adapter_that_animate_loads_with_its_card(tmp_path):
     assert tuned.pose_driven and not base.pose_driven  # the card beside the adapter says how to drive it
     lora_b = [p for n, p in tuned.components.transformer.named_parameters() if "lora_B" in n]
     assert lora_b and any(p.abs().sum() > 0 for p in lora_b)
+
+
+def test_half_precision_export_loads_back_in_float32(tmp_path):
+    from safetensors import safe_open
+
+    from kinema.pipelines.animate import Animator
+
+    config = get_config("tiny", steps=1, data={"samples": 2}, export_dtype="float16")
+    model = Trainer(config, tmp_path / "run", progress=False).train().run.export / "model"
+    with safe_open(next((model / "transformer").glob("*.safetensors")), "pt") as f:
+        assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F16"}
+    animator = Animator.load(str(model))
+    assert {p.dtype for p in animator.components.transformer.parameters()} == {torch.float32}

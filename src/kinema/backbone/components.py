@@ -2,6 +2,7 @@
 
 Directory layout (what diffusers' Wan pipelines save): ``transformer/``, ``vae/``,
 ``text_encoder/``, ``tokenizer/`` and, for I2V models, ``image_encoder/`` + ``image_processor/``.
+Models on the lossless pixel codec have ``codec/`` (its config) instead of ``vae/``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from transformers import (
     UMT5EncoderModel,
 )
 
-from kinema.backbone.config import BackboneConfig
+from kinema.backbone.codecs import Codec, PixelCodec, PixelCodecConfig, WanVAECodec, load_codec
+from kinema.backbone.config import BackboneConfig, VAEConfig
 from kinema.errors import KinemaInputError
 
 WAN_TEXT_LEN = 512  # diffusers' I2V attention processor hard-codes 512 text tokens
@@ -35,7 +37,7 @@ class WanComponents:
     """Everything a Wan video model needs; ``source`` names the preset or directory."""
 
     transformer: WanTransformer3DModel
-    vae: AutoencoderKLWan
+    codec: Codec
     text_encoder: UMT5EncoderModel
     tokenizer: PreTrainedTokenizerBase
     image_encoder: CLIPVisionModel | None = None
@@ -48,11 +50,12 @@ class WanComponents:
         return self.image_encoder is not None
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> WanComponents:
-        """Move the networks; the VAE and encoders stay float32 unless ``dtype`` is given for all."""
+        """Move the networks; the codec and encoders stay float32 unless ``dtype`` is given for all."""
         self.transformer.to(device)
         if dtype is not None and dtype != self.transformer.dtype:
             self.transformer.to(dtype)
-        for module in (self.vae, self.text_encoder, self.image_encoder):
+        self.codec.to(device)
+        for module in (self.text_encoder, self.image_encoder):
             if module is not None:
                 module.to(device)
         return self
@@ -61,7 +64,7 @@ class WanComponents:
         """Save in the diffusers directory layout that :func:`load_components` reads."""
         path = Path(path)
         self.transformer.save_pretrained(path / "transformer")
-        self.vae.save_pretrained(path / "vae")
+        self.codec.save(path)
         self.text_encoder.save_pretrained(path / "text_encoder")
         self.tokenizer.save_pretrained(path / "tokenizer")
         if self.image_encoder is not None:
@@ -80,6 +83,14 @@ def tiny_tokenizer(text_len: int = WAN_TEXT_LEN) -> T5Tokenizer:
     return T5Tokenizer(vocab=pieces, extra_ids=0, model_max_length=text_len)
 
 
+def build_codec(config: VAEConfig | PixelCodecConfig) -> Codec:
+    """The codec of a preset: a seeded-random ``AutoencoderKLWan`` (call under the caller's seed) or the pixel codec."""
+    if isinstance(config, PixelCodecConfig):
+        return PixelCodec(config)
+    vae = AutoencoderKLWan(**{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()})
+    return WanVAECodec(vae.eval())
+
+
 def build_components(config: BackboneConfig, seed: int = 0, device: str = "cpu") -> WanComponents:
     """Instantiate every component from ``config``; seeded random weights, or shapes on ``meta``."""
     te = config.text_encoder
@@ -87,7 +98,7 @@ def build_components(config: BackboneConfig, seed: int = 0, device: str = "cpu")
     with torch.random.fork_rng(devices=[]), torch.device(device):
         torch.manual_seed(seed)
         transformer = WanTransformer3DModel(**asdict(config.transformer))
-        vae = AutoencoderKLWan(**{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config.vae).items()})
+        codec = build_codec(config.codec)
         vocab = 256384 if device == "meta" else len(tokenizer)  # umt5-xxl vocabulary for real shapes
         text_encoder = UMT5EncoderModel(UMT5Config(
             vocab_size=vocab, d_model=te.d_model, d_kv=te.d_kv, d_ff=te.d_ff, num_layers=te.num_layers,
@@ -98,9 +109,9 @@ def build_components(config: BackboneConfig, seed: int = 0, device: str = "cpu")
             image_encoder = CLIPVisionModel(CLIPVisionConfig(**asdict(ie), projection_dim=ie.hidden_size))
             image_processor = CLIPImageProcessorPil(
                 size={"shortest_edge": ie.image_size}, crop_size={"height": ie.image_size, "width": ie.image_size})
-    components = WanComponents(transformer, vae, text_encoder, tokenizer, image_encoder, image_processor, config.name,
+    components = WanComponents(transformer, codec, text_encoder, tokenizer, image_encoder, image_processor, config.name,
                                te.text_len)
-    for module in (transformer, vae, text_encoder, image_encoder):
+    for module in (transformer, text_encoder, image_encoder):
         if module is not None:
             module.eval()
     return components
@@ -113,14 +124,14 @@ def load_components(path: str | os.PathLike, torch_dtype: torch.dtype = torch.fl
         KinemaInputError: the directory or one of its required sub-folders is missing.
     """
     path = Path(path)
-    for sub in ("transformer", "vae", "text_encoder", "tokenizer"):
+    for sub in ("transformer", "text_encoder", "tokenizer"):
         if not (path / sub).is_dir():
             raise KinemaInputError(
                 f"model directory '{path}'", f"has no '{sub}/' sub-folder",
                 "Point --model at a Wan checkpoint in diffusers format (e.g. Wan2.1-I2V-14B-480P-Diffusers).")
     kwargs = {"local_files_only": True}
     transformer = WanTransformer3DModel.from_pretrained(path / "transformer", torch_dtype=torch_dtype, **kwargs)
-    vae = AutoencoderKLWan.from_pretrained(path / "vae", torch_dtype=torch.float32, **kwargs)
+    codec = load_codec(path)
     text_encoder = UMT5EncoderModel.from_pretrained(path / "text_encoder", dtype=torch_dtype, **kwargs)
     tokenizer = T5Tokenizer.from_pretrained(path / "tokenizer", **kwargs)
     image_encoder = image_processor = None
@@ -128,9 +139,9 @@ def load_components(path: str | os.PathLike, torch_dtype: torch.dtype = torch.fl
         image_encoder = CLIPVisionModel.from_pretrained(path / "image_encoder", dtype=torch.float32, **kwargs)
         image_processor = CLIPImageProcessorPil.from_pretrained(path / "image_processor", **kwargs)
     text_len = min(tokenizer.model_max_length, WAN_TEXT_LEN)  # a kinema-trained small model may use fewer
-    components = WanComponents(transformer, vae, text_encoder, tokenizer, image_encoder, image_processor, str(path),
+    components = WanComponents(transformer, codec, text_encoder, tokenizer, image_encoder, image_processor, str(path),
                                text_len)
-    for module in (transformer, vae, text_encoder, image_encoder):
+    for module in (transformer, text_encoder, image_encoder):
         if module is not None:
             module.eval()
     return components

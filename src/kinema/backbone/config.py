@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from kinema.backbone.codecs import PixelCodecConfig
+
 
 @dataclass(frozen=True)
 class TransformerConfig:
@@ -64,11 +66,12 @@ class ImageEncoderConfig:
 
 @dataclass(frozen=True)
 class BackboneConfig:
-    """All Wan components of one model. ``image_encoder`` is set for I2V-style models only."""
+    """All Wan components of one model. ``codec`` is a Wan VAE or the lossless pixel codec;
+    ``image_encoder`` is set for I2V-style models only."""
 
     name: str
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
-    vae: VAEConfig = field(default_factory=VAEConfig)
+    codec: VAEConfig | PixelCodecConfig = field(default_factory=VAEConfig)
     text_encoder: TextEncoderConfig = field(default_factory=TextEncoderConfig)
     image_encoder: ImageEncoderConfig | None = None
     description: str = ""
@@ -79,7 +82,7 @@ class BackboneConfig:
 
 
 _TINY_VAE = VAEConfig(base_dim=3, z_dim=16, dim_mult=(1, 1, 1, 1), num_res_blocks=1)
-_PUPPET_VAE = VAEConfig(base_dim=16, z_dim=16, dim_mult=(1, 2, 2), num_res_blocks=1, temperal_downsample=(True, True))
+_PIXEL_4 = PixelCodecConfig(spatial_stride=4)  # 192 latent channels
 _WAN_VAE = VAEConfig()
 _UMT5_XXL = TextEncoderConfig(d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64)
 
@@ -97,9 +100,11 @@ PRESETS: dict[str, BackboneConfig] = {
     ),
     "puppet": BackboneConfig(
         "puppet",
-        TransformerConfig(num_layers=8, num_attention_heads=4, attention_head_dim=32, ffn_dim=512, in_channels=36),
-        _PUPPET_VAE, TextEncoderConfig(text_len=64),
-        description="the embedded puppet model's shapes: stride 4 x 4 x 4 VAE, 2.4 M-parameter DiT, 64 text tokens",
+        TransformerConfig(num_layers=8, num_attention_heads=4, attention_head_dim=64, ffn_dim=1024, in_channels=388,
+                          out_channels=192),
+        _PIXEL_4, TextEncoderConfig(text_len=64),
+        description="the embedded puppet model's shapes: lossless pixel codec (stride 4), 9.6 M-parameter DiT, "
+                    "64 text tokens",
     ),
     "wan2.1-t2v-1.3b": BackboneConfig(
         "wan2.1-t2v-1.3b",

@@ -1,7 +1,8 @@
-"""Conditioning encoders around the Wan components: prompts, CLIP image tokens, normalised VAE latents.
+"""Conditioning encoders around the Wan components: prompts and CLIP image tokens (video latents
+come from ``components.codec``).
 
-These follow diffusers' Wan pipelines exactly (prompt padding, latent normalisation) so weights
-trained in kinema behave the same inside ``WanPipeline``.
+These follow diffusers' Wan pipelines exactly (prompt padding) so weights trained in kinema behave
+the same inside ``WanPipeline``.
 """
 
 from __future__ import annotations
@@ -36,27 +37,3 @@ def encode_image_tokens(components: WanComponents, images: torch.Tensor) -> torc
     encoder = components.image_encoder
     pixel_values = inputs.pixel_values.to(encoder.device, encoder.dtype)
     return encoder(pixel_values=pixel_values, output_hidden_states=True).hidden_states[-2]
-
-
-def _latent_stats(components: WanComponents, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    config = components.vae.config
-    shape = (1, config.z_dim, 1, 1, 1)
-    mean = torch.tensor(config.latents_mean, device=like.device, dtype=like.dtype).view(shape)
-    std = torch.tensor(config.latents_std, device=like.device, dtype=like.dtype).view(shape)
-    return mean, std
-
-
-def encode_video(components: WanComponents, video: torch.Tensor) -> torch.Tensor:
-    """Normalised latents (B, 16, 1 + (F-1)/4, H/8, W/8) of a video (B, 3, F, H, W) in [-1, 1] (posterior mode)."""
-    vae = components.vae
-    latents = vae.encode(video.to(vae.device, vae.dtype)).latent_dist.mode()
-    mean, std = _latent_stats(components, latents)
-    return (latents - mean) / std
-
-
-def decode_latents(components: WanComponents, latents: torch.Tensor) -> torch.Tensor:
-    """Video (B, 3, F, H, W) in [-1, 1] from normalised latents."""
-    vae = components.vae
-    latents = latents.to(vae.device, vae.dtype)
-    mean, std = _latent_stats(components, latents)
-    return vae.decode(latents * std + mean).sample.clamp(-1, 1)

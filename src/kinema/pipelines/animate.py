@@ -15,9 +15,8 @@ import torch
 
 from kinema.backbone.components import WanComponents, build_components, load_components
 from kinema.backbone.config import PRESETS, get_preset
-from kinema.backbone.encoders import decode_latents, encode_prompt
+from kinema.backbone.encoders import encode_prompt
 from kinema.backbone.lora import load_lora, load_patch_embedding
-from kinema.backbone.segments import forward_segments
 from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
 from kinema.io import load_image, read_video, write_json_atomic, write_video
@@ -26,6 +25,7 @@ from kinema.pose.driving import inference_skeleton
 from kinema.pose.keypoints import Keypoints
 from kinema.recipes import dreamactor_m2 as r1
 from kinema.sampling import SamplerConfig, classifier_free_guidance, sample
+from kinema.sampling.prediction import Prediction, check_prediction, to_velocity
 
 EMBEDDED = "embedded"  # the trained puppet model shipped in the package
 EMBEDDED_DIR = Path(__file__).resolve().parents[1] / "assets" / "puppet" / "model"
@@ -63,6 +63,14 @@ def sampler_for(card: dict, steps: int, guidance: float | None = None, flow_shif
     guidance = card.get("guidance", 5.0) if guidance is None else guidance
     flow_shift = card.get("flow_shift", 3.0) if flow_shift is None else flow_shift
     return SamplerConfig(scheduler, steps, flow_shift, guidance)
+
+
+def card_prediction(card: dict) -> Prediction:
+    """How the network's output is read (``kinema.json``'s ``prediction``; velocity for foreign Wan weights)."""
+    try:
+        return check_prediction(card.get("prediction", "velocity"))
+    except ValueError as err:
+        raise KinemaInputError("model card kinema.json", str(err), "Fix its 'prediction' field.") from None
 
 
 def _read_card(directory: Path) -> dict:
@@ -130,10 +138,13 @@ class Animator:
     """A Wan model prepared for recipe R1 (patch embedding widened to 36 channels if needed)."""
 
     def __init__(self, components: WanComponents, random_weights: bool = False, card: dict | None = None) -> None:
-        widen_patch_embedding(components.transformer, max(r1.IN_CHANNELS, components.transformer.config.in_channels))
+        channels = r1.in_channels(components.codec.channels)
+        widen_patch_embedding(components.transformer, max(channels, components.transformer.config.in_channels))
         self.components = components
         self.random_weights = random_weights
         self.card = card or {}
+        self.prediction = card_prediction(self.card)
+        self.anchored = self.card.get("anchor", "none") == "reference"
 
     @property
     def pose_driven(self) -> bool:
@@ -190,18 +201,19 @@ class Animator:
         dtype = self.components.transformer.dtype
 
         def velocity(context: torch.Tensor):
-            def v(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-                segments = r1.segments(inputs, x.to(dtype), t)
-                image = None if inputs.image_tokens is None else inputs.image_tokens.to(dtype)
-                return forward_segments(self.components.transformer, segments, context.to(dtype), image)[0].float()
+            def v(x: torch.Tensor, t: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+                out = r1.predict(self.components.transformer, inputs, x.to(dtype), t, context.to(dtype))
+                return to_velocity(out.float(), x, sigma, self.prediction)
             return v
 
         guided = classifier_free_guidance(velocity(text[:1]), velocity(text[1:]), config.sampler.guidance)
 
-        # 3. Sample from seeded noise and decode the character half.
+        # 3. Sample from seeded noise (an anchored model samples the change from r1.anchor), decode the character half.
         noise = torch.randn(inputs.latent_shape, generator=torch.Generator().manual_seed(config.seed)).to(device)
         latents = sample(guided, noise, config.sampler, progress)
-        video = decode_latents(self.components, r1.character_latents(inputs, latents))
+        if self.anchored:
+            latents = latents + r1.anchor(inputs)
+        video = self.components.codec.decode(r1.character_latents(inputs, latents))
         if self.random_weights:
             notes.append(f"model '{self.components.source}' has random weights: the output shows the pipeline "
                          "working, not a trained animation; pass --model DIR for real Wan weights")

@@ -18,7 +18,7 @@ from kinema.errors import KinemaInputError
 from kinema.io import check_output
 
 Fit = Literal["error", "crop", "pad"]
-SIZE_MULTIPLE = 16  # VAE stride 8 x patch 2
+SIZE_MULTIPLE = 16  # Wan VAE stride 8 x patch 2 (the pixel codec: 4 x 2 divides it)
 MIN_SIDE, MAX_SIDE = 32, 2048
 MAX_FRAMES = 1001
 ASPECT_TOLERANCE = 0.05
@@ -53,7 +53,7 @@ def resolve_size(size: tuple[int, int], notes: list[str]) -> tuple[int, int]:
 
 
 def resolve_frames(requested: int | None, available: int, notes: list[str], lead: int = 0) -> int:
-    """Frames to generate: ``lead`` lead-in frames plus the output's, together obeying the VAE's 1 + 4k
+    """Frames to generate: ``lead`` lead-in frames plus the output's, together obeying the codec's 1 + 4k
     rule. ``requested`` (default: all) and ``available`` (the driving video's) count output frames."""
     frames = available if requested is None else requested
     if frames < 1 or frames > MAX_FRAMES:
@@ -67,7 +67,7 @@ def resolve_frames(requested: int | None, available: int, notes: list[str], lead
         raise KinemaInputError(f"frames {frames}", f"is too few: with this model's {lead} lead-in frames it needs "
                                f"at least {minimum}", f"Pass --frames {minimum} or more (a longer driving video).")
     if total - lead != frames:
-        rule = f"{lead} lead-in + output frames must be 1 + 4k" if lead else "the VAE needs 1 + 4k frames"
+        rule = f"{lead} lead-in + output frames must be 1 + 4k" if lead else "the codec needs 1 + 4k frames"
         notes.append(f"frames {frames} rounded down to {total - lead} ({rule})")
     return total
 

@@ -16,15 +16,18 @@ import numpy as np
 import torch
 
 from kinema.backbone.components import WanComponents
-from kinema.backbone.encoders import decode_latents, encode_prompt
+from kinema.backbone.encoders import encode_prompt
 from kinema.backbone.segments import forward_segments
 from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
 from kinema.io import load_image, read_video, write_json_atomic, write_video
-from kinema.pipelines.animate import AnimationResult, adapter_card, check_recipe, load_adapter, load_model
+from kinema.pipelines.animate import (
+    AnimationResult, adapter_card, card_prediction, check_recipe, load_adapter, load_model,
+)
 from kinema.pipelines.inputs import Fit, check_video_out, fit_frames, resolve_frames, resolve_size, to_frames, to_tensor
 from kinema.recipes import scail2 as r2
 from kinema.sampling import SamplerConfig, classifier_free_guidance, sample
+from kinema.sampling.prediction import to_velocity
 from kinema.segment import MaskFileSegmenter, SlotMasks, bind_slots, check_masks, get_segmenter, left_to_right
 
 
@@ -73,16 +76,18 @@ def card_recipe(card: dict, model: str, driving_resolution: str | None) -> r2.R2
 
 
 class ScailAnimator:
-    """A Wan model prepared for recipe R2 (patch embedding widened to 37 + N channels, zero-initialised)."""
+    """A Wan model prepared for recipe R2 (patch embedding widened by the switch and N slot channels, zero-initialised)."""
 
     def __init__(self, components: WanComponents, recipe: r2.R2Config = r2.R2Config(), random_weights: bool = False,
                  card: dict | None = None) -> None:
-        if components.transformer.config.in_channels > recipe.in_channels:
+        channels = recipe.in_channels(components.codec.channels)
+        if components.transformer.config.in_channels > channels:
             raise ValueError(f"model has {components.transformer.config.in_channels} input channels, "
-                             f"more than recipe R2 with {recipe.slots} slots uses ({recipe.in_channels})")
-        widen_patch_embedding(components.transformer, recipe.in_channels)
+                             f"more than recipe R2 with {recipe.slots} slots uses ({channels})")
+        widen_patch_embedding(components.transformer, channels)
         self.components, self.recipe, self.random_weights = components, recipe, random_weights
         self.card = card or {}
+        self.prediction = card_prediction(self.card)
 
     @classmethod
     def load(cls, model: str = "tiny", adapter: str | os.PathLike | None = None, device: str = "cpu",
@@ -94,7 +99,8 @@ class ScailAnimator:
         check_recipe(card, "scail-2", model, adapter)
         components, random_weights = load_model(model, dtype)
         recipe = card_recipe(card, model, driving_resolution) if "r2" in card else r2.R2Config.for_channels(
-            components.transformer.config.in_channels, driving_resolution=driving_resolution or "full")
+            components.transformer.config.in_channels, components.codec.channels,
+            driving_resolution=driving_resolution or "full")
         animator = cls(components.to(device, dtype), recipe, random_weights, card)
         if adapter is not None:
             load_adapter(animator.components, adapter, card)
@@ -142,7 +148,8 @@ class ScailAnimator:
         """Animate or replace; arguments as :meth:`prepare`. Returns frames (T, H, W, 3) uint8 and settings."""
         notes: list[str] = []
         prepared = self.prepare(references, driving, reference_masks, driving_masks, config, notes)
-        video = decode_latents(self.components, r2.video_latents(prepared.inputs, self._sample(prepared.inputs, config, progress)))
+        latents = self._sample(prepared.inputs, config, progress)
+        video = self.components.codec.decode(r2.video_latents(prepared.inputs, latents))
         if self.random_weights:
             notes.append(f"model '{self.components.source}' has random weights: the output shows the pipeline "
                          "working, not a trained animation; pass --model DIR for trained weights")
@@ -159,8 +166,9 @@ class ScailAnimator:
         image = None if inputs.image_tokens is None else inputs.image_tokens.to(dtype)
 
         def velocity(context: torch.Tensor):
-            def v(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-                return forward_segments(model, r2.segments(inputs, x.to(dtype), t), context.to(dtype), image)[0].float()
+            def v(x: torch.Tensor, t: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+                out = forward_segments(model, r2.segments(inputs, x.to(dtype), t), context.to(dtype), image)[0]
+                return to_velocity(out.float(), x, sigma, self.prediction)
             return v
 
         guided = classifier_free_guidance(velocity(text[:1]), velocity(text[1:]), config.sampler.guidance)

@@ -3,8 +3,8 @@
 Spatial layout (the paper's method): composite video C of size H x 2W,
     C[0] = I_ref ⊕ D[0],   C[t>0] = 0 ⊕ D[t]          (eq. 2, ⊕ = concat along width)
 mask M = M_r ⊕ M_m with M_r = 1 on frame 0 only and M_m = 1 everywhere. The DiT input is the
-channel concat [noisy latent (16) | M folded to 4 channels | Z = VAE(C) (16)], i.e. Wan2.1-I2V's
-36-channel layout widened along W. The character video is the left half of the output.
+channel concat [noisy latent (C) | M folded to 4 channels | Z = codec(C) (C)], i.e. Wan2.1-I2V's
+36-channel layout (C = 16) widened along W. The character video is the left half of the output.
 
 Temporal layout (the paper's "temporal in-context" ablation, after TIC-FT): the target keeps the
 plain I2V layout (reference as first-frame condition, width W) and the driving video's latents
@@ -21,14 +21,18 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from kinema.backbone.codecs import TEMPORAL_STRIDE
 from kinema.backbone.components import WanComponents
-from kinema.backbone.encoders import encode_image_tokens, encode_video
-from kinema.backbone.segments import Segment
+from kinema.backbone.encoders import encode_image_tokens
+from kinema.backbone.segments import Segment, forward_segments
 
 Layout = Literal["spatial", "temporal"]
-LATENT_CHANNELS, MASK_CHANNELS = 16, 4
-IN_CHANNELS = LATENT_CHANNELS + MASK_CHANNELS + LATENT_CHANNELS  # 36: Wan2.1-I2V's layout
-TEMPORAL_STRIDE = 4
+MASK_CHANNELS = 4  # the I2V mask: 4 pixel frames folded into each latent frame
+
+
+def in_channels(latent_channels: int) -> int:
+    """Patch-embedding inputs: noisy latent + mask + condition latent (36 for Wan2.1's 16-channel VAE)."""
+    return latent_channels + MASK_CHANNELS + latent_channels
 
 
 def composite_video(reference: torch.Tensor, driving: torch.Tensor) -> torch.Tensor:
@@ -78,8 +82,8 @@ class R1Inputs:
     @property
     def latent_shape(self) -> tuple[int, ...]:
         """Shape of the noisy latent this recipe denoises."""
-        b, _, f, h, w = self.condition.shape
-        return (b, LATENT_CHANNELS, f, h, w)
+        b, c, f, h, w = self.condition.shape
+        return (b, c - MASK_CHANNELS, f, h, w)
 
 
 def build_inputs(components: WanComponents, reference: torch.Tensor, driving: torch.Tensor,
@@ -93,23 +97,24 @@ def build_inputs(components: WanComponents, reference: torch.Tensor, driving: to
     """
     b, _, f, h, w = driving.shape
     image_tokens = encode_image_tokens(components, reference)
+    codec = components.codec
     if layout == "spatial":
-        z = encode_video(components, composite_video(reference, driving))  # (B, 16, f', h/8, 2w/8)
+        z = codec.encode(composite_video(reference, driving))  # (B, C, f', h/s, 2w/s)
         mask = fold_mask(composite_mask(f, h, w, b).to(z), z.shape[-2:])
         return R1Inputs(layout, torch.cat([mask, z], dim=1), None, image_tokens, z.shape[-1] // 2)
     if layout == "temporal":
         first = torch.zeros_like(driving)
         first[:, :, 0] = reference
-        z_ref = encode_video(components, first)  # I2V first-frame condition
+        z_ref = codec.encode(first)  # I2V first-frame condition
         m_r = fold_mask(composite_mask(f, h, w, b)[..., :w].to(z_ref), z_ref.shape[-2:])
-        z_drv = encode_video(components, driving)
+        z_drv = codec.encode(driving)
         context = torch.cat([z_drv, torch.ones_like(m_r), z_drv], dim=1)  # clean latent | M_m | Z_D
         return R1Inputs(layout, torch.cat([m_r, z_ref], dim=1), context, image_tokens, z_ref.shape[-1])
     raise ValueError(f"unknown R1 layout '{layout}'; use 'spatial' or 'temporal'")
 
 
 def segments(inputs: R1Inputs, noisy: torch.Tensor, timestep: torch.Tensor) -> list[Segment]:
-    """The token stream for one denoising step: noisy (B, 16, f, h, W_lat), timestep (B,)."""
+    """The token stream for one denoising step: noisy (B, C, f, h, W_lat), timestep (B,)."""
     target = Segment(torch.cat([noisy, inputs.condition.to(noisy)], dim=1), timestep)
     if inputs.context is None:
         return [target]
@@ -118,13 +123,35 @@ def segments(inputs: R1Inputs, noisy: torch.Tensor, timestep: torch.Tensor) -> l
     return [clean, target]
 
 
+def predict(transformer: torch.nn.Module, inputs: R1Inputs, noisy: torch.Tensor, timestep: torch.Tensor,
+            text: torch.Tensor) -> torch.Tensor:
+    """The network's output for the noisy target (B, C, f, h, W_lat)."""
+    image = None if inputs.image_tokens is None else inputs.image_tokens.to(noisy.dtype)
+    return forward_segments(transformer, segments(inputs, noisy, timestep), text, image)[0]
+
+
 def character_latents(inputs: R1Inputs, latents: torch.Tensor) -> torch.Tensor:
     """The character video's latents: the left half in the spatial layout, all of it in the temporal one."""
     return latents[..., : inputs.character_width]
 
 
+def anchor(inputs: R1Inputs) -> torch.Tensor:
+    """The still video an anchored model denoises the change from: (B, C, f, h, W_lat).
+
+    An anchored model's diffusion variable is x0 − anchor (trained so, sampled so, the anchor added
+    back at the end): the background it must keep costs nothing and every token sees, in its own
+    noisy input, how its pixels differ from the reference. The character part holds the reference's
+    latent frame (Z's frame 0, which the codec fills with frame 0 alone) at every latent frame, i.e.
+    the static-reference video; the driving half of the spatial layout holds Z itself, which the
+    target's driving half equals (its change is zero).
+    """
+    z = inputs.condition[:, MASK_CHANNELS:]  # (B, C, f, h, W_lat)
+    still = z[:, :, :1, :, : inputs.character_width].expand(-1, -1, z.shape[2], -1, -1)
+    return torch.cat([still, z[..., inputs.character_width:]], dim=-1)
+
+
 def target_latents(components: WanComponents, inputs: R1Inputs, target: torch.Tensor,
                    driving: torch.Tensor) -> torch.Tensor:
-    """Training target x0 for a target video (B, 3, F, H, W): VAE(V ⊕ D) spatially, VAE(V) temporally."""
+    """Training target x0 for a target video (B, 3, F, H, W): codec(V ⊕ D) spatially, codec(V) temporally."""
     video = torch.cat([target, driving], dim=-1) if inputs.layout == "spatial" else target
-    return encode_video(components, video)
+    return components.codec.encode(video)

@@ -2,13 +2,15 @@
 
 Token stream for one denoising step (two segments, same patch embedding):
 
-    target  [noisy 16 | I2V mask 4 | Z 16 | switch 1 | slots N]  (B, 37+N, K+f, h, w), predicted
-    driving [Z_D 16   | ones 4     | Z_D 16 | switch 1 | slots N] (B, 37+N, f, h', w'), clean (t = 0)
+    target  [noisy C | I2V mask 4 | Z C | switch 1 | slots N]  (B, 2C+5+N, K+f, h, w), predicted
+    driving [Z_D C   | ones 4     | Z_D C | switch 1 | slots N] (B, 2C+5+N, f, h', w'), clean (t = 0)
+
+(C = the codec's latent channels: 16 for Wan2.1's VAE, so 37 + N.)
 
 * Reference, I2V-style: the K reference images are encoded one by one and prepended as K latent
   frames of the target with I2V mask 1 (as Wan-Animate prepends its reference frame); the video's
   f latent frames follow with mask 0. The output's first K latent frames are dropped.
-* Driving, in-context: Z_D = VAE(driving video), optionally at half resolution, is a clean segment
+* Driving, in-context: Z_D = codec(driving video), optionally at half resolution, is a clean segment
   (timestep 0) beside the noisy target — SCAIL-2's "condition tokens concatenated to the denoised
   sequence at a fixed offset". Its latent sits in both the noisy and the condition slots (x_0 at t = 0).
 * Mask channels enter through the widened patch embedding (zero-initialised, so a loaded model is
@@ -30,15 +32,17 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from kinema.backbone.codecs import TEMPORAL_STRIDE
 from kinema.backbone.components import WanComponents
-from kinema.backbone.encoders import encode_image_tokens, encode_video
+from kinema.backbone.encoders import encode_image_tokens
 from kinema.backbone.segments import Segment
-from kinema.recipes.dreamactor_m2 import LATENT_CHANNELS, MASK_CHANNELS, TEMPORAL_STRIDE
+from kinema.recipes.dreamactor_m2 import MASK_CHANNELS
+from kinema.recipes.dreamactor_m2 import in_channels as i2v_channels
 
 Mode = Literal["animate", "replace"]
 MODES: tuple[Mode, ...] = ("animate", "replace")
-BASE_CHANNELS = LATENT_CHANNELS + MASK_CHANNELS + LATENT_CHANNELS  # 36, Wan2.1-I2V layout
 SWITCH_CHANNELS = 1
+WAN_LATENT_CHANNELS = 16  # Wan2.1's VAE: 36 = Wan2.1-I2V's input channels
 
 
 @dataclass(frozen=True)
@@ -74,10 +78,9 @@ class R2Config:
         if self.driving_resolution not in ("full", "half"):
             raise ValueError(f"driving_resolution must be 'full' or 'half', got '{self.driving_resolution}'")
 
-    @property
-    def in_channels(self) -> int:
-        """Patch-embedding inputs: 36 (Wan2.1-I2V) + switch + slots."""
-        return BASE_CHANNELS + SWITCH_CHANNELS + self.slots
+    def in_channels(self, latent_channels: int = WAN_LATENT_CHANNELS) -> int:
+        """Patch-embedding inputs: the I2V layout (36 for Wan2.1) + switch + slots."""
+        return i2v_channels(latent_channels) + SWITCH_CHANNELS + self.slots
 
     def shift(self, mode: Mode) -> tuple[int, int, int]:
         if mode not in MODES:
@@ -85,11 +88,12 @@ class R2Config:
         return self.replace_shift if mode == "replace" else self.animate_shift
 
     @classmethod
-    def for_channels(cls, in_channels: int, **fields) -> R2Config:
-        """The config matching a checkpoint's ``in_channels`` (36 = not yet widened: default slots)."""
-        if in_channels <= BASE_CHANNELS:
+    def for_channels(cls, in_channels: int, latent_channels: int = WAN_LATENT_CHANNELS, **fields) -> R2Config:
+        """The config matching a checkpoint's ``in_channels`` (the bare I2V layout = not yet widened: default slots)."""
+        base = i2v_channels(latent_channels)
+        if in_channels <= base:
             return cls(**fields)
-        return cls(slots=in_channels - BASE_CHANNELS - SWITCH_CHANNELS, **fields)
+        return cls(slots=in_channels - base - SWITCH_CHANNELS, **fields)
 
 
 @dataclass
@@ -98,8 +102,8 @@ class R2Inputs:
 
     Attributes:
         mode: "animate" or "replace".
-        condition: (B, 21+N, K+f, h, w) [I2V mask 4 | Z 16 | switch | slots], concatenated to the noisy latent.
-        driving: (B, 37+N, f, h', w') the clean driving segment.
+        condition: (B, C+5+N, K+f, h, w) [I2V mask 4 | Z C | switch | slots], concatenated to the noisy latent.
+        driving: (B, 2C+5+N, f, h', w') the clean driving segment.
         driving_offset: RoPE coordinate of the driving segment's first patch.
         references: K, the number of prepended reference latent frames.
         image_tokens: CLIP tokens of the references (concatenated) for I2V models, else None.
@@ -113,15 +117,20 @@ class R2Inputs:
     image_tokens: torch.Tensor | None
 
     @property
+    def latent_channels(self) -> int:
+        """C, the codec's latent channels (the driving segment is [Z_D C | ones 4 | Z_D C | switch | slots])."""
+        return self.driving.shape[1] - self.condition.shape[1]
+
+    @property
     def latent_shape(self) -> tuple[int, ...]:
         """Shape of the noisy latent this recipe denoises (reference frames included)."""
         b, _, f, h, w = self.condition.shape
-        return (b, LATENT_CHANNELS, f, h, w)
+        return (b, self.latent_channels, f, h, w)
 
     @property
     def reference_latents(self) -> torch.Tensor:
-        """(B, 16, K, h, w) VAE latents of the references (the Z channels of the first K frames)."""
-        return self.condition[:, MASK_CHANNELS:MASK_CHANNELS + LATENT_CHANNELS, : self.references]
+        """(B, C, K, h, w) latents of the references (the Z channels of the first K frames)."""
+        return self.condition[:, MASK_CHANNELS:MASK_CHANNELS + self.latent_channels, : self.references]
 
 
 def pool_mask(masks: torch.Tensor, latent_hw: tuple[int, int]) -> torch.Tensor:
@@ -185,10 +194,11 @@ def build_inputs(components: WanComponents, references: torch.Tensor, driving: t
         raise ValueError(f"mask shapes {tuple(reference_masks.shape)} / {tuple(driving_masks.shape)} do not match "
                          f"{k} references, {driving.shape[2]} driving frames")
     # 1. Target: K reference latent frames (I2V mask 1) then f video frames (mask 0, Z = 0).
-    z_ref = encode_video(components, references.flatten(0, 1)[:, :, None])  # (B*K, 16, 1, h, w)
-    z_ref = z_ref.unflatten(0, (b, k)).squeeze(3).transpose(1, 2)  # (B, 16, K, h, w)
+    codec = components.codec
+    z_ref = codec.encode(references.flatten(0, 1)[:, :, None])  # (B*K, C, 1, h, w)
+    z_ref = z_ref.unflatten(0, (b, k)).squeeze(3).transpose(1, 2)  # (B, C, K, h, w)
     f_lat, (h, w) = 1 + (f - 1) // TEMPORAL_STRIDE, z_ref.shape[-2:]
-    z = torch.cat([z_ref, z_ref.new_zeros(b, LATENT_CHANNELS, f_lat, h, w)], dim=2)
+    z = torch.cat([z_ref, z_ref.new_zeros(b, codec.channels, f_lat, h, w)], dim=2)
     i2v_mask = torch.cat([torch.ones_like(z[:, :MASK_CHANNELS, :k]), torch.zeros_like(z[:, :MASK_CHANNELS, k:])], 2)
     ref_slots = F.interpolate(reference_masks.flatten(1, 2), size=(h, w), mode="area").to(z)
     ref_slots = ref_slots.unflatten(1, (k, s)).transpose(1, 2)  # (B, S, K, h, w)
@@ -197,7 +207,7 @@ def build_inputs(components: WanComponents, references: torch.Tensor, driving: t
 
     # 2. Driving: a clean segment at the mode's RoPE offset.
     video = _half(driving) if config.driving_resolution == "half" else driving
-    z_drv = encode_video(components, video)  # (B, 16, f, h', w')
+    z_drv = codec.encode(video)  # (B, C, f, h', w')
     drv_slots = pool_mask(driving_masks.to(z_drv), z_drv.shape[-2:])
     drv = torch.cat([z_drv, torch.ones_like(z_drv[:, :MASK_CHANNELS]), z_drv,
                      _extra_channels(config, mode, drv_slots)], dim=1)
@@ -211,17 +221,17 @@ def build_inputs(components: WanComponents, references: torch.Tensor, driving: t
 
 
 def segments(inputs: R2Inputs, noisy: torch.Tensor, timestep: torch.Tensor) -> list[Segment]:
-    """The token stream for one step: noisy (B, 16, K+f, h, w), timestep (B,). Target first."""
+    """The token stream for one step: noisy (B, C, K+f, h, w), timestep (B,). Target first."""
     target = Segment(torch.cat([noisy, inputs.condition.to(noisy)], dim=1), timestep, (-inputs.references, 0, 0))
     driving = Segment(inputs.driving.to(noisy), torch.zeros_like(timestep), inputs.driving_offset, predicted=False)
     return [target, driving]
 
 
 def video_latents(inputs: R2Inputs, latents: torch.Tensor) -> torch.Tensor:
-    """The generated video's latents (B, 16, f, h, w): the target without its K reference frames."""
+    """The generated video's latents (B, C, f, h, w): the target without its K reference frames."""
     return latents[:, :, inputs.references:]
 
 
 def target_latents(components: WanComponents, inputs: R2Inputs, target: torch.Tensor) -> torch.Tensor:
-    """Training x0 (B, 16, K+f, h, w) for a target video (B, 3, F, H, W): [Z_ref | VAE(V)] along time."""
-    return torch.cat([inputs.reference_latents, encode_video(components, target).to(inputs.condition)], dim=2)
+    """Training x0 (B, C, K+f, h, w) for a target video (B, 3, F, H, W): [Z_ref | codec(V)] along time."""
+    return torch.cat([inputs.reference_latents, components.codec.encode(target).to(inputs.condition)], dim=2)

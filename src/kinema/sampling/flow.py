@@ -1,7 +1,8 @@
-"""Flow-matching sampling with diffusers' schedulers (the model predicts v = ε − x0).
+"""Flow-matching sampling with diffusers' schedulers (they integrate the velocity v = ε − x0).
 
-The network never sees a scheduler: :func:`sample` calls ``velocity(x_t, t)`` and lets the
-scheduler integrate. Guidance wraps a velocity function.
+The network never sees a scheduler: :func:`sample` calls ``velocity(x_t, t, σ)`` and lets the
+scheduler integrate (a sample-predicting network converts its x̂0 with σ, see
+:mod:`kinema.sampling.prediction`). Guidance wraps a velocity function.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from tqdm.auto import tqdm
 
-Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Velocity = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (x_t, timestep (B,), σ (B,)) -> v
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,9 @@ def classifier_free_guidance(cond: Velocity, uncond: Velocity, scale: float) -> 
     if scale == 1.0:
         return cond
 
-    def guided(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        v_u = uncond(x, t)
-        return v_u + scale * (cond(x, t) - v_u)
+    def guided(x: torch.Tensor, t: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        v_u = uncond(x, t, sigma)
+        return v_u + scale * (cond(x, t, sigma) - v_u)
 
     return guided
 
@@ -63,7 +64,7 @@ def sample(velocity: Velocity, noise: torch.Tensor, config: SamplerConfig, progr
     """Integrate from pure noise (σ = 1) to data with the configured scheduler.
 
     Args:
-        velocity: v(x_t, t) with t (B,) in [0, 1000].
+        velocity: v(x_t, t, σ) with the scheduler's timestep t (B,) in [0, 1000] and its noise level σ (B,).
         noise: (B, C, F, H, W) standard normal initial latent.
 
     Returns:
@@ -71,8 +72,9 @@ def sample(velocity: Velocity, noise: torch.Tensor, config: SamplerConfig, progr
     """
     scheduler = make_scheduler(config)
     scheduler.set_timesteps(config.steps, device=noise.device)
-    x = noise
-    for t in tqdm(scheduler.timesteps, desc="denoising", disable=not progress, leave=False):
-        v = velocity(x, t.expand(x.shape[0]).to(x.dtype))
+    x, batch = noise, noise.shape[0]
+    for i, t in enumerate(tqdm(scheduler.timesteps, desc="denoising", disable=not progress, leave=False)):
+        sigma = scheduler.sigmas[i].to(x.device, x.dtype)  # UniPC's timesteps are rounded; σ is exact
+        v = velocity(x, t.expand(batch).to(x.dtype), sigma.expand(batch))
         x = scheduler.step(v, t, x, return_dict=False)[0]
     return x

@@ -11,6 +11,7 @@ from kinema.errors import KinemaInputError
 from kinema.pose.augment import PoseAugmentConfig
 from kinema.puppet.skeletons import FAMILIES
 from kinema.recipes.scail2 import R2Config
+from kinema.sampling.prediction import Prediction
 from kinema.training.checks import check_types, require
 
 Recipe = Literal["pose", "oracle"]
@@ -42,6 +43,7 @@ class DataConfig:
     augment: PoseAugmentConfig = field(default_factory=PoseAugmentConfig)
     skeleton_width: float = 1.5  # limb half-width in pixels at the clip size
     text_chars: int | None = 60  # fused motion + appearance text, compact (the puppet model reads 64 tokens)
+    copy_fraction: float = 0.0  # in-context reconstruction samples (data.copy_sample), for models trained from scratch
 
     def __post_init__(self) -> None:
         check_types(self, "data.")
@@ -56,6 +58,7 @@ class DataConfig:
         require(self.lead_in_seconds >= 0, "data.lead_in_seconds", self.lead_in_seconds, "0 or more")
         require(self.skeleton_width > 0, "data.skeleton_width", self.skeleton_width, "positive")
         require(self.text_chars is None or self.text_chars >= 8, "data.text_chars", self.text_chars, "null or at least 8")
+        require(0 <= self.copy_fraction <= 1, "data.copy_fraction", self.copy_fraction, "in [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -139,11 +142,14 @@ class FlowConfig:
     logit_std: float = 1.0
     shift: float = 1.0
     loss_region: Literal["character", "all"] = "character"  # R1: the driving half is given as a condition
+    loss: Prediction = "velocity"  # compare velocities (v-loss) or clean samples (x-loss)
+    motion_weight: float = 0.0  # anchored models: extra loss weight where x0 differs from the anchor
 
     def __post_init__(self) -> None:
         check_types(self, "flow.")
         require(self.logit_std > 0, "flow.logit_std", self.logit_std, "positive")
         require(self.shift > 0, "flow.shift", self.shift, "positive")
+        require(self.motion_weight >= 0, "flow.motion_weight", self.motion_weight, "0 or more")
 
 
 @dataclass(frozen=True)
@@ -152,8 +158,9 @@ class TrainConfig:
 
     name: str = "tiny"
     recipe: TrainRecipe = "dreamactor-m2"  # R1 (pose-driven, `data`) or R2 (SCAIL-2, `data` + `r2`)
-    model: str = "tiny"  # backbone preset (random init), a diffusers-format Wan directory or "embedded"
-    vae: str | None = None  # replace the model's VAE: a diffusers AutoencoderKLWan directory, or "puppet" (shipped)
+    model: str = "tiny"  # backbone preset (random init; its codec with it), a diffusers-format Wan directory or "embedded"
+    prediction: Prediction = "velocity"  # what the network outputs: v = ε − x0, or x0 (x-prediction)
+    anchor: Literal["none", "reference"] = "none"  # R1: denoise x0 − (the reference held still), see r1.anchor
     adapter: Adapter = "full"
     lora_rank: int = 8
     layout: Literal["spatial", "temporal"] = "spatial"
@@ -163,7 +170,8 @@ class TrainConfig:
     ema_decay: float = 0.99
     text_dropout: float = 0.1  # empty prompt on this fraction of samples, for classifier-free guidance
     gradient_checkpointing: bool = False
-    mixed_precision: Literal["no", "bf16"] = "no"  # bf16 autocast, CUDA only
+    mixed_precision: Literal["no", "bf16"] = "no"  # bf16 autocast (CUDA, or CPUs with bf16 matrix units)
+    export_dtype: Literal["float32", "float16", "bfloat16"] = "float32"  # the exported transformer's weights (full runs)
     fsdp: bool = False  # FSDP2 (fully_shard) instead of DDP when run under torchrun
     seed: int = 0
     checkpoint_every: int = 10
@@ -184,6 +192,8 @@ class TrainConfig:
                 f"a multiple of grad_accum ({self.grad_accum})")
         require(0 <= self.ema_decay < 1, "ema_decay", self.ema_decay, "in [0, 1)")
         require(0 <= self.text_dropout <= 1, "text_dropout", self.text_dropout, "in [0, 1]")
+        require(self.anchor == "none" or self.recipe == "dreamactor-m2", "anchor", self.anchor,
+                "'none' unless recipe=dreamactor-m2")
         if self.recipe == "scail-2":
             self.r2.check(self.data)
 
@@ -222,16 +232,30 @@ def config_from_dict(values: dict[str, Any]) -> TrainConfig:
 PUPPET_DATA = DataConfig(samples=512, seed=1, size=(64, 64), frames=21,
                          families=("humanoid", "humanoid", "quadruped", "bird"), camera_prob=0.3)
 
+EMBEDDED_DATA = replace(PUPPET_DATA, samples=1024, recipe="oracle", augment=PoseAugmentConfig(bbox_normalize=False))
+
+
+def _puppet(name: str, steps: int, warmup: int, data: DataConfig) -> TrainConfig:
+    """A stage of the embedded model: x-prediction of the residual over the still reference, bf16, batch 8."""
+    return TrainConfig(name=name, model="puppet", prediction="sample", anchor="reference", steps=steps, batch_size=8,
+                       ema_decay=0.999, mixed_precision="bf16", export_dtype="float16", checkpoint_every=250,
+                       keep_checkpoints=2, log_every=10, data=data, flow=FlowConfig(shift=1.0),
+                       optim=OptimConfig(lr=5e-4, weight_decay=0.01, warmup_steps=warmup))
+
+
 PRESETS: dict[str, TrainConfig] = {
     "tiny": TrainConfig(),
-    # The embedded model (issue 5): full training of the `puppet` backbone from scratch on CPU.
-    "puppet": TrainConfig(name="puppet", model="puppet", vae="puppet", steps=2400, batch_size=8, ema_decay=0.999,
-                          checkpoint_every=250, keep_checkpoints=2, log_every=10, data=PUPPET_DATA,
-                          optim=OptimConfig(lr=5e-4, weight_decay=0.01, warmup_steps=200), flow=FlowConfig(shift=1.0)),
+    # The embedded model (issue 15) on the `puppet` backbone (lossless pixel codec), from scratch on CPU, in two
+    # resolutions (TRAINING.md): `puppet-32`, then `puppet` warm-started from it (--set model=runs/puppet-32/export/model).
+    # Exact cross-identity triplets with the skeleton in place: the reference in another pose, as at inference.
+    "puppet-32": _puppet("puppet-32", steps=1500, warmup=200, data=replace(EMBEDDED_DATA, size=(32, 32), frames=13)),
+    "puppet": _puppet("puppet", steps=900, warmup=50, data=EMBEDDED_DATA),
     # Recipe R2 (issue 8): seconds on CPU, for tests.
     "tiny-r2": TrainConfig(name="tiny-r2", recipe="scail-2", data=DataConfig(samples=8), r2=R2TrainConfig(slots=2)),
-    # R2 on the `puppet` backbone, warm-started from the embedded pose model (widened channels start at zero).
-    "puppet-r2": TrainConfig(name="puppet-r2", recipe="scail-2", model="embedded", steps=3000, batch_size=8,
+    # R2 on the `puppet` backbone, warm-started from the embedded pose model (widened channels start at zero);
+    # it predicts what the embedded model predicts, but denoises the video itself (R2 has no anchor).
+    "puppet-r2": TrainConfig(name="puppet-r2", recipe="scail-2", model="embedded", prediction="sample", steps=3000,
+                             batch_size=8, mixed_precision="bf16",
                              ema_decay=0.999, checkpoint_every=250, keep_checkpoints=2, log_every=10,
                              data=replace(PUPPET_DATA, frames=17),
                              optim=OptimConfig(lr=2e-4, weight_decay=0.01, warmup_steps=100)),

@@ -62,9 +62,29 @@ def oracle_sample(seed: int, config: DataConfig) -> Sample:
     return Sample(triplet.reference_images[0], driving, target, triplet_description(triplet, config.text_chars))
 
 
+BLANK = 128  # the "zero image" of eq. 2 as 8-bit pixels (0 in [-1, 1], up to half a grey level)
+
+
+def copy_sample(seed: int, config: DataConfig) -> Sample:
+    """In-context reconstruction: the driving signal is the clip's own RGB video and the reference is
+    blank, so the whole target must be read from the driving half of the composite. This dense signal
+    teaches a model trained from scratch the width-offset attention that in-context conditioning relies
+    on (a pretrained Wan brings it; TRAINING.md measures how slowly the sparse pose signal alone teaches it)."""
+    clip = render_scene(make_scene(seed, _synth(config)))
+    blank = np.full_like(clip.frames[0], BLANK)
+    return Sample(blank, clip.frames, clip.frames, puppet_description(clip.labels, clip.labels, config.text_chars))
+
+
+def is_copy(index: int, config: DataConfig) -> bool:
+    """Whether sample ``index`` is an in-context reconstruction (probability ``copy_fraction``)."""
+    return bool(np.random.default_rng([config.seed, index, 97]).random() < config.copy_fraction)
+
+
 def make_sample(index: int, config: DataConfig) -> Sample:
     """Sample ``index`` of the data set described by ``config``."""
     seed = sample_seeds(config.seed, index + 1)[index]
+    if is_copy(index, config):
+        return copy_sample(seed, config)
     return (pose_sample if config.recipe == "pose" else oracle_sample)(seed, config)
 
 
@@ -113,5 +133,7 @@ def batch_indices(config: TrainConfig, step: int) -> list[int]:
 
 
 def stack(samples: list[dict[str, torch.Tensor]], key: str, device: torch.device) -> torch.Tensor | None:
-    """``samples[i][key]`` stacked on ``device``; None when the samples have no ``key``."""
-    return torch.stack([s[key] for s in samples]).to(device) if key in samples[0] else None
+    """``samples[i][key]`` stacked on ``device`` (floating point as float32); None when the samples have no ``key``."""
+    if key not in samples[0]:
+        return None
+    return torch.stack([s[key].float() if s[key].is_floating_point() else s[key] for s in samples]).to(device)

@@ -7,7 +7,6 @@ import torch
 from torch import nn
 
 from kinema.backbone.components import WanComponents
-from kinema.backbone.segments import forward_segments
 from kinema.recipes import dreamactor_m2 as r1
 from kinema.training.config import TrainConfig
 from kinema.training.data import batch_indices, encode_dataset, lead_in_frames, stack
@@ -17,10 +16,11 @@ from kinema.training.flow import flow_loss
 class DreamActorRecipe:
     """R1: reference + skeleton (or oracle) driving composite, the target predicted beside it."""
 
-    in_channels = r1.IN_CHANNELS
-
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
+
+    def in_channels(self, latent_channels: int) -> int:
+        return r1.in_channels(latent_channels)
 
     def cache_key(self) -> dict:
         return {"data": self.config.to_dict()["data"], "model": self.config.model, "layout": self.config.layout}
@@ -38,8 +38,15 @@ class DreamActorRecipe:
     def predict(self, transformer: nn.Module, noisy: torch.Tensor, timestep: torch.Tensor, condition: torch.Tensor,
                 text: torch.Tensor, context: torch.Tensor | None = None, image: torch.Tensor | None = None) -> torch.Tensor:
         layout = "spatial" if context is None else "temporal"
-        inputs = r1.R1Inputs(layout, condition, context, image, noisy.shape[-1])
-        return forward_segments(transformer, r1.segments(inputs, noisy, timestep), text, image)[0]
+        width = noisy.shape[-1] // 2 if layout == "spatial" else noisy.shape[-1]
+        inputs = r1.R1Inputs(layout, condition, context, image, width)
+        return r1.predict(transformer, inputs, noisy, timestep, text)
+
+    def anchor(self, samples: list[dict[str, torch.Tensor]], device: torch.device) -> torch.Tensor | None:
+        if self.config.anchor == "none":
+            return None
+        condition = stack(samples, "condition", device)
+        return r1.anchor(r1.R1Inputs(self.config.layout, condition, None, None, int(samples[0]["character_width"])))
 
     def loss(self, prediction: torch.Tensor, target: torch.Tensor, samples: list[dict[str, torch.Tensor]]) -> torch.Tensor:
         width = int(samples[0]["character_width"]) if self.config.flow.loss_region == "character" else None
@@ -47,7 +54,8 @@ class DreamActorRecipe:
 
     def card(self, steps_trained: int) -> dict:
         c, d = self.config, self.config.data
-        return {"recipe": "dreamactor-m2", "driving": "pose", "layout": c.layout, "size": list(d.size),
+        return {"recipe": "dreamactor-m2", "driving": "pose", "layout": c.layout, "prediction": c.prediction,
+                "anchor": c.anchor, "size": list(d.size),
                 "frames": d.frames, "fps": d.fps, "lead_in_frames": lead_in_frames(d),
                 "skeleton_width": d.skeleton_width, "bbox_normalize": d.augment.bbox_normalize,
                 "bbox_margin": d.augment.bbox_margin, "text_chars": d.text_chars,

@@ -21,13 +21,14 @@ from kinema.training.scail2 import ScailRecipe
 class TrainingRecipe(Protocol):
     """One recipe's part of a training run (built from the run's :class:`TrainConfig`)."""
 
-    in_channels: int  # patch-embedding inputs the recipe feeds (the transformer is widened to this)
+    def in_channels(self, latent_channels: int) -> int:
+        """Patch-embedding inputs the recipe feeds for a codec of ``latent_channels`` (the transformer is widened to this)."""
 
     def cache_key(self) -> dict:
         """What the encoded samples depend on (besides the VAE weights)."""
 
     def encode(self, components: WanComponents, indices: range, progress: bool) -> list[dict[str, torch.Tensor]]:
-        """Encoded samples ``indices``: tensors on CPU, ``x0`` (16, F, H, W) among them."""
+        """Encoded samples ``indices``: tensors on CPU, ``x0`` (C, F, H, W) among them."""
 
     def batch(self, step: int) -> list[int]:
         """Sample indices of the global batch of ``step`` (a pure function of the config and step)."""
@@ -36,7 +37,11 @@ class TrainingRecipe(Protocol):
         """Keyword arguments of :meth:`predict` (besides noisy latents and timestep) for a micro-batch."""
 
     def predict(self, transformer: nn.Module, noisy: torch.Tensor, timestep: torch.Tensor, **conditions) -> torch.Tensor:
-        """The velocity prediction (B, 16, F, H, W) for noisy latents (B, 16, F, H, W) at timestep (B,)."""
+        """The network's output (B, C, F, H, W) for noisy latents (B, C, F, H, W) at timestep (B,), read as the
+        config's ``prediction`` (velocity or sample)."""
+
+    def anchor(self, samples: list[dict[str, torch.Tensor]], device: torch.device) -> torch.Tensor | None:
+        """What the diffusion variable is measured from (x0 − anchor is denoised), None for x0 itself."""
 
     def loss(self, prediction: torch.Tensor, target: torch.Tensor, samples: list[dict[str, torch.Tensor]]) -> torch.Tensor:
         """Per-sample loss (B,) on the tokens the recipe trains."""

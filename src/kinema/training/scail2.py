@@ -115,8 +115,10 @@ class ScailRecipe:
 
     def __init__(self, config: TrainConfig) -> None:
         self.config, self.recipe = config, config.r2.recipe()
-        self.in_channels = self.recipe.in_channels
         self.modes = [r2.MODES.index(sample_mode(i, config)) for i in range(config.data.samples)]
+
+    def in_channels(self, latent_channels: int) -> int:
+        return self.recipe.in_channels(latent_channels)
 
     def cache_key(self) -> dict:
         c = self.config.to_dict()
@@ -147,12 +149,16 @@ class ScailRecipe:
         inputs = r2.R2Inputs(mode, condition, driving, offset, references, image)
         return forward_segments(transformer, r2.segments(inputs, noisy, timestep), text, image)[0]
 
+    def anchor(self, samples: list[dict[str, torch.Tensor]], device: torch.device) -> None:
+        return None  # R2 denoises the video itself
+
     def loss(self, prediction: torch.Tensor, target: torch.Tensor, samples: list[dict[str, torch.Tensor]]) -> torch.Tensor:
         k = int(samples[0]["references"])  # the K reference frames are conditions, not predictions
         return flow_loss(prediction[:, :, k:], target[:, :, k:])
 
     def card(self, steps_trained: int) -> dict:
         d = self.config.data
-        return {"recipe": "scail-2", "driving": "rgb", "r2": asdict(self.recipe), "characters": self.config.r2.characters,
+        return {"recipe": "scail-2", "driving": "rgb", "prediction": self.config.prediction, "r2": asdict(self.recipe),
+                "characters": self.config.r2.characters,
                 "size": list(d.size), "frames": d.frames, "fps": d.fps, "text_chars": d.text_chars,
                 "steps_trained": steps_trained, "train_config": self.config.to_dict()}

@@ -9,7 +9,6 @@ N ranks see exactly the samples and noise of one process on the same global batc
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 import os
@@ -19,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKLWan
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -39,7 +37,7 @@ from kinema.pipelines.animate import MODEL_CARD, resolve_model
 from kinema.training import distributed as dist_
 from kinema.training.config import TrainConfig
 from kinema.training.data import stack
-from kinema.training.flow import NUM_TRAIN_TIMESTEPS, noisy_latents, sample_sigmas
+from kinema.training.flow import NUM_TRAIN_TIMESTEPS, loss_pair, noisy_latents, sample_sigmas, weight_motion
 from kinema.training.recipe import TrainingRecipe, get_recipe
 from kinema.training.rundir import Checkpoint, RunDir
 
@@ -58,41 +56,31 @@ class SegmentModel(nn.Module):
         return self.recipe.predict(self.transformer, noisy, timestep, *conditions, **named)
 
 
-PUPPET_VAE = Path(__file__).resolve().parents[1] / "assets" / "puppet" / "vae"
+CACHE_DTYPE = torch.float16  # encoded samples: exact for 8-bit pixels in [-1, 1], half the memory
 
 
 def check_backbone(config: TrainConfig) -> None:
-    """KinemaInputError when ``config.model`` or ``config.vae`` is not there (checked before the run starts)."""
+    """KinemaInputError when ``config.model`` is not there (checked before the run starts)."""
     if config.model not in BACKBONES and not Path(resolve_model(config.model)).is_dir():
         raise KinemaInputError(f"model '{config.model}'", "is neither a backbone preset nor a directory",
                                f"Use one of: {', '.join(BACKBONES)}, or a Wan diffusers directory.")
-    if config.vae is not None and not (_vae_dir(config.vae) / "config.json").is_file():
-        raise KinemaInputError(f"vae '{config.vae}'", "is not a diffusers AutoencoderKLWan directory",
-                               "Train one with python -m kinema.training.autoencoder, or leave vae unset.")
-
-
-def _vae_dir(vae: str) -> Path:
-    return PUPPET_VAE if vae == "puppet" else Path(vae)
 
 
 def load_backbone(config: TrainConfig) -> tuple[WanComponents, bool]:
     """Components to train: a preset (seeded random init), a local Wan directory or ``embedded`` (the
-    shipped pose model, a warm start), with ``config.vae``."""
+    shipped pose model, a warm start); each brings its codec."""
     check_backbone(config)
     if config.model in BACKBONES:
-        components, random_init = build_components(get_preset(config.model), seed=config.seed), True
-    else:
-        components, random_init = load_components(resolve_model(config.model)), False
-    if config.vae is not None:
-        components.vae = AutoencoderKLWan.from_pretrained(_vae_dir(config.vae), local_files_only=True).eval()
-    return components, random_init
+        return build_components(get_preset(config.model), seed=config.seed), True
+    return load_components(resolve_model(config.model)), False
 
 
 def prepare_transformer(components: WanComponents, config: TrainConfig, recipe: TrainingRecipe) -> list[str]:
     """Widen to the recipe's channels (new ones zero), choose what trains (all, or a LoRA); returns trainable names."""
     transformer = components.transformer
-    widened = transformer.config.in_channels < recipe.in_channels
-    widen_patch_embedding(transformer, max(recipe.in_channels, transformer.config.in_channels))
+    channels = recipe.in_channels(components.codec.channels)
+    widened = transformer.config.in_channels < channels
+    widen_patch_embedding(transformer, max(channels, transformer.config.in_channels))
     if config.adapter == "full":
         transformer.requires_grad_(True)
     else:
@@ -103,7 +91,7 @@ def prepare_transformer(components: WanComponents, config: TrainConfig, recipe: 
     if config.gradient_checkpointing:
         transformer.enable_gradient_checkpointing()
     transformer.train()
-    for module in (components.vae, components.text_encoder, components.image_encoder):
+    for module in (components.text_encoder, components.image_encoder):
         if module is not None:
             module.requires_grad_(False)
     return [n for n, p in transformer.named_parameters() if p.requires_grad]
@@ -184,16 +172,15 @@ class Trainer:
 
     # -- data -------------------------------------------------------------------------------------
     def _latents(self, path: Path) -> list[dict[str, torch.Tensor]]:
-        """Encode the data set once (rank 0 writes ``path``; a later run or resume reads it)."""
-        vae = hashlib.sha256()
-        for name, tensor in sorted(self.components.vae.state_dict().items()):
-            vae.update(name.encode() + tensor.detach().cpu().numpy().tobytes())
-        key = json.dumps({**self.recipe.cache_key(), "vae": vae.hexdigest()}, sort_keys=True)
+        """Encode the data set once (rank 0 writes ``path``; a later run or resume reads it). Floating-point
+        tensors are kept as :data:`CACHE_DTYPE`, in memory as in the file, so a resumed run sees the same data."""
+        key = json.dumps({**self.recipe.cache_key(), "codec": self.components.codec.fingerprint()}, sort_keys=True)
         if (cache_metadata(path) or {}).get("key") == key:
             flat = load_file(path)
             return [{k.split("/", 1)[1]: v for k, v in flat.items() if k.startswith(f"{i}/")}
                     for i in range(self.config.data.samples)]
         data = self.recipe.encode(self.components, range(self.config.data.samples), self.progress and self.world.main)
+        data = [{k: v.to(CACHE_DTYPE) if v.is_floating_point() else v for k, v in s.items()} for s in data]
         if self.world.main:
             with atomic_path(path) as tmp:
                 save_file({f"{i}/{k}": v for i, s in enumerate(data) for k, v in s.items()}, tmp, metadata={"key": key})
@@ -224,8 +211,8 @@ class Trainer:
 
     # -- one optimiser step ---------------------------------------------------------------------
     def _autocast(self):
-        if self.config.mixed_precision == "bf16" and self.world.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+        if self.config.mixed_precision == "bf16":
+            return torch.autocast(self.world.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def train_step(self) -> float:
@@ -245,13 +232,19 @@ class Trainer:
         for m in range(c.grad_accum):
             rows = local[m * micro:(m + 1) * micro]
             samples = [self.data[indices[i]] for i in rows]
-            text = torch.stack([self.empty_text if drop[i] else s["text"] for i, s in zip(rows, samples)])
-            x0 = stack(samples, "x0", world.device)
-            x_t, target = noisy_latents(x0, noise[rows].to(world.device), sigmas[rows].to(world.device))
+            text = torch.stack([self.empty_text if drop[i] else s["text"].float() for i, s in zip(rows, samples)])
+            x0, eps, sigma = stack(samples, "x0", world.device), noise[rows].to(world.device), sigmas[rows].to(world.device)
+            anchor = self.recipe.anchor(samples, world.device)
+            if anchor is not None:
+                x0 = x0 - anchor
+            x_t, _ = noisy_latents(x0, eps, sigma)
             sync = m == c.grad_accum - 1 or not hasattr(self.model, "no_sync")
             with (contextlib.nullcontext() if sync else self.model.no_sync()), self._autocast():
-                pred = self.model(x_t, sigmas[rows].to(world.device) * NUM_TRAIN_TIMESTEPS,
-                                  **self.recipe.conditions(samples, text.to(world.device), world.device))
+                output = self.model(x_t, sigma * NUM_TRAIN_TIMESTEPS,
+                                    **self.recipe.conditions(samples, text.to(world.device), world.device))
+                pred, target = loss_pair(output.float(), x_t, x0, eps, sigma, c.prediction, c.flow)
+                if anchor is not None and c.flow.motion_weight:
+                    pred, target = weight_motion(pred, target, x0, c.flow.motion_weight)
                 loss = self.recipe.loss(pred, target, samples).sum() / len(local)
             loss.backward()
             total += float(loss.detach())
@@ -290,7 +283,7 @@ class Trainer:
     # -- export ---------------------------------------------------------------------------------
     def model_card(self) -> dict:
         """``kinema.json``: what the inference pipeline needs to drive the exported model."""
-        return self.recipe.card(self.step)
+        return {**self.recipe.card(self.step), "codec": self.components.codec.describe()}
 
     def export(self) -> Path:
         """Write EMA inference weights: a full diffusers directory, or a LoRA file (+ kinema.json, + the patch
@@ -307,6 +300,7 @@ class Trainer:
         components.transformer.eval()
         out = self.run.export
         if self.config.adapter == "full":
+            components.transformer.to(getattr(torch, self.config.export_dtype))  # loaders cast back to theirs
             with atomic_dir(out / "model") as tmp:
                 components.save(tmp)
                 write_json_atomic(tmp / MODEL_CARD, self.model_card())
