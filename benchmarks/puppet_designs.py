@@ -42,6 +42,7 @@ DESIGNS: dict[str, dict] = {
     # exact cross-identity triplets: the reference in another pose, as at inference
     "oracle-residual-in-place": {**IN_PLACE, "data.recipe": "oracle"},
     "oracle-direct-in-place": {**IN_PLACE, "data.recipe": "oracle", "anchor": "none"},
+    "oracle-residual-x-loss": {**IN_PLACE, "data.recipe": "oracle", "flow.loss": "sample"},
 }
 METRICS = ("psnr", "psnr_char", "ssim", "ssim_char", "kp_pck_body", "kp_err_body")
 SPAN = 300
