@@ -1,7 +1,8 @@
 """Design comparisons for the embedded R1 model at 32 × 32 (TRAINING.md, "Choosing the design").
 
-Each named design is a full training run of the `puppet` preset (lossless pixel codec, the `puppet`
-backbone) at 32 × 32 / 13 frames on 1024 samples, then a held-out evaluation on `puppet-animate-xs`.
+Each named design is a full training run of the `puppet-32` preset (lossless pixel codec, the `puppet`
+backbone, 32 × 32 / 13 frames, 1024 samples) with the design's overrides, then a held-out evaluation on
+`puppet-animate-xs`.
 It prints the learning curve (mean loss per span of steps) and the design's row beside the
 static-reference and driving-copy baselines, in one run:
 
@@ -25,8 +26,10 @@ from kinema.eval import EvalConfig, MethodOptions, run_eval
 from kinema.training.config import get_config
 from kinema.training.trainer import Trainer
 
-IN_PLACE = {"data.augment.bbox_normalize": False}  # the skeleton where the character is
-NORMALISED = {"data.augment.bbox_normalize": True}  # the skeleton's box fills the frame
+SELF = {"data.recipe": "pose"}  # DreamActor-M2's self-supervision: the reference is the clip's frame 0
+IN_PLACE = {**SELF, "data.augment.bbox_normalize": False}  # the skeleton where the character is
+NORMALISED = {**SELF, "data.augment.bbox_normalize": True}  # the skeleton's box fills the frame
+ORACLE = {"data.recipe": "oracle", "data.augment.bbox_normalize": False}  # the preset's data
 DESIGNS: dict[str, dict] = {
     # x-prediction, the output read as the clip itself (no anchor)
     "direct": {**NORMALISED, "anchor": "none"},
@@ -40,9 +43,9 @@ DESIGNS: dict[str, dict] = {
     "residual-copy-mix": {**IN_PLACE, "data.copy_fraction": 0.25},
     "direct-copy-mix": {**IN_PLACE, "data.copy_fraction": 0.25, "anchor": "none"},
     # exact cross-identity triplets: the reference in another pose, as at inference
-    "oracle-residual-in-place": {**IN_PLACE, "data.recipe": "oracle"},
-    "oracle-direct-in-place": {**IN_PLACE, "data.recipe": "oracle", "anchor": "none"},
-    "oracle-residual-x-loss": {**IN_PLACE, "data.recipe": "oracle", "flow.loss": "sample"},
+    "oracle-residual-in-place": ORACLE,
+    "oracle-direct-in-place": {**ORACLE, "anchor": "none"},
+    "oracle-residual-x-loss": {**ORACLE, "flow.loss": "sample"},
 }
 METRICS = ("psnr", "psnr_char", "ssim", "ssim_char", "kp_pck_body", "kp_err_body")
 SPAN = 300
@@ -87,9 +90,7 @@ def mean(results: dict, method: str, metric: str) -> float:
 
 
 def run_design(name: str, flat: dict, args: argparse.Namespace) -> None:
-    overrides = nest({"steps": args.steps, "log_every": 10, "checkpoint_every": 250, "data.size": [32, 32],
-                      "data.frames": 13, "data.samples": 1024, **flat})
-    config = get_config("puppet", **overrides)
+    config = get_config("puppet-32", **nest({"steps": args.steps, **flat}))
     run = Path(args.out) / name
     Trainer(config, run, resume=True, progress=False).train()
     results = run_eval(EvalConfig("puppet-animate-xs", "r1-pose", args.cases,

@@ -111,7 +111,7 @@ class R2TrainConfig:
             raise KinemaInputError(f"r2.bystanders {self.bystanders}", "is negative", "Use 0 or more.")
         side = 32 if self.driving_resolution == "half" else 16
         if data.size[0] % side or data.size[1] % side:
-            raise KinemaInputError(f"data.size {data.size}", f"is not a multiple of {side} (VAE stride x patch"
+            raise KinemaInputError(f"data.size {data.size}", f"is not a multiple of {side} (codec stride x patch"
                                    f"{' x 2 for half-resolution driving' if side == 32 else ''})", f"Use e.g. {side * 2}.")
 
 

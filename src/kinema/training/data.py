@@ -1,7 +1,7 @@
-"""Training samples for recipe R1 from the puppet world, their cached VAE latents, and the data order.
+"""Training samples for recipe R1 from the puppet world, their cached latents, and the data order.
 
 A sample is drawn from its index alone (seeded), so the data set is a pure function of the config;
-its latents are encoded once by the frozen VAE and text encoder and kept for every epoch.
+its latents are encoded once by the codec and the frozen text encoder and kept for every epoch.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ class TrainingRecipe(Protocol):
         """Patch-embedding inputs the recipe feeds for a codec of ``latent_channels`` (the transformer is widened to this)."""
 
     def cache_key(self) -> dict:
-        """What the encoded samples depend on (besides the VAE weights)."""
+        """What the encoded samples depend on (besides the codec)."""
 
     def encode(self, components: WanComponents, indices: range, progress: bool) -> list[dict[str, torch.Tensor]]:
         """Encoded samples ``indices``: tensors on CPU, ``x0`` (C, F, H, W) among them."""

@@ -146,7 +146,7 @@ class Trainer:
         self.config, self.progress, self.world = config, progress, dist_.init_world()
         self.run = RunDir(out)
         self.latents_path = Path(latents) if latents else self.run.path / "latents.safetensors"
-        check_backbone(config)  # a missing model or VAE, or an unreadable cache, fails before the run directory is touched
+        check_backbone(config)  # a missing model or an unreadable cache fails before the run directory is touched
         cache_metadata(self.latents_path)
         if self.world.main:
             self.run.start(config, resume)
