@@ -39,12 +39,14 @@ def main() -> None:
     animator = Animator.load(args.model)
     components, codec = animator.components, animator.components.codec
     data = dataclasses.replace(config_from_dict(model_card(args.model)["train_config"]).data, seed=HELD_OUT_DATA_SEED)
+    layout = animator.card.get("layout", "spatial")
     rows: dict[str, list[float]] = {}
     for index in range(args.samples):
         sample = make_sample(index, data)
-        encoded = encode_sample(components, sample, "spatial")
+        encoded = encode_sample(components, sample, layout)
         condition, text, x0 = (encoded[k][None].float() for k in ("condition", "text", "x0"))
-        inputs = r1.R1Inputs("spatial", condition, None, None, int(encoded["character_width"]))
+        context = encoded["context"][None].float() if "context" in encoded else None
+        inputs = r1.R1Inputs(layout, condition, context, None, int(encoded["character_width"]))
 
         def score(latents: torch.Tensor) -> float:
             return psnr(to_frames(codec.decode(r1.character_latents(inputs, latents))), sample.target)

@@ -46,6 +46,16 @@ DESIGNS: dict[str, dict] = {
     "oracle-residual-in-place": ORACLE,
     "oracle-direct-in-place": {**ORACLE, "anchor": "none"},
     "oracle-residual-x-loss": {**ORACLE, "flow.loss": "sample"},
+    # the skeleton concatenated along channels at each token (DreamActor-M2's "alternative 1")
+    "oracle-aligned-x-loss": {**ORACLE, "flow.loss": "sample", "layout": "aligned"},
+    # and the reference's own skeleton as driving frame 0, beside the reference it describes
+    "oracle-aligned-refpose": {**ORACLE, "flow.loss": "sample", "layout": "aligned", "data.reference_pose": True},
+    # and σ shifted towards noise (shift 3: 39 % of samples at σ ≥ 0.8, against 8 %), where the skeleton decides
+    "oracle-aligned-refpose-shift3": {**ORACLE, "flow.loss": "sample", "layout": "aligned", "data.reference_pose": True,
+                                      "flow.shift": 3.0},
+    # the same on 4 × 4-pixel tokens (stride-2 codec) instead of 8 × 8
+    "oracle-aligned-refpose-s2": {**ORACLE, "flow.loss": "sample", "layout": "aligned", "data.reference_pose": True,
+                                  "flow.shift": 3.0, "model": "puppet-s2"},
 }
 METRICS = ("psnr", "psnr_char", "ssim", "ssim_char", "kp_pck_body", "kp_err_body")
 SPAN = 300

@@ -52,6 +52,27 @@ def test_temporal_inputs_put_clean_driving_before_target():
     torch.testing.assert_close(clean.latents[:, :16], components.codec.encode(driving))
 
 
+def test_aligned_inputs_put_the_driving_latents_in_each_target_token():
+    """Alternative 1 (pose alignment): the I2V layout plus the driving latent at the same position."""
+    components = build_components(get_preset("puppet"))  # lossless pixel codec, 192 channels
+    g = torch.Generator().manual_seed(1)
+    reference, driving = torch.rand(1, 3, 32, 32, generator=g) * 2 - 1, torch.rand(1, 3, 9, 32, 32, generator=g) * 2 - 1
+    inputs = r1.build_inputs(components, reference, driving, "aligned")
+    assert inputs.context is None and inputs.character_width == 8
+    assert inputs.latent_shape == (1, 192, 3, 8, 8) and inputs.condition.shape == (1, 4 + 2 * 192, 3, 8, 8)
+    assert r1.in_channels(192, "aligned") == 192 + 4 + 2 * 192 and r1.in_channels(16, "aligned") == 52
+    torch.testing.assert_close(components.codec.decode(inputs.condition[:, 4 + 192:]), driving)  # Z_D, in place
+    first = components.codec.decode(inputs.reference_latents)
+    torch.testing.assert_close(first[:, :, 0], reference)
+    assert float(first[:, :, 1:].abs().max()) == 0.0  # the I2V first-frame video
+    (segment,) = r1.segments(inputs, torch.zeros(inputs.latent_shape), torch.tensor([900.0]))
+    assert segment.latents.shape[1] == r1.in_channels(192, "aligned")
+    still = components.codec.decode(r1.anchor(inputs))
+    torch.testing.assert_close(still, reference[:, :, None].expand(-1, -1, 9, -1, -1))
+    target = torch.rand(1, 3, 9, 32, 32, generator=g)
+    torch.testing.assert_close(components.codec.decode(r1.target_latents(components, inputs, target, driving)), target)
+
+
 def test_anchor_is_the_reference_held_still_beside_the_driving_latents():
     components = build_components(get_preset("puppet"))  # lossless pixel codec
     g = torch.Generator().manual_seed(0)

@@ -196,12 +196,12 @@ def test_puppet_r2_preset_warm_starts_from_the_embedded_model():
     assert config.recipe == "scail-2" and config.model == "embedded"
     assert config.data.size == (64, 64) and config.data.frames == 17
     components, random_init = load_backbone(config)
-    pose_weight = components.transformer.patch_embedding.weight.detach().clone()  # (D, 2C + 4, 1, 2, 2)
+    pose_weight = components.transformer.patch_embedding.weight.detach().clone()  # (D, C_in, 1, 2, 2)
     prepare_transformer(components, config, get_recipe(config))
     weight = components.transformer.patch_embedding.weight.detach()
-    base = r1.in_channels(components.codec.channels)
-    assert not random_init and weight.shape[1] == base + 1 + 4 == pose_weight.shape[1] + 5
-    assert torch.equal(weight[:, :base], pose_weight) and not weight[:, base:].any()  # switch + slots start at zero
+    base = r1.in_channels(components.codec.channels)  # the I2V inputs every recipe shares
+    assert not random_init and weight.shape[1] == base + 1 + 4
+    assert torch.equal(weight[:, :base], pose_weight[:, :base]) and not weight[:, base:].any()  # switch + slots: zero
     assert config.prediction == model_card("embedded")["prediction"]
 
 
@@ -227,3 +227,19 @@ def test_r2_variants_train(tmp_path, r2_values, shapes):
     trainer = Trainer(get_config("tiny-r2", steps=1, data={"samples": 2}, r2=r2_values), tmp_path / "run", progress=False)
     assert {k: tuple(trainer.data[0][k].shape) for k in shapes} == shapes
     assert np.isfinite(trainer.train().losses[0])
+
+
+def test_r2_warm_starts_from_an_aligned_r1_model_keeping_the_shared_inputs(tmp_path):
+    """R1's aligned layout appends the driving latents; R2 keeps the I2V columns and trains its own from zero."""
+    r1_run = Trainer(get_config("tiny", steps=1, data={"samples": 2}, layout="aligned"), tmp_path / "r1", progress=False)
+    r1_model = r1_run.train().run.export / "model"
+    aligned = r1_run.components.transformer.patch_embedding.weight.detach().clone()
+    config = get_config("tiny-r2", model=str(r1_model), steps=1, data={"samples": 2})
+    components, _ = load_backbone(config)
+    prepare_transformer(components, config, get_recipe(config))
+    weight = components.transformer.patch_embedding.weight.detach()
+    base = r1.in_channels(components.codec.channels)
+    assert aligned.shape[1] == r1.in_channels(components.codec.channels, "aligned") and weight.shape[1] == base + 1 + 2
+    torch.testing.assert_close(weight[:, :base], aligned[:, :base], rtol=0, atol=1e-3)  # exported in the card's dtype
+    assert not weight[:, base:].any()
+    Trainer(config, tmp_path / "r2", progress=False).train()

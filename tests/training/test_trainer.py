@@ -1,5 +1,6 @@
 """The flow-matching trainer: learning, exact resume after a kill, distributed equivalence, export."""
 
+import dataclasses
 import json
 
 import pytest
@@ -30,9 +31,11 @@ def _fixed_batch_loss(trainer: Trainer) -> float:
     return float(flow_loss(pred, target, int(samples[0]["character_width"])).mean())
 
 
-@pytest.mark.parametrize("prediction,anchor", [("velocity", "none"), ("sample", "none"), ("sample", "reference")])
-def test_tiny_preset_lowers_the_loss_on_a_fixed_batch(tmp_path, prediction, anchor):
-    config = get_config("tiny", steps=30, data={"samples": 2}, optim={"lr": 2e-3}, prediction=prediction, anchor=anchor)
+@pytest.mark.parametrize("prediction,anchor,layout", [("velocity", "none", "spatial"), ("sample", "none", "spatial"),
+                                                      ("sample", "reference", "spatial"), ("sample", "reference", "aligned")])
+def test_tiny_preset_lowers_the_loss_on_a_fixed_batch(tmp_path, prediction, anchor, layout):
+    config = get_config("tiny", steps=30, data={"samples": 2}, optim={"lr": 2e-3}, prediction=prediction, anchor=anchor,
+                        layout=layout)
     trainer = Trainer(config, tmp_path / "run", progress=False)
     before = _fixed_batch_loss(trainer)
     trainer.train()
@@ -132,3 +135,62 @@ def test_half_precision_export_loads_back_in_float32(tmp_path):
         assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F16"}
     animator = Animator.load(str(model))
     assert {p.dtype for p in animator.components.transformer.parameters()} == {torch.float32}
+
+
+def test_aligned_model_animates_with_its_own_layout_and_refuses_another(tmp_path, capsys):
+    """The card's layout is the default at inference; a layout the model has no inputs for is a named error."""
+    import numpy as np
+    from PIL import Image
+
+    from kinema.io import read_video, write_video
+
+    model = tmp_path / "run" / "export" / "model"
+    assert main(["train", "--out", str(tmp_path / "run"), "--no-progress", "--set", "steps=2", "--set", "layout=aligned",
+                 *SMALL]) == 0
+    assert json.loads((model / "kinema.json").read_text())["layout"] == "aligned"
+    rng = np.random.default_rng(0)
+    write_video(tmp_path / "skeleton.mp4", rng.integers(0, 255, (9, 32, 32, 3), dtype=np.uint8))
+    Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "ref.png")
+    args = ["animate", "--reference", str(tmp_path / "ref.png"), "--driving", str(tmp_path / "skeleton.mp4"),
+            "--model", str(model), "--steps", "2", "--pose-backend", "none"]
+    assert main([*args, "--out", str(tmp_path / "own.mp4")]) == 0
+    assert json.loads((tmp_path / "own.json").read_text())["layout"] == "aligned"
+    assert read_video(tmp_path / "own.mp4").frames.shape[1:3] == (32, 32)
+    assert main([*args, "--out", str(tmp_path / "other.mp4"), "--layout", "spatial"]) == 2
+    err = capsys.readouterr().err
+    assert "--layout spatial" in err and "Use --layout aligned" in err and not (tmp_path / "other.mp4").exists()
+
+
+def test_reference_pose_model_takes_the_reference_keypoints_or_names_the_missing_input(tmp_path, capsys):
+    """data.reference_pose: driving frame 0 is the reference's own skeleton in training, and at inference
+    from --reference-pose (or the pose backend); a model trained so refuses to run without it."""
+    import numpy as np
+    from PIL import Image
+
+    from kinema.io import write_video
+    from kinema.puppet import make_triplet
+    from kinema.training.data import make_sample
+
+    data = get_config("tiny", data={"recipe": "oracle"}).data
+    plain, with_pose = make_sample(0, data), make_sample(0, dataclasses.replace(data, reference_pose=True))
+    assert np.array_equal(plain.driving[1:], with_pose.driving[1:]) and plain.driving[0].max() == 0  # lead-in
+    assert with_pose.driving[0].max() > 0 and np.array_equal(plain.reference, with_pose.reference)
+
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), "--no-progress", "--set", "steps=1", "--set", "data.reference_pose=true",
+                 *SMALL]) == 0
+    model = out / "export" / "model"
+    assert json.loads((model / "kinema.json").read_text())["reference_pose"] is True
+    triplet = make_triplet("animate", 5)
+    Image.fromarray(triplet.reference_images[0]).save(tmp_path / "ref.png")
+    triplet.references[0].keypoints[0].save(tmp_path / "ref_pose.npz")
+    triplet.driving.keypoints[0].save(tmp_path / "drv_pose.npz")
+    write_video(tmp_path / "driving.mp4", triplet.driving.frames)
+    args = ["animate", "--reference", str(tmp_path / "ref.png"), "--driving", str(tmp_path / "driving.mp4"),
+            "--model", str(model), "--steps", "1", "--driving-pose", str(tmp_path / "drv_pose.npz")]
+    assert main([*args, "--out", str(tmp_path / "given.mp4"), "--reference-pose", str(tmp_path / "ref_pose.npz")]) == 0
+    assert json.loads((tmp_path / "given.json").read_text())["reference_pose"] == str(tmp_path / "ref_pose.npz")
+    assert main([*args, "--out", str(tmp_path / "estimated.mp4")]) == 0  # the puppet pose estimator finds it
+    assert main([*args, "--out", str(tmp_path / "none.mp4"), "--pose-backend", "none"]) == 2
+    err = capsys.readouterr().err
+    assert "reference image's keypoints" in err and "--reference-pose" in err and not (tmp_path / "none.mp4").exists()

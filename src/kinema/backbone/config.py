@@ -83,6 +83,7 @@ class BackboneConfig:
 
 _TINY_VAE = VAEConfig(base_dim=3, z_dim=16, dim_mult=(1, 1, 1, 1), num_res_blocks=1)
 _PIXEL_4 = PixelCodecConfig(spatial_stride=4)  # 192 latent channels
+_PIXEL_2 = PixelCodecConfig(spatial_stride=2)  # 48 latent channels
 _WAN_VAE = VAEConfig()
 _UMT5_XXL = TextEncoderConfig(d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64)
 
@@ -105,6 +106,13 @@ PRESETS: dict[str, BackboneConfig] = {
         _PIXEL_4, TextEncoderConfig(text_len=64),
         description="the embedded puppet model's shapes: lossless pixel codec (stride 4), 9.6 M-parameter DiT, "
                     "64 text tokens",
+    ),
+    "puppet-s2": BackboneConfig(
+        "puppet-s2",
+        TransformerConfig(num_layers=8, num_attention_heads=4, attention_head_dim=64, ffn_dim=1024, in_channels=100,
+                          out_channels=48),
+        _PIXEL_2, TextEncoderConfig(text_len=64),
+        description="the puppet DiT on the stride-2 pixel codec: 4 x 4-pixel tokens (4x the tokens of 'puppet')",
     ),
     "wan2.1-t2v-1.3b": BackboneConfig(
         "wan2.1-t2v-1.3b",

@@ -1,4 +1,5 @@
-"""Widen the patch embedding of a loaded Wan transformer with zero-initialised input channels.
+"""Widen the patch embedding of a loaded Wan transformer with zero-initialised input channels (or
+narrow it to its first input channels, for a warm start from a recipe with more inputs).
 
 New condition channels (masks, extra latents) enter a pretrained model this way: the output is
 unchanged until the new weights are trained. The parameter keeps its checkpoint name
@@ -25,6 +26,21 @@ def widen_patch_embedding(model: WanTransformer3DModel, in_channels: int) -> Wan
     with torch.no_grad():
         new.weight.zero_()
         new.weight[:, : old.in_channels] = old.weight  # (D, C_in, pt, ph, pw)
+        new.bias.copy_(old.bias)
+    model.patch_embedding = new
+    model.register_to_config(in_channels=in_channels)
+    return model
+
+
+def narrow_patch_embedding(model: WanTransformer3DModel, in_channels: int) -> WanTransformer3DModel:
+    """Keep the first ``in_channels`` inputs of ``model.patch_embedding`` (the rest are dropped). In place."""
+    old = model.patch_embedding
+    if not 0 < in_channels <= old.in_channels:
+        raise ValueError(f"cannot narrow patch_embedding from {old.in_channels} to {in_channels} channels")
+    new = nn.Conv3d(in_channels, old.out_channels, old.kernel_size, old.stride,
+                    device=old.weight.device, dtype=old.weight.dtype)
+    with torch.no_grad():
+        new.weight.copy_(old.weight[:, :in_channels])
         new.bias.copy_(old.bias)
     model.patch_embedding = new
     model.register_to_config(in_channels=in_channels)

@@ -17,8 +17,9 @@ from kinema.cli.replace import run_scail, scail_options
 @generation_options
 @click.option("--guidance", type=float, default=None, help="Text classifier-free guidance scale (default: the model's, else 5).")
 @click.option("--flow-shift", type=float, default=None, help="Default: the model's, else 3.0 (480p; 5.0 for 720p).")
-@click.option("--layout", type=click.Choice(["spatial", "temporal"]), default="spatial", show_default=True,
-              help="In-context layout: spatial (the paper) or temporal (ablation).")
+@click.option("--layout", type=click.Choice(["spatial", "temporal", "aligned"]), default=None,
+              help="R1 token layout: spatial (the paper's eq. 2), temporal or aligned (its alternatives 3 and 1). "
+                   "Default: the model's, else spatial.")
 @click.option("--fit", type=click.Choice(["error", "crop", "pad"]), default="error", show_default=True,
               help="What to do when an input's aspect ratio differs from the output size.")
 @click.option("--driving-mode", type=click.Choice(["pose", "rgb"]), default="pose", show_default=True,
@@ -26,13 +27,16 @@ from kinema.cli.replace import run_scail, scail_options
                    "rgb: end-to-end from the raw video (SCAIL-2 recipe, animation mode; needs subject masks).")
 @click.option("--driving-pose", type=click.Path(), default=None,
               help="Keypoints of the driving video (.npz/.json from `kinema pose extract`) for pose-driven models.")
+@click.option("--reference-pose", type=click.Path(), default=None,
+              help="Keypoints of the reference image (.npz/.json, first frame used) for models trained with the "
+                   "reference's skeleton; default: estimated by --pose-backend.")
 @click.option("--pose-backend", default="puppet", show_default=True,
-              help="Estimator for pose-driven models when --driving-pose is absent; 'none': the driving video "
-                   "already is a skeleton video.")
+              help="Estimator for pose-driven models when --driving-pose (or --reference-pose) is absent; 'none': "
+                   "the driving video already is a skeleton video.")
 @scail_options
 def animate(reference, driving, out, model, adapter, steps, seed, size, frames, prompt, caption, guidance, scheduler,
-            flow_shift, layout, fit, driving_mode, driving_pose, pose_backend, masks, reference_masks, segmenter, bind,
-            driving_resolution) -> None:
+            flow_shift, layout, fit, driving_mode, driving_pose, reference_pose, pose_backend, masks, reference_masks,
+            segmenter, bind, driving_resolution) -> None:
     if driving_mode == "rgb":
         return run_scail("animate", (reference,), driving, out, model, adapter, steps, seed, size, frames, prompt,
                          caption, guidance, scheduler, flow_shift, fit, masks, reference_masks, segmenter, bind,
@@ -51,7 +55,7 @@ def animate(reference, driving, out, model, adapter, steps, seed, size, frames, 
     config = AnimateConfig(size=size, frames=frames, prompt=prompt, seed=seed,
                            layout=layout, fit=fit, sampler=sampler)
     result = run(reference, driving, out, config, model=model, adapter=adapter, driving_pose=driving_pose,
-                 pose_backend=pose_backend)
+                 pose_backend=pose_backend, reference_pose=reference_pose)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {out} ({len(result.frames)} frames, {result.settings['size'][0]}x{result.settings['size'][1]})")

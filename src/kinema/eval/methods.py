@@ -61,7 +61,8 @@ def _r1(driving: Literal["rgb", "pose"]) -> Callable[[MethodOptions], Method]:
             prompt = options.prompt or model_prompt(tri, animator.card)
             config = AnimateConfig(size=case.size, frames=case.frames, prompt=prompt, seed=options.seed,
                                    sampler=sampler_for(animator.card, options.steps, options.guidance))
-            return animator(tri.reference_images[0], drive, config, progress=False, pose=pose).frames
+            ref_pose = tri.references[0].keypoints[0] if animator.needs_reference_pose else None
+            return animator(tri.reference_images[0], drive, config, progress=False, pose=pose, reference_pose=ref_pose).frames
         return method
     return build
 
@@ -95,7 +96,8 @@ def _fixed(fn: Method) -> Callable[[MethodOptions], Method]:
 
 METHODS: dict[str, MethodSpec] = {
     "r1": MethodSpec(_r1("rgb"), ("animate",), "model", "recipe R1 (DreamActor-M2), RGB driving video"),
-    "r1-pose": MethodSpec(_r1("pose"), ("animate",), "model", "recipe R1, skeleton of the driving clip's exact keypoints"),
+    "r1-pose": MethodSpec(_r1("pose"), ("animate",), "model",
+                          "recipe R1, skeleton of the driving clip's exact keypoints (and the reference's, if trained so)"),
     "r2": MethodSpec(_r2, ALL_MODES, "model", "recipe R2 (SCAIL-2), raw driving video and subject masks"),
     "static-reference": MethodSpec(_fixed(baselines.static_reference), ALL_MODES, "baseline", "the reference image, frozen"),
     "driving-copy": MethodSpec(_fixed(baselines.driving_copy), ALL_MODES, "baseline", "the driving video, unchanged"),

@@ -21,7 +21,7 @@ from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
 from kinema.io import load_image, read_video, write_json_atomic, write_video
 from kinema.pipelines.inputs import Fit, check_video_out, fit_frames, resolve_frames, resolve_size, to_frames, to_tensor
-from kinema.pose.driving import inference_skeleton
+from kinema.pose.driving import inference_skeleton, reference_skeleton
 from kinema.pose.keypoints import Keypoints
 from kinema.recipes import dreamactor_m2 as r1
 from kinema.sampling import SamplerConfig, classifier_free_guidance, sample
@@ -120,7 +120,7 @@ class AnimateConfig:
     prompt: str = ""
     negative_prompt: str = ""
     seed: int = 0
-    layout: r1.Layout = "spatial"
+    layout: r1.Layout | None = None  # None: the model card's layout, else "spatial"
     fit: Fit = "error"
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
 
@@ -138,13 +138,22 @@ class Animator:
     """A Wan model prepared for recipe R1 (patch embedding widened to 36 channels if needed)."""
 
     def __init__(self, components: WanComponents, random_weights: bool = False, card: dict | None = None) -> None:
-        channels = r1.in_channels(components.codec.channels)
-        widen_patch_embedding(components.transformer, max(channels, components.transformer.config.in_channels))
         self.components = components
         self.random_weights = random_weights
         self.card = card or {}
+        self.prepare(self.card.get("layout", "spatial"))
         self.prediction = card_prediction(self.card)
         self.anchored = self.card.get("anchor", "none") == "reference"
+
+    def prepare(self, layout: r1.Layout) -> None:
+        """Widen the patch embedding to ``layout``'s inputs (new columns zero); a kinema-trained model must have them."""
+        transformer = self.components.transformer
+        channels = r1.in_channels(self.components.codec.channels, layout)
+        if channels != transformer.config.in_channels and not self.random_weights and "layout" in self.card:
+            raise KinemaInputError(f"--layout {layout}", f"needs {channels} input channels; model "
+                                   f"'{self.components.source}' was trained with the {self.card['layout']} layout "
+                                   f"({transformer.config.in_channels})", f"Use --layout {self.card['layout']}.")
+        widen_patch_embedding(transformer, max(channels, transformer.config.in_channels))
 
     @property
     def pose_driven(self) -> bool:
@@ -179,11 +188,31 @@ class Animator:
                                       margin=self.card.get("bbox_margin", 0.05)), lead
         return np.concatenate([np.zeros_like(driving[:1]).repeat(lead, 0), driving]), lead
 
+    @property
+    def needs_reference_pose(self) -> bool:
+        """Trained with the reference's own skeleton as driving frame 0 (``data.reference_pose``)."""
+        return bool(self.card.get("reference_pose", False))
+
+    def reference_frame(self, reference: np.ndarray, pose: Keypoints | None) -> np.ndarray | None:
+        """The reference's skeleton (H, W, 3) drawn in place on the reference image's canvas, for a model
+        trained with it; None for other models."""
+        if not self.needs_reference_pose:
+            return None
+        if pose is None:
+            raise KinemaInputError(f"model '{self.components.source}'", "was trained with the reference's own skeleton "
+                                   "and needs the reference image's keypoints", "Pass --reference-pose FILE or a "
+                                   "--pose-backend that can estimate them.")
+        h, w = reference.shape[:2]
+        width = self.card["skeleton_width"] * h / self.card["size"][1]
+        return reference_skeleton(pose, (w, h), width)
+
     def __call__(self, reference: np.ndarray, driving: np.ndarray, config: AnimateConfig = AnimateConfig(),
-                 progress: bool = True, pose: Keypoints | None = None) -> AnimationResult:
+                 progress: bool = True, pose: Keypoints | None = None,
+                 reference_pose: Keypoints | None = None) -> AnimationResult:
         """Animate ``reference`` (H, W, 3) uint8 with ``driving`` (T, H, W, 3) uint8 frames.
 
         ``pose``: keypoints of ``driving`` for a pose-driven model (else ``driving`` must be a skeleton video).
+        ``reference_pose``: keypoints of ``reference``, for a model trained with them (``needs_reference_pose``).
         """
         # 1. Check inputs and resolve the output size and length (lead-in frames are generated, then dropped).
         notes: list[str] = []
@@ -194,9 +223,14 @@ class Animator:
         device = self.components.transformer.device
         ref = to_tensor(fit_frames(reference[None], size, config.fit, "reference image"))[:, :, 0].to(device)
         drv = to_tensor(fit_frames(driving[:frames], size, config.fit, "driving video")).to(device)
+        first = self.reference_frame(reference, reference_pose)
+        if first is not None:  # fitted like the reference image, so it lies on the reference character
+            drv[:, :, 0] = to_tensor(fit_frames(first[None], size, config.fit, "reference image"))[:, :, 0].to(device)
 
         # 2. Encode the conditions (shared with training: r1.build_inputs).
-        inputs = r1.build_inputs(self.components, ref, drv, config.layout)
+        layout = config.layout or self.card.get("layout", "spatial")
+        self.prepare(layout)
+        inputs = r1.build_inputs(self.components, ref, drv, layout)
         text = encode_prompt(self.components, [config.prompt, config.negative_prompt])
         dtype = self.components.transformer.dtype
 
@@ -217,7 +251,7 @@ class Animator:
         if self.random_weights:
             notes.append(f"model '{self.components.source}' has random weights: the output shows the pipeline "
                          "working, not a trained animation; pass --model DIR for real Wan weights")
-        settings = {**asdict(config), "size": list(size), "frames": frames - lead, "lead_in_frames": lead,
+        settings = {**asdict(config), "layout": layout, "size": list(size), "frames": frames - lead, "lead_in_frames": lead,
                     "model": self.components.source}
         return AnimationResult(to_frames(video)[lead:], settings, notes)
 
@@ -241,19 +275,37 @@ def driving_keypoints(animator: Animator, frames: np.ndarray, pose_file: str | o
     return get_estimator(pose_backend)(frames).keypoints
 
 
+def reference_keypoints(animator: Animator, image: np.ndarray, pose_file: str | os.PathLike | None,
+                        pose_backend: str) -> Keypoints | None:
+    """Keypoints of the reference image for a model trained with them: from ``pose_file`` (its first
+    frame), else estimated by ``pose_backend``; None for other models or backend ``none``."""
+    if not animator.needs_reference_pose:
+        return None
+    if pose_file is not None:
+        return Keypoints.load(pose_file)
+    if pose_backend == "none":
+        return None
+    from kinema.pose.estimators import get_estimator
+
+    return get_estimator(pose_backend)(image[None]).keypoints
+
+
 def animate(reference: str | os.PathLike, driving: str | os.PathLike, out: str | os.PathLike,
             config: AnimateConfig = AnimateConfig(), model: str = EMBEDDED,
             adapter: str | os.PathLike | None = None, progress: bool = True,
-            driving_pose: str | os.PathLike | None = None, pose_backend: str = "puppet") -> AnimationResult:
+            driving_pose: str | os.PathLike | None = None, pose_backend: str = "puppet",
+            reference_pose: str | os.PathLike | None = None) -> AnimationResult:
     """Read the inputs, animate, and write ``out`` (H.264 mp4) plus ``out`` with suffix .json, atomically."""
     out = check_video_out(out)
     image = load_image(reference, "reference image")
     video = read_video(driving, name="driving video")
     animator = Animator.load(model, adapter)
     pose = driving_keypoints(animator, video.frames, driving_pose, pose_backend)
-    result = animator(image, video.frames, config, progress, pose)
+    ref_pose = reference_keypoints(animator, image, reference_pose, pose_backend)
+    result = animator(image, video.frames, config, progress, pose, ref_pose)
     result.settings.update(reference=str(reference), driving=str(driving), adapter=adapter and str(adapter),
-                           driving_pose=driving_pose and str(driving_pose), fps=video.fps, notes=result.notes,
+                           driving_pose=driving_pose and str(driving_pose),
+                           reference_pose=reference_pose and str(reference_pose), fps=video.fps, notes=result.notes,
                            pose_backend=pose_backend if animator.pose_driven and driving_pose is None else None)
     write_video(out, result.frames, fps=video.fps)
     write_json_atomic(out.with_suffix(".json"), result.settings)

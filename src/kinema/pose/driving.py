@@ -2,6 +2,9 @@
 
 Training (DreamActor-M2 §3.3): augment (bone scaling, bbox normalisation), then mask the lead-in.
 Inference (§5.1): bbox-normalise, then prepend the lead-in as pose-free frames.
+A model trained with ``reference_pose`` (kinema's option, not the paper's) gets the reference's own
+skeleton, in place, as frame 0 of the driving video: the pose of output frame 0, which is the
+reference itself, so each limb of the driving skeleton can be matched to where it is in the reference.
 """
 
 from __future__ import annotations
@@ -35,3 +38,9 @@ def inference_skeleton(kp: Keypoints, lead_in_frames: int, width: float, normali
         kp = bbox_normalize(kp, margin=margin)
     kp = prepend_pose_free(kp, fps=1.0, seconds=lead_in_frames)
     return render_pose(kp, kp.size, skeleton_style(kp.size, width))
+
+
+def reference_skeleton(kp: Keypoints, size: tuple[int, int], width: float) -> np.ndarray:
+    """(H, W, 3) uint8: frame 0 of ``kp`` (the reference image's keypoints) drawn in place on a (W, H) canvas."""
+    first = Keypoints(kp.xy[:1], kp.visibility[:1], kp.layout, kp.size)
+    return render_pose(first, size, skeleton_style(size, width))[0]

@@ -10,6 +10,10 @@ Temporal layout (the paper's "temporal in-context" ablation, after TIC-FT): the 
 plain I2V layout (reference as first-frame condition, width W) and the driving video's latents
 form a clean context segment (timestep 0) placed just before the target in time.
 
+Aligned layout (the paper's "Alternative 1: pose alignment injection", §3.2): the plain I2V layout
+(width W) with the driving video's latents concatenated along channels, so every target token sees
+the skeleton at its own position: [noisy latent (C) | M_r (4) | Z_ref (C) | Z_D (C)].
+
 :func:`build_inputs` is the single input builder used by inference and training.
 """
 
@@ -26,13 +30,16 @@ from kinema.backbone.components import WanComponents
 from kinema.backbone.encoders import encode_image_tokens
 from kinema.backbone.segments import Segment, forward_segments
 
-Layout = Literal["spatial", "temporal"]
+Layout = Literal["spatial", "temporal", "aligned"]
+LAYOUTS: tuple[Layout, ...] = ("spatial", "temporal", "aligned")
 MASK_CHANNELS = 4  # the I2V mask: 4 pixel frames folded into each latent frame
 
 
-def in_channels(latent_channels: int) -> int:
-    """Patch-embedding inputs: noisy latent + mask + condition latent (36 for Wan2.1's 16-channel VAE)."""
-    return latent_channels + MASK_CHANNELS + latent_channels
+def in_channels(latent_channels: int, layout: Layout = "spatial") -> int:
+    """Patch-embedding inputs: noisy latent + mask + condition latent (36 for Wan2.1's 16-channel VAE),
+    + the driving latent in the aligned layout (52)."""
+    driving = latent_channels if layout == "aligned" else 0
+    return latent_channels + MASK_CHANNELS + latent_channels + driving
 
 
 def composite_video(reference: torch.Tensor, driving: torch.Tensor) -> torch.Tensor:
@@ -66,8 +73,9 @@ class R1Inputs:
     """Everything the DiT needs besides the noisy latent and timestep.
 
     Attributes:
-        layout: "spatial" or "temporal".
-        condition: (B, 20, f, h, W_lat) mask + condition latents, channel-concatenated to the noisy latent.
+        layout: "spatial", "temporal" or "aligned".
+        condition: (B, 4 + C, f, h, W_lat) mask + condition latents (+ C driving latents in the aligned
+            layout), channel-concatenated to the noisy latent.
         context: temporal layout only: (B, 36, f, h, w) clean driving segment.
         image_tokens: CLIP tokens of the reference for I2V models, else None.
         character_width: latent width w of the character video (left half).
@@ -83,7 +91,13 @@ class R1Inputs:
     def latent_shape(self) -> tuple[int, ...]:
         """Shape of the noisy latent this recipe denoises."""
         b, c, f, h, w = self.condition.shape
-        return (b, c - MASK_CHANNELS, f, h, w)
+        latent = (c - MASK_CHANNELS) // (2 if self.layout == "aligned" else 1)
+        return (b, latent, f, h, w)
+
+    @property
+    def reference_latents(self) -> torch.Tensor:
+        """Z of the composite (spatial) or of the first-frame video (temporal, aligned): (B, C, f, h, W_lat)."""
+        return self.condition[:, MASK_CHANNELS: MASK_CHANNELS + self.latent_shape[1]]
 
 
 def build_inputs(components: WanComponents, reference: torch.Tensor, driving: torch.Tensor,
@@ -93,7 +107,7 @@ def build_inputs(components: WanComponents, reference: torch.Tensor, driving: to
     Args:
         reference: (B, 3, H, W) in [-1, 1].
         driving: (B, 3, F, H, W) in [-1, 1], F = 1 + 4k; a rendered skeleton video or raw RGB.
-        layout: "spatial" (eq. 2) or "temporal" (ablation).
+        layout: "spatial" (eq. 2), "temporal" or "aligned" (the paper's alternatives).
     """
     b, _, f, h, w = driving.shape
     image_tokens = encode_image_tokens(components, reference)
@@ -102,15 +116,17 @@ def build_inputs(components: WanComponents, reference: torch.Tensor, driving: to
         z = codec.encode(composite_video(reference, driving))  # (B, C, f', h/s, 2w/s)
         mask = fold_mask(composite_mask(f, h, w, b).to(z), z.shape[-2:])
         return R1Inputs(layout, torch.cat([mask, z], dim=1), None, image_tokens, z.shape[-1] // 2)
-    if layout == "temporal":
+    if layout in ("temporal", "aligned"):
         first = torch.zeros_like(driving)
         first[:, :, 0] = reference
         z_ref = codec.encode(first)  # I2V first-frame condition
         m_r = fold_mask(composite_mask(f, h, w, b)[..., :w].to(z_ref), z_ref.shape[-2:])
         z_drv = codec.encode(driving)
+        if layout == "aligned":
+            return R1Inputs(layout, torch.cat([m_r, z_ref, z_drv], dim=1), None, image_tokens, z_ref.shape[-1])
         context = torch.cat([z_drv, torch.ones_like(m_r), z_drv], dim=1)  # clean latent | M_m | Z_D
         return R1Inputs(layout, torch.cat([m_r, z_ref], dim=1), context, image_tokens, z_ref.shape[-1])
-    raise ValueError(f"unknown R1 layout '{layout}'; use 'spatial' or 'temporal'")
+    raise ValueError(f"unknown R1 layout '{layout}'; use one of {', '.join(LAYOUTS)}")
 
 
 def segments(inputs: R1Inputs, noisy: torch.Tensor, timestep: torch.Tensor) -> list[Segment]:
@@ -131,7 +147,7 @@ def predict(transformer: torch.nn.Module, inputs: R1Inputs, noisy: torch.Tensor,
 
 
 def character_latents(inputs: R1Inputs, latents: torch.Tensor) -> torch.Tensor:
-    """The character video's latents: the left half in the spatial layout, all of it in the temporal one."""
+    """The character video's latents: the left half in the spatial layout, all of it in the others."""
     return latents[..., : inputs.character_width]
 
 
@@ -145,13 +161,13 @@ def anchor(inputs: R1Inputs) -> torch.Tensor:
     the static-reference video; the driving half of the spatial layout holds Z itself, which the
     target's driving half equals (its change is zero).
     """
-    z = inputs.condition[:, MASK_CHANNELS:]  # (B, C, f, h, W_lat)
+    z = inputs.reference_latents  # (B, C, f, h, W_lat)
     still = z[:, :, :1, :, : inputs.character_width].expand(-1, -1, z.shape[2], -1, -1)
     return torch.cat([still, z[..., inputs.character_width:]], dim=-1)
 
 
 def target_latents(components: WanComponents, inputs: R1Inputs, target: torch.Tensor,
                    driving: torch.Tensor) -> torch.Tensor:
-    """Training target x0 for a target video (B, 3, F, H, W): codec(V ⊕ D) spatially, codec(V) temporally."""
+    """Training target x0 for a target video (B, 3, F, H, W): codec(V ⊕ D) spatially, else codec(V)."""
     video = torch.cat([target, driving], dim=-1) if inputs.layout == "spatial" else target
     return components.codec.encode(video)

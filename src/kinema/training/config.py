@@ -44,6 +44,7 @@ class DataConfig:
     skeleton_width: float = 1.5  # limb half-width in pixels at the clip size
     text_chars: int | None = 60  # fused motion + appearance text, compact (the puppet model reads 64 tokens)
     copy_fraction: float = 0.0  # in-context reconstruction samples (data.copy_sample), for models trained from scratch
+    reference_pose: bool = False  # driving frame 0 = the reference's own skeleton (kinema.pose.driving.reference_skeleton)
 
     def __post_init__(self) -> None:
         check_types(self, "data.")
@@ -163,7 +164,7 @@ class TrainConfig:
     anchor: Literal["none", "reference"] = "none"  # R1: denoise x0 − (the reference held still), see r1.anchor
     adapter: Adapter = "full"
     lora_rank: int = 8
-    layout: Literal["spatial", "temporal"] = "spatial"
+    layout: Literal["spatial", "temporal", "aligned"] = "spatial"  # R1's token layout (kinema.recipes.dreamactor_m2)
     steps: int = 20
     batch_size: int = 2
     grad_accum: int = 1
@@ -232,24 +233,28 @@ def config_from_dict(values: dict[str, Any]) -> TrainConfig:
 PUPPET_DATA = DataConfig(samples=512, seed=1, size=(64, 64), frames=21,
                          families=("humanoid", "humanoid", "quadruped", "bird"), camera_prob=0.3)
 
-EMBEDDED_DATA = replace(PUPPET_DATA, samples=1024, recipe="oracle", augment=PoseAugmentConfig(bbox_normalize=False))
+EMBEDDED_DATA = replace(PUPPET_DATA, samples=1024, recipe="oracle", reference_pose=True,
+                        augment=PoseAugmentConfig(bbox_normalize=False))
 
 
-def _puppet(name: str, steps: int, warmup: int, data: DataConfig) -> TrainConfig:
-    """A stage of the embedded model: x-prediction of the residual over the still reference, bf16, batch 8."""
-    return TrainConfig(name=name, model="puppet", prediction="sample", anchor="reference", steps=steps, batch_size=8,
-                       ema_decay=0.999, mixed_precision="bf16", export_dtype="float16", checkpoint_every=250,
-                       keep_checkpoints=2, log_every=10, data=data, flow=FlowConfig(shift=1.0),
-                       optim=OptimConfig(lr=5e-4, weight_decay=0.01, warmup_steps=warmup))
+def _puppet(name: str, steps: int, data: DataConfig) -> TrainConfig:
+    """A stage of the embedded model: the aligned layout, x-prediction of the residual over the still reference
+    with the x̂0 loss, σ shifted towards noise, bf16, batch 8."""
+    return TrainConfig(name=name, model="puppet", prediction="sample", anchor="reference", layout="aligned", steps=steps,
+                       batch_size=8, ema_decay=0.999, mixed_precision="bf16", export_dtype="float16",
+                       checkpoint_every=250, keep_checkpoints=2, log_every=10, data=data,
+                       flow=FlowConfig(shift=3.0, loss="sample"),
+                       optim=OptimConfig(lr=5e-4, weight_decay=0.01, warmup_steps=50))
 
 
 PRESETS: dict[str, TrainConfig] = {
     "tiny": TrainConfig(),
     # The embedded model (issue 15) on the `puppet` backbone (lossless pixel codec), from scratch on CPU, in two
     # resolutions (TRAINING.md): `puppet-32`, then `puppet` warm-started from it (--set model=runs/puppet-32/export/model).
-    # Exact cross-identity triplets with the skeleton in place: the reference in another pose, as at inference.
-    "puppet-32": _puppet("puppet-32", steps=1500, warmup=200, data=replace(EMBEDDED_DATA, size=(32, 32), frames=13)),
-    "puppet": _puppet("puppet", steps=900, warmup=50, data=EMBEDDED_DATA),
+    # Exact cross-identity triplets with the skeleton in place: the reference in another pose, as at inference;
+    # driving frame 0 is the reference's own skeleton.
+    "puppet-32": _puppet("puppet-32", steps=1500, data=replace(EMBEDDED_DATA, size=(32, 32), frames=13)),
+    "puppet": _puppet("puppet", steps=1200, data=EMBEDDED_DATA),
     # Recipe R2 (issue 8): seconds on CPU, for tests.
     "tiny-r2": TrainConfig(name="tiny-r2", recipe="scail-2", data=DataConfig(samples=8), r2=R2TrainConfig(slots=2)),
     # R2 on the `puppet` backbone, warm-started from the embedded pose model (widened channels start at zero);

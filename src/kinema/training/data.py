@@ -17,7 +17,8 @@ from kinema.backbone.encoders import encode_prompt
 from kinema.guidance.puppet import puppet_description, triplet_description
 from kinema.pipelines.inputs import to_tensor
 from kinema.pose.augment import pose_free_frames
-from kinema.pose.driving import training_skeleton
+from kinema.pose.driving import reference_skeleton, training_skeleton
+from kinema.pose.keypoints import Keypoints
 from kinema.puppet import SynthConfig, make_scene, make_triplet, render_scene
 from kinema.puppet.dataset import sample_seeds
 from kinema.recipes import dreamactor_m2 as r1
@@ -39,6 +40,15 @@ def _synth(config: DataConfig) -> SynthConfig:
                        characters=(1, 1), camera_prob=config.camera_prob, modes=("animate",))
 
 
+def with_reference_pose(driving: np.ndarray, reference: Keypoints, config: DataConfig) -> np.ndarray:
+    """``driving`` (T, H, W, 3) with frame 0 the reference's skeleton when ``config.reference_pose``."""
+    if not config.reference_pose:
+        return driving
+    driving = driving.copy()
+    driving[0] = reference_skeleton(reference, config.size, config.skeleton_width)
+    return driving
+
+
 def pose_sample(seed: int, config: DataConfig) -> Sample:
     """DreamActor-M2 §3.3 self-supervision: the clip is the target, its frame 0 the reference and
     its augmented skeleton (lead-in masked) the driving signal."""
@@ -46,6 +56,7 @@ def pose_sample(seed: int, config: DataConfig) -> Sample:
     rng = np.random.default_rng([seed, 71])
     driving = training_skeleton(clip.keypoints[0], config.augment, rng, config.fps, config.lead_in_seconds,
                                 config.skeleton_width)
+    driving = with_reference_pose(driving, clip.keypoints[0], config)
     return Sample(clip.frames[0], driving, clip.frames, puppet_description(clip.labels, clip.labels, config.text_chars))
 
 
@@ -57,6 +68,7 @@ def oracle_sample(seed: int, config: DataConfig) -> Sample:
     rng = np.random.default_rng([seed, 71])
     driving = training_skeleton(triplet.driving.keypoints[0], config.augment, rng, config.fps,
                                 config.lead_in_seconds, config.skeleton_width)
+    driving = with_reference_pose(driving, triplet.references[0].keypoints[0], config)
     target = triplet.target.frames.copy()
     target[0] = triplet.reference_images[0]
     return Sample(triplet.reference_images[0], driving, target, triplet_description(triplet, config.text_chars))

@@ -20,7 +20,7 @@ class DreamActorRecipe:
         self.config = config
 
     def in_channels(self, latent_channels: int) -> int:
-        return r1.in_channels(latent_channels)
+        return r1.in_channels(latent_channels, self.config.layout)
 
     def cache_key(self) -> dict:
         return {"data": self.config.to_dict()["data"], "model": self.config.model, "layout": self.config.layout}
@@ -37,7 +37,7 @@ class DreamActorRecipe:
 
     def predict(self, transformer: nn.Module, noisy: torch.Tensor, timestep: torch.Tensor, condition: torch.Tensor,
                 text: torch.Tensor, context: torch.Tensor | None = None, image: torch.Tensor | None = None) -> torch.Tensor:
-        layout = "spatial" if context is None else "temporal"
+        layout = self.config.layout
         width = noisy.shape[-1] // 2 if layout == "spatial" else noisy.shape[-1]
         inputs = r1.R1Inputs(layout, condition, context, image, width)
         return r1.predict(transformer, inputs, noisy, timestep, text)
@@ -57,6 +57,6 @@ class DreamActorRecipe:
         return {"recipe": "dreamactor-m2", "driving": "pose", "layout": c.layout, "prediction": c.prediction,
                 "anchor": c.anchor, "size": list(d.size),
                 "frames": d.frames, "fps": d.fps, "lead_in_frames": lead_in_frames(d),
-                "skeleton_width": d.skeleton_width, "bbox_normalize": d.augment.bbox_normalize,
+                "skeleton_width": d.skeleton_width, "reference_pose": d.reference_pose, "bbox_normalize": d.augment.bbox_normalize,
                 "bbox_margin": d.augment.bbox_margin, "text_chars": d.text_chars,
                 "steps_trained": steps_trained, "train_config": c.to_dict()}

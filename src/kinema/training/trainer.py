@@ -29,11 +29,12 @@ from kinema.backbone.config import PRESETS as BACKBONES
 from kinema.backbone.config import get_preset
 from kinema.backbone.encoders import encode_prompt
 from kinema.backbone.lora import PATCH_EMBEDDING, add_lora, lora_config, save_lora, save_patch_embedding
-from kinema.backbone.widen import widen_patch_embedding
+from kinema.backbone.widen import narrow_patch_embedding, widen_patch_embedding
 from kinema.errors import KinemaInputError
 from kinema.io import atomic_path, write_json_atomic
 from kinema.io.atomic import atomic_dir
 from kinema.pipelines.animate import MODEL_CARD, resolve_model
+from kinema.recipes import dreamactor_m2 as r1
 from kinema.training import distributed as dist_
 from kinema.training.config import TrainConfig
 from kinema.training.data import stack
@@ -79,6 +80,11 @@ def prepare_transformer(components: WanComponents, config: TrainConfig, recipe: 
     """Widen to the recipe's channels (new ones zero), choose what trains (all, or a LoRA); returns trainable names."""
     transformer = components.transformer
     channels = recipe.in_channels(components.codec.channels)
+    shared = r1.in_channels(components.codec.channels)  # noisy | I2V mask | Z: the inputs every recipe starts with
+    if transformer.config.in_channels > channels >= shared:  # a warm start from a recipe with other extra inputs
+        print(f"note: the warm start has {transformer.config.in_channels} input channels; keeping its first {shared} "
+              f"(the I2V layout) and training the recipe's {channels - shared} extra ones from zero", file=sys.stderr)
+        narrow_patch_embedding(transformer, shared)
     widened = transformer.config.in_channels < channels
     widen_patch_embedding(transformer, max(channels, transformer.config.in_channels))
     if config.adapter == "full":
