@@ -135,7 +135,8 @@ class AnimationResult:
 
 
 class Animator:
-    """A Wan model prepared for recipe R1 (patch embedding widened to 36 channels if needed)."""
+    """A Wan model prepared for recipe R1 (patch embedding widened to its layout's inputs if needed: 36 or 52
+    channels for Wan's 16-channel VAE)."""
 
     def __init__(self, components: WanComponents, random_weights: bool = False, card: dict | None = None) -> None:
         self.components = components
@@ -251,8 +252,8 @@ class Animator:
         if self.random_weights:
             notes.append(f"model '{self.components.source}' has random weights: the output shows the pipeline "
                          "working, not a trained animation; pass --model DIR for real Wan weights")
-        settings = {**asdict(config), "layout": layout, "size": list(size), "frames": frames - lead, "lead_in_frames": lead,
-                    "model": self.components.source}
+        settings = {**asdict(config), "layout": layout, "size": list(size), "frames": frames - lead,
+                    "lead_in_frames": lead, "model": self.components.source}
         return AnimationResult(to_frames(video)[lead:], settings, notes)
 
 

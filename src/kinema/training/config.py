@@ -254,7 +254,7 @@ PRESETS: dict[str, TrainConfig] = {
     # Exact cross-identity triplets with the skeleton in place: the reference in another pose, as at inference;
     # driving frame 0 is the reference's own skeleton.
     "puppet-32": _puppet("puppet-32", steps=1500, data=replace(EMBEDDED_DATA, size=(32, 32), frames=13)),
-    "puppet": _puppet("puppet", steps=1800, data=EMBEDDED_DATA),
+    "puppet": _puppet("puppet", steps=2400, data=EMBEDDED_DATA),
     # Recipe R2 (issue 8): seconds on CPU, for tests.
     "tiny-r2": TrainConfig(name="tiny-r2", recipe="scail-2", data=DataConfig(samples=8), r2=R2TrainConfig(slots=2)),
     # R2 on the `puppet` backbone, warm-started from the embedded pose model (widened channels start at zero);
