@@ -61,8 +61,8 @@ def _r1(driving: Literal["rgb", "pose"]) -> Callable[[MethodOptions], Method]:
             prompt = options.prompt or model_prompt(tri, animator.card)
             config = AnimateConfig(size=case.size, frames=case.frames, prompt=prompt, seed=options.seed,
                                    sampler=sampler_for(animator.card, options.steps, options.guidance))
-            ref_pose = tri.references[0].keypoints[0] if animator.needs_reference_pose else None
-            return animator(tri.reference_images[0], drive, config, progress=False, pose=pose, reference_pose=ref_pose).frames
+            return animator(tri.reference_images[0], drive, config, progress=False, pose=pose,
+                            reference_pose=tri.references[0].keypoints[0]).frames
         return method
     return build
 

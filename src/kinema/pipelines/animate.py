@@ -213,7 +213,7 @@ class Animator:
         """Animate ``reference`` (H, W, 3) uint8 with ``driving`` (T, H, W, 3) uint8 frames.
 
         ``pose``: keypoints of ``driving`` for a pose-driven model (else ``driving`` must be a skeleton video).
-        ``reference_pose``: keypoints of ``reference``, for a model trained with them (``needs_reference_pose``).
+        ``reference_pose``: keypoints of ``reference``, used by a model trained with them (``needs_reference_pose``).
         """
         # 1. Check inputs and resolve the output size and length (lead-in frames are generated, then dropped).
         notes: list[str] = []

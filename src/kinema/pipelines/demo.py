@@ -35,8 +35,7 @@ def run_demo(out: str | os.PathLike, model: str = EMBEDDED, case: int = 0, steps
     sampler = sampler_for(card, steps, guidance)
     config = AnimateConfig(size=item.size, frames=item.frames, prompt=prompt, sampler=sampler)
     pose = tri.driving.keypoints[0] if animator.pose_driven else None
-    ref_pose = tri.references[0].keypoints[0] if animator.needs_reference_pose else None
-    result = animator(tri.reference_images[0], tri.driving.frames, config, progress, pose, ref_pose)
+    result = animator(tri.reference_images[0], tri.driving.frames, config, progress, pose, tri.references[0].keypoints[0])
 
     reference, driving, target, fps = tri.reference_images[0], tri.driving.frames, tri.target.frames, tri.driving.fps
     with atomic_path(out / "reference.png") as tmp:
