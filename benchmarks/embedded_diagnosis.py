@@ -4,7 +4,9 @@ For held-out self-supervised samples (the training recipe with an unseen data se
 noise level σ, the PSNR of the DiT's one-step clean-sample estimate x̂0 (character half, decoded by
 the model's codec) against the clip, beside the codec's own round trip (the ceiling: lossless for the
 pixel codec) and the static reference (the reference frame held still, the baseline to beat). If x̂0
-at small σ is far above what sampling gives, the sampler is short; if it is low, the DiT is.
+at small σ is far above what sampling gives, the sampler is short; if it is low, the DiT is. Below
+σ = 1 it also prints the noisy input itself, x_t / (1 − σ): an x̂0 below it throws away detail the
+input already holds (what the preconditioned prediction's skip path keeps).
 
     python benchmarks/embedded_diagnosis.py [--model DIR] [--samples 4]
 """
@@ -60,7 +62,9 @@ def main() -> None:
             x_t = (1 - sigma) * (x0 - anchor) + sigma * noise
             out = r1.predict(components.transformer, inputs, x_t, s * 1000, text)
             rows.setdefault(f"DiT x0 estimate, sigma {sigma:.1f}", []).append(
-                score(anchor + to_sample(out, x_t, s, animator.prediction)))
+                score(anchor + to_sample(out, x_t, s, animator.prediction, animator.sigma_data)))
+            if sigma < 1:
+                rows.setdefault(f"noisy input itself, sigma {sigma:.1f}", []).append(score(anchor + x_t / (1 - sigma)))
     print(f"{args.samples} held-out samples (data seed {HELD_OUT_DATA_SEED}), character half; PSNR dB vs the clip")
     for name, values in rows.items():
         print(f"{name:32s} {np.mean(values):6.2f}")

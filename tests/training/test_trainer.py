@@ -10,9 +10,10 @@ from kinema.cli.main import main
 from kinema.training.config import config_from_dict, get_config
 from kinema.training.flow import NUM_TRAIN_TIMESTEPS, flow_loss, loss_pair, noisy_latents
 from kinema.training.data import batch_indices, stack
-from kinema.training.trainer import Trainer
+from kinema.training.trainer import Trainer, learning_rate
 
-from tests.training.runs import assert_killed_run_resumes_bit_identically, assert_torchrun_matches_one_process
+from tests.training.runs import (assert_killed_run_resumes_bit_identically, assert_torchrun_matches_one_process, losses,
+                                 train_cli, weights)
 
 SMALL = ["--set", "data.samples=4", "--set", "batch_size=4", "--set", "checkpoint_every=2"]
 
@@ -32,7 +33,8 @@ def _fixed_batch_loss(trainer: Trainer) -> float:
 
 
 @pytest.mark.parametrize("prediction,anchor,layout", [("velocity", "none", "spatial"), ("sample", "none", "spatial"),
-                                                      ("sample", "reference", "spatial"), ("sample", "reference", "aligned")])
+                                                      ("sample", "reference", "spatial"), ("sample", "reference", "aligned"),
+                                                      ("preconditioned", "reference", "aligned")])
 def test_tiny_preset_lowers_the_loss_on_a_fixed_batch(tmp_path, prediction, anchor, layout):
     config = get_config("tiny", steps=30, data={"samples": 2}, optim={"lr": 2e-3}, prediction=prediction, anchor=anchor,
                         layout=layout)
@@ -61,6 +63,21 @@ def test_killed_run_resumes_bit_identically(tmp_path):
     assert kept == ["step-00000038", "step-00000040"]  # keep_checkpoints=2, no temporaries left
 
 
+def test_learning_rate_warms_up_holds_and_decays_to_zero():
+    config = get_config("tiny", steps=10, optim={"lr": 1.0, "warmup_steps": 2, "decay_steps": 4})
+    assert [learning_rate(config, s) for s in range(10)] == pytest.approx([0.5, 1, 1, 1, 1, 1, 1, 0.75, 0.5, 0.25])
+
+
+def test_a_finished_run_extended_with_a_decay_matches_a_straight_run(tmp_path):
+    tail = ["--set", "steps=8", "--set", "optim.decay_steps=4"]
+    assert train_cli(tmp_path / "straight", *SMALL, *tail).wait() == 0
+    assert train_cli(tmp_path / "extended", *SMALL, "--set", "steps=4").wait() == 0
+    assert train_cli(tmp_path / "extended", "--resume", *SMALL, *tail).wait() == 0
+    assert losses(tmp_path / "extended") == losses(tmp_path / "straight")
+    straight, extended = weights(tmp_path / "straight"), weights(tmp_path / "extended")
+    assert all(torch.equal(straight[k], extended[k]) for k in straight)
+
+
 @pytest.mark.parametrize("engine", ["ddp", "fsdp"])
 def test_two_torchrun_processes_match_one_process(tmp_path, engine):
     steps = ["--set", "steps=4", "--set", f"fsdp={'true' if engine == 'fsdp' else 'false'}"]
@@ -86,6 +103,7 @@ def test_existing_run_needs_resume_and_bad_overrides_are_named(tmp_path, capsys)
     ("flow.shift=-1", "flow.shift -1: must be positive"), ("data.augment.bone_scale_prob=2", "bone_scale_prob"),
     ("data=5", "data 5: is not DataConfig"), ("model=nosuch", "model 'nosuch'"),
     ("prediction=epsilon", "prediction 'epsilon'"), ("anchor=driving", "anchor 'driving'"),
+    ("flow.loss=preconditioned", "flow.loss 'preconditioned'"), ("flow.sigma_data=0", "flow.sigma_data 0"),
 ])
 def test_absurd_settings_are_named_before_anything_is_written(tmp_path, capsys, override, named):
     assert main(["train", "--out", str(tmp_path / "run"), "--set", override]) == 2
@@ -194,3 +212,28 @@ def test_reference_pose_model_takes_the_reference_keypoints_or_names_the_missing
     assert main([*args, "--out", str(tmp_path / "none.mp4"), "--pose-backend", "none"]) == 2
     err = capsys.readouterr().err
     assert "reference image's keypoints" in err and "--reference-pose" in err and not (tmp_path / "none.mp4").exists()
+
+
+def test_preconditioned_model_samples_with_the_sigma_data_of_its_card(tmp_path):
+    """σ_d is part of what the weights mean: the card records it, inference reads it, a bad one is named."""
+    import numpy as np
+
+    from kinema.errors import KinemaInputError
+    from kinema.pipelines.animate import AnimateConfig, Animator
+    from kinema.sampling import SamplerConfig
+
+    config = get_config("tiny", steps=2, data={"samples": 2}, prediction="preconditioned", flow={"sigma_data": 0.2})
+    model = Trainer(config, tmp_path / "run", progress=False).train().run.export / "model"
+    card = json.loads((model / "kinema.json").read_text())
+    assert (card["prediction"], card["sigma_data"]) == ("preconditioned", 0.2)
+    rng = np.random.default_rng(0)
+    reference, driving = (rng.integers(0, 255, shape, dtype=np.uint8) for shape in ((32, 32, 3), (9, 32, 32, 3)))
+    frames = Animator.load(str(model))(reference, driving, AnimateConfig(sampler=SamplerConfig(steps=2, guidance=1.0)), progress=False).frames
+    card["sigma_data"] = 0.5
+    (model / "kinema.json").write_text(json.dumps(card))
+    assert not np.array_equal(Animator.load(str(model))(reference, driving, AnimateConfig(sampler=SamplerConfig(steps=2, guidance=1.0)), progress=False).frames,
+                              frames)
+    card["sigma_data"] = "big"
+    (model / "kinema.json").write_text(json.dumps(card))
+    with pytest.raises(KinemaInputError, match="sigma_data"):
+        Animator.load(str(model))

@@ -25,7 +25,7 @@ from kinema.pose.driving import inference_skeleton, reference_skeleton
 from kinema.pose.keypoints import Keypoints
 from kinema.recipes import dreamactor_m2 as r1
 from kinema.sampling import SamplerConfig, classifier_free_guidance, sample
-from kinema.sampling.prediction import Prediction, check_prediction, to_velocity
+from kinema.sampling.prediction import SIGMA_DATA, Prediction, check_prediction, to_velocity
 
 EMBEDDED = "embedded"  # the trained puppet model shipped in the package
 EMBEDDED_DIR = Path(__file__).resolve().parents[1] / "assets" / "puppet" / "model"
@@ -71,6 +71,15 @@ def card_prediction(card: dict) -> Prediction:
         return check_prediction(card.get("prediction", "velocity"))
     except ValueError as err:
         raise KinemaInputError("model card kinema.json", str(err), "Fix its 'prediction' field.") from None
+
+
+def card_sigma_data(card: dict) -> float:
+    """σ_d of a preconditioned model (``kinema.json``'s ``sigma_data``, see kinema.sampling.prediction)."""
+    value = card.get("sigma_data", SIGMA_DATA)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        raise KinemaInputError("model card kinema.json", f"sigma_data {value!r} is not a positive number",
+                               "Fix its 'sigma_data' field.")
+    return float(value)
 
 
 def _read_card(directory: Path) -> dict:
@@ -144,6 +153,7 @@ class Animator:
         self.card = card or {}
         self.prepare(self.card.get("layout", "spatial"))
         self.prediction = card_prediction(self.card)
+        self.sigma_data = card_sigma_data(self.card)
         self.anchored = self.card.get("anchor", "none") == "reference"
 
     def prepare(self, layout: r1.Layout) -> None:
@@ -238,7 +248,7 @@ class Animator:
         def velocity(context: torch.Tensor):
             def v(x: torch.Tensor, t: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
                 out = r1.predict(self.components.transformer, inputs, x.to(dtype), t, context.to(dtype))
-                return to_velocity(out.float(), x, sigma, self.prediction)
+                return to_velocity(out.float(), x, sigma, self.prediction, self.sigma_data)
             return v
 
         guided = classifier_free_guidance(velocity(text[:1]), velocity(text[1:]), config.sampler.guidance)

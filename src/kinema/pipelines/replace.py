@@ -22,7 +22,7 @@ from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
 from kinema.io import load_image, read_video, write_json_atomic, write_video
 from kinema.pipelines.animate import (
-    AnimationResult, adapter_card, card_prediction, check_recipe, load_adapter, load_model,
+    AnimationResult, adapter_card, card_prediction, card_sigma_data, check_recipe, load_adapter, load_model,
 )
 from kinema.pipelines.inputs import Fit, check_video_out, fit_frames, resolve_frames, resolve_size, to_frames, to_tensor
 from kinema.recipes import scail2 as r2
@@ -88,6 +88,7 @@ class ScailAnimator:
         self.components, self.recipe, self.random_weights = components, recipe, random_weights
         self.card = card or {}
         self.prediction = card_prediction(self.card)
+        self.sigma_data = card_sigma_data(self.card)
 
     @classmethod
     def load(cls, model: str = "tiny", adapter: str | os.PathLike | None = None, device: str = "cpu",
@@ -168,7 +169,7 @@ class ScailAnimator:
         def velocity(context: torch.Tensor):
             def v(x: torch.Tensor, t: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
                 out = forward_segments(model, r2.segments(inputs, x.to(dtype), t), context.to(dtype), image)[0]
-                return to_velocity(out.float(), x, sigma, self.prediction)
+                return to_velocity(out.float(), x, sigma, self.prediction, self.sigma_data)
             return v
 
         guided = classifier_free_guidance(velocity(text[:1]), velocity(text[1:]), config.sampler.guidance)

@@ -11,7 +11,7 @@ from kinema.errors import KinemaInputError
 from kinema.pose.augment import PoseAugmentConfig
 from kinema.puppet.skeletons import FAMILIES
 from kinema.recipes.scail2 import R2Config
-from kinema.sampling.prediction import Prediction
+from kinema.sampling.prediction import SIGMA_DATA, Prediction
 from kinema.training.checks import check_types, require
 
 Recipe = Literal["pose", "oracle"]
@@ -118,12 +118,14 @@ class R2TrainConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """AdamW with linear warm-up to ``lr`` (DreamActor-M2 §5.1: lr 5e-5, weight decay 0.01)."""
+    """AdamW with linear warm-up to ``lr`` (DreamActor-M2 §5.1: lr 5e-5, weight decay 0.01), constant, then
+    linear decay to zero over the last ``decay_steps`` steps (0: no decay)."""
 
     lr: float = 5e-5
     weight_decay: float = 0.01
     betas: tuple[float, float] = (0.9, 0.999)
     warmup_steps: int = 0
+    decay_steps: int = 0
     grad_clip: float = 1.0
 
     def __post_init__(self) -> None:
@@ -132,6 +134,7 @@ class OptimConfig:
         require(self.weight_decay >= 0, "optim.weight_decay", self.weight_decay, "0 or more")
         require(all(0 <= b < 1 for b in self.betas), "optim.betas", self.betas, "two numbers in [0, 1)")
         require(self.warmup_steps >= 0, "optim.warmup_steps", self.warmup_steps, "0 or more")
+        require(self.decay_steps >= 0, "optim.decay_steps", self.decay_steps, "0 or more")
         require(self.grad_clip > 0, "optim.grad_clip", self.grad_clip, "positive")
 
 
@@ -143,14 +146,16 @@ class FlowConfig:
     logit_std: float = 1.0
     shift: float = 1.0
     loss_region: Literal["character", "all"] = "character"  # R1: the driving half is given as a condition
-    loss: Prediction = "velocity"  # compare velocities (v-loss) or clean samples (x-loss)
+    loss: Literal["velocity", "sample"] = "velocity"  # compare velocities (v-loss) or clean samples (x-loss)
     motion_weight: float = 0.0  # anchored models: extra loss weight where x0 differs from the anchor
+    sigma_data: float = SIGMA_DATA  # prediction=preconditioned: σ_d of the data denoised (kinema.sampling.prediction)
 
     def __post_init__(self) -> None:
         check_types(self, "flow.")
         require(self.logit_std > 0, "flow.logit_std", self.logit_std, "positive")
         require(self.shift > 0, "flow.shift", self.shift, "positive")
         require(self.motion_weight >= 0, "flow.motion_weight", self.motion_weight, "0 or more")
+        require(self.sigma_data > 0, "flow.sigma_data", self.sigma_data, "positive")
 
 
 @dataclass(frozen=True)
@@ -160,7 +165,7 @@ class TrainConfig:
     name: str = "tiny"
     recipe: TrainRecipe = "dreamactor-m2"  # R1 (pose-driven, `data`) or R2 (SCAIL-2, `data` + `r2`)
     model: str = "tiny"  # backbone preset (random init; its codec with it), a diffusers-format Wan directory or "embedded"
-    prediction: Prediction = "velocity"  # what the network outputs: v = ε − x0, or x0 (x-prediction)
+    prediction: Prediction = "velocity"  # what the network outputs: v = ε − x0, x0 (x-prediction) or a skip correction
     anchor: Literal["none", "reference"] = "none"  # R1: denoise x0 − (the reference held still), see r1.anchor
     adapter: Adapter = "full"
     lora_rank: int = 8

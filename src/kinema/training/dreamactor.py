@@ -54,7 +54,7 @@ class DreamActorRecipe:
 
     def card(self, steps_trained: int) -> dict:
         c, d = self.config, self.config.data
-        return {"recipe": "dreamactor-m2", "driving": "pose", "layout": c.layout, "prediction": c.prediction,
+        return {"recipe": "dreamactor-m2", "driving": "pose", "layout": c.layout, "prediction": c.prediction, "sigma_data": c.flow.sigma_data,
                 "anchor": c.anchor, "size": list(d.size),
                 "frames": d.frames, "fps": d.fps, "lead_in_frames": lead_in_frames(d),
                 "skeleton_width": d.skeleton_width, "reference_pose": d.reference_pose, "bbox_normalize": d.augment.bbox_normalize,

@@ -31,11 +31,12 @@ def loss_pair(output: torch.Tensor, x_t: torch.Tensor, x0: torch.Tensor, noise: 
     weighted by 1 / max(σ, floor)² (Li & He 2025), so near-clean samples cannot dominate.
     """
     if config.loss == "sample":
-        return to_sample(output, x_t, sigmas, prediction), x0
+        return to_sample(output, x_t, sigmas, prediction, config.sigma_data), x0
     if prediction == "velocity":
         return output, noise - x0
     floor = sigmas.clamp_min(SIGMA_FLOOR)
-    return to_velocity(output, x_t, floor, "sample"), to_velocity(x0, x_t, floor, "sample")
+    x0_hat = to_sample(output, x_t, sigmas, prediction, config.sigma_data)
+    return to_velocity(x0_hat, x_t, floor, "sample"), to_velocity(x0, x_t, floor, "sample")
 
 
 MOTION_THRESHOLD = 0.05  # a latent value this far from the anchor (≈ 6 of 255 grey levels) has changed

@@ -50,12 +50,14 @@ class RunDir:
 
     def start(self, config: TrainConfig, resume: bool) -> None:
         """Create the directory; a fresh run refuses to overwrite an existing one. A resumed run must
-        keep its config, except ``steps`` (to extend a finished run)."""
+        keep its config, except ``steps`` and ``optim.decay_steps`` (to extend a finished run, or end it
+        with a decay: the resumed run matches a single run with the new schedule while the decay starts
+        after the checkpoint)."""
         saved = self.path / "config.json"
         if saved.exists() and not resume:
             raise KinemaInputError(f"run directory '{self.path}'", "already holds a run",
                                    "Pass --resume to continue it, or choose a new --out.")
-        if saved.exists() and replace(config_from_dict(json.loads(saved.read_text())), steps=config.steps) != config:
+        if saved.exists() and _schedule_free(config_from_dict(json.loads(saved.read_text()))) != _schedule_free(config):
             raise KinemaInputError(f"run directory '{self.path}'", "was started with a different config",
                                    "Resume with the same preset and options, or choose a new --out.")
         write_json_atomic(saved, config.to_dict())
@@ -106,3 +108,8 @@ class RunDir:
         if not self.metrics.exists():
             return []
         return [json.loads(line) for line in self.metrics.read_text().splitlines()]
+
+
+def _schedule_free(config: TrainConfig) -> TrainConfig:
+    """``config`` without the settings a resume may change (the end of the schedule)."""
+    return replace(config, steps=1, optim=replace(config.optim, decay_steps=0))

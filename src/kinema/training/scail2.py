@@ -158,7 +158,7 @@ class ScailRecipe:
 
     def card(self, steps_trained: int) -> dict:
         d = self.config.data
-        return {"recipe": "scail-2", "driving": "rgb", "prediction": self.config.prediction, "r2": asdict(self.recipe),
+        return {"recipe": "scail-2", "driving": "rgb", "prediction": self.config.prediction, "sigma_data": self.config.flow.sigma_data, "r2": asdict(self.recipe),
                 "characters": self.config.r2.characters,
                 "size": list(d.size), "frames": d.frames, "fps": d.fps, "text_chars": d.text_chars,
                 "steps_trained": steps_trained, "train_config": self.config.to_dict()}

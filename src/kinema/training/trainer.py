@@ -104,9 +104,13 @@ def prepare_transformer(components: WanComponents, config: TrainConfig, recipe: 
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
-    """Linear warm-up to ``optim.lr`` over ``optim.warmup_steps``, then constant."""
-    warm = config.optim.warmup_steps
-    return config.optim.lr * min(1.0, (step + 1) / warm) if warm else config.optim.lr
+    """Linear warm-up to ``optim.lr`` over ``optim.warmup_steps``, constant, then linear decay to zero over
+    the last ``optim.decay_steps`` (the lower of the two ramps wins where they overlap)."""
+    warm, decay = config.optim.warmup_steps, config.optim.decay_steps
+    scale = min(1.0, (step + 1) / warm) if warm else 1.0
+    if decay:
+        scale = min(scale, (config.steps - step) / decay)
+    return config.optim.lr * scale
 
 
 class EMA:
