@@ -47,16 +47,21 @@ def test_500_forever_gives_up_with_http_error(server, tmp_path):
     assert err.value.status == 503 and server.count == 2
 
 
-def test_malformed_json_is_a_typed_error_without_retry(server, tmp_path):
-    server.script(Step(raw=b'{"choices": [ this is not json'))
+@pytest.mark.parametrize("raw", [b'{"choices": [ this is not json', b"", b"\xff\xfe\x00garbage", b"[" * 100_000],
+                         ids=["broken", "empty", "not utf-8", "nested too deep"])
+def test_malformed_json_is_a_typed_error_without_retry(server, tmp_path, raw):
+    server.script(Step(raw=raw))
     with pytest.raises(MalformedAnswerError, match="invalid JSON"):
         client(server, tmp_path).complete(MESSAGES, motion)
     assert server.count == 1
 
 
-@pytest.mark.parametrize("body", [{"choices": []}, {"nothing": 1}, completion("   "), completion(MOTION, finish_reason="length")])
+@pytest.mark.parametrize("body", [{"choices": []}, {"nothing": 1}, completion("   "), completion(MOTION, finish_reason="length"),
+                                  None, "text", [1, 2], {"choices": "abc"}, {"choices": [{"message": "hi"}]},
+                                  {"choices": [{"message": {"content": [{"type": "text", "text": 5}, "x", None]}}]},
+                                  {"choices": [{"message": {"content": {"text": MOTION}}}]}])
 def test_bad_response_shapes_are_malformed(server, tmp_path, body):
-    server.script(Step(body))
+    server.script(Step(raw=json.dumps(body).encode()))
     with pytest.raises(MalformedAnswerError):
         client(server, tmp_path).complete(MESSAGES, motion)
 
@@ -170,3 +175,21 @@ def test_missing_endpoint_is_an_input_error():
         ChatClient(LLMConfig(base_url="", model="m"))
     with pytest.raises(KinemaInputError, match="http"):
         ChatClient(LLMConfig(base_url="localhost:8000", model="m"))
+
+
+@pytest.mark.parametrize("url", ["http://localhost:80a0/v1", "http://localhost:99999/v1", "http:///v1", "http://local host/v1",
+                                 "http://localhost:8000/v1\n"])
+def test_unusable_base_url_is_an_input_error(url):
+    from kinema.errors import KinemaInputError
+
+    with pytest.raises(KinemaInputError, match="base URL"):
+        ChatClient(LLMConfig(base_url=url, model="m"))
+
+
+@pytest.mark.parametrize("key", [KEY + "\n", "sk-\u2019quoted", "sk-a\rb"])
+def test_key_that_no_header_can_carry_is_an_input_error_that_hides_it(key):
+    from kinema.errors import KinemaInputError
+
+    with pytest.raises(KinemaInputError, match="API key") as err:
+        ChatClient(LLMConfig(base_url="http://localhost:8000/v1", model="m", api_key=key))
+    assert key.strip() not in str(err.value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from kinema.cli.options import generation_options
+from kinema.cli.options import generation_inputs, generation_options
 from kinema.cli.replace import run_scail, scail_options
 
 
@@ -37,6 +37,10 @@ from kinema.cli.replace import run_scail, scail_options
 def animate(reference, driving, out, model, adapter, steps, seed, size, frames, prompt, caption, guidance, scheduler,
             flow_shift, layout, fit, driving_mode, driving_pose, reference_pose, pose_backend, masks, reference_masks,
             segmenter, bind, driving_resolution) -> None:
+    from kinema.pipelines.inputs import check_video_out
+
+    check_video_out(out, generation_inputs((reference,), driving, caption, adapter, driving_pose, reference_pose, masks,
+                                           *reference_masks))
     if driving_mode == "rgb":
         return run_scail("animate", (reference,), driving, out, model, adapter, steps, seed, size, frames, prompt,
                          caption, guidance, scheduler, flow_shift, fit, masks, reference_masks, segmenter, bind,

@@ -99,10 +99,13 @@ def caption(reference: Path, driving: Path, backend: str, labels: Path | None, f
             model: str | None, timeout: float | None, frames: int | None, cache: Path | None, no_cache: bool,
             max_chars: int | None, out: Path | None) -> None:
     """Print the motion (T_m), appearance (T_a) and fused (T_fusion) texts, DreamActor-M2 §3.3."""
-    from kinema.io import write_json_atomic
+    from kinema.io import check_output, write_json_atomic
 
-    if out is not None and out.suffix != ".json":
-        raise KinemaInputError(f"--out '{out}'", f"has suffix '{out.suffix}'", "Use a .json file.")
+    if out is not None:
+        if out.suffix != ".json":
+            raise KinemaInputError(f"--out '{out}'", f"has suffix '{out.suffix}'", "Use a .json file.")
+        # the sample's labels.json beside the reference is never overwritten, whichever labels the backend reads
+        check_output(out, "--out", (reference, driving, labels, reference.parent / "labels.json"))
     if backend == "puppet":
         texts = _puppet(reference, driving, labels, max_chars)
     else:

@@ -13,11 +13,13 @@ import click
 @click.option("--steps", type=int, default=30, show_default=True)
 @click.option("--guidance", type=float, default=None, help="Text guidance scale (default: the model's).")
 def demo(out, model, case, steps, guidance) -> None:
+    from kinema.io import check_output_dir
     from kinema.pipelines.demo import run_demo
 
     if case < 0 or steps < 1:
         from kinema.errors import KinemaInputError
         raise KinemaInputError("--case/--steps", "must be >= 0 and >= 1", "Use e.g. --case 0 --steps 30.")
+    check_output_dir(out, "--out")
     metrics = run_demo(out, model, case, steps, guidance)
     for note in metrics["notes"]:
         click.echo(f"note: {note}", err=True)

@@ -24,10 +24,12 @@ def eval(ctx, benchmark, method, model, adapter, cases, steps, guidance, seed, o
         return
     from kinema.errors import KinemaInputError
     from kinema.eval import EvalConfig, MethodOptions, run_eval
+    from kinema.io import check_output_dir
     from kinema.pipelines.animate import adapter_card, sampler_for
 
     if benchmark is None or out is None:
         raise KinemaInputError("kinema eval", "needs --benchmark and --out", "E.g. kinema eval --benchmark puppet-animate --out out/eval.")
+    check_output_dir(out, "--out")
     if not 1 <= steps <= 1000:
         raise KinemaInputError(f"--steps {steps}", "is outside 1..1000", "Pass e.g. --steps 30.")
     try:  # the model card's guidance unless given, checked

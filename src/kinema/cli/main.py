@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import signal
 import sys
+from collections.abc import Iterator
+from types import FrameType
 
 import click
 
@@ -49,6 +53,34 @@ class LazyGroup(click.Group):
             formatter.write_dl([(name, HELP.get(name, "")) for name in self.list_commands(ctx)])
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP, raised wherever the process was. Like Ctrl-C's KeyboardInterrupt it unwinds the
+    stack, so every ``finally`` deletes its temporary files, and it passes ``except Exception`` by."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _unwind_on_termination() -> Iterator[None]:
+    """Within: SIGTERM and SIGHUP raise :class:`Terminated` instead of ending the process on the spot
+    (which leaves hidden temporary files). A signal that is ignored (``nohup``) stays ignored."""
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+    for s, handler in previous.items():
+        if handler == signal.SIG_DFL:
+            signal.signal(s, _terminate)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 @click.group(cls=LazyGroup)
 @click.version_option(package_name="kinema")
 def cli() -> None:
@@ -56,9 +88,14 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; bad input exits with status 2 and a one-line message naming the fix."""
+    """Run the CLI; bad input exits with status 2 and a one-line message naming the fix. Ctrl-C exits
+    with 130, SIGTERM with 143 (SIGHUP 129), each after removing its temporary files."""
     try:
-        cli.main(args=argv, standalone_mode=False)
+        with _unwind_on_termination():
+            cli.main(args=argv, standalone_mode=False)
+    except Terminated as err:
+        click.echo(f"terminated ({err})", err=True)
+        return 128 + err.signum
     except KinemaInputError as err:
         click.echo(f"error: {err}", err=True)
         return 2

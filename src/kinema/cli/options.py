@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import click
 
@@ -47,3 +48,10 @@ def generation_options(command: Callable) -> Callable:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def generation_inputs(references: tuple[str, ...], driving: str, caption: str, *others: str | None) -> list[str | Path]:
+    """Every file a generating verb reads, which its --out must not replace: ``references``, ``driving``,
+    the given ``others`` (None: an option not given) and, for --caption puppet, each reference's labels.json."""
+    labels = [Path(r).parent / "labels.json" for r in references] if caption == "puppet" else []
+    return [*references, driving, *(o for o in others if o is not None), *labels]

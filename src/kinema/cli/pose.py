@@ -12,10 +12,11 @@ from kinema.errors import KinemaInputError
 from kinema.io import check_output
 
 
-def _check_out(out: Path, suffixes: tuple[str, ...]) -> None:
+def _check_out(out: Path, suffixes: tuple[str, ...], *inputs: Path | None) -> None:
+    """Before any compute: ``out`` has one of ``suffixes``, can be written and is none of the verb's ``inputs``."""
     if out.suffix not in suffixes:
         raise KinemaInputError(f"--out '{out}'", f"has suffix '{out.suffix}'", f"Use one of: {', '.join(suffixes)}.")
-    check_output(out, "--out")
+    check_output(out, "--out", inputs)
 
 
 @click.group()
@@ -35,7 +36,7 @@ def extract(video: Path, out: Path, backend: str | None, model: Path | None, fam
     from kinema.io import read_video
     from kinema.pose.estimators import get_estimator
 
-    _check_out(out, (".npz", ".json"))
+    _check_out(out, (".npz", ".json"), video, model)
     backend = backend or ("onnx" if model is not None else "mediapipe")
     if backend == "mediapipe" and model is not None:
         raise KinemaInputError("--model", "is not used by the mediapipe backend", "Drop --model or pass --backend onnx.")
@@ -65,7 +66,7 @@ def render(keypoints: Path, out: Path, augment: bool, seed: int, size: tuple[int
     from kinema.pose.keypoints import Keypoints
     from kinema.pose.render import render_pose
 
-    _check_out(out, (".mp4",))
+    _check_out(out, (".mp4",), keypoints)
     if size is not None:
         check_size(size)
     kp = Keypoints.load(keypoints)

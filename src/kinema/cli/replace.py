@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import click
 
-from kinema.cli.options import generation_options
+from kinema.cli.options import generation_inputs, generation_options
 from kinema.errors import KinemaInputError
 
 
@@ -79,5 +79,8 @@ def run_scail(mode, references, driving, out, model, adapter, steps, seed, size,
 @scail_options
 def replace(reference, driving, out, model, adapter, steps, seed, size, frames, prompt, caption, guidance, scheduler,
             flow_shift, fit, masks, reference_masks, segmenter, bind, driving_resolution) -> None:
+    from kinema.pipelines.inputs import check_video_out
+
+    check_video_out(out, generation_inputs(reference, driving, caption, adapter, masks, *reference_masks))
     run_scail("replace", reference, driving, out, model, adapter, steps, seed, size, frames, prompt, caption, guidance,
               scheduler, flow_shift, fit, masks, reference_masks, segmenter, bind, driving_resolution)

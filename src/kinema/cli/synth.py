@@ -36,6 +36,7 @@ def synth(out: Path, samples: int, size: str, frames: int, seed: int, families: 
     """Render puppet-world samples and training pairs."""
     from tqdm import tqdm
 
+    from kinema.io import check_output_dir
     from kinema.puppet.config import SynthConfig
     from kinema.puppet.dataset import iter_triplets, write_dataset
 
@@ -46,6 +47,7 @@ def synth(out: Path, samples: int, size: str, frames: int, seed: int, families: 
         raise KinemaInputError("--samples", f"{samples} requested", "Ask for at least 1 sample.")
     if (out / "manifest.json").exists():
         raise KinemaInputError(f"--out '{out}'", "already holds a puppet dataset", "Choose a new directory or delete the old one.")
+    check_output_dir(out, "--out")
     # 2. Render and write, manifest last.
     with tqdm(total=samples, desc="synth", unit="sample") as bar:
         manifest = write_dataset(out, config, samples, seed, progress=bar.update)

@@ -8,6 +8,7 @@ import os
 import click
 
 from kinema.errors import KinemaInputError
+from kinema.io import check_output, check_output_dir
 
 
 def parse_overrides(items: tuple[str, ...]) -> dict:
@@ -23,10 +24,20 @@ def parse_overrides(items: tuple[str, ...]) -> dict:
             value = raw
         *parents, leaf = key.split(".")
         node = out
-        for p in parents:
+        for depth, p in enumerate(parents, 1):
             node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise _group_and_field(item, ".".join(parents[:depth]))
+        if isinstance(node.get(leaf), dict):
+            raise _group_and_field(item, key)
         node[leaf] = value
     return out
+
+
+def _group_and_field(item: str, group: str) -> KinemaInputError:
+    """The error for ``--set`` of a config group (``data=1``) together with one of its fields (``data.samples=4``)."""
+    return KinemaInputError(f"--set '{item}'", f"conflicts with another --set: '{group}' is given whole and by field",
+                            f"Set the fields of '{group}' one by one, e.g. --set {group}.FIELD=VALUE.")
 
 
 @click.command()
@@ -56,6 +67,9 @@ def train(preset: str, out: str, resume: bool, overrides: tuple[str, ...], laten
         raise
     except (TypeError, ValueError) as err:  # unknown field names; PoseAugmentConfig's own range checks
         raise KinemaInputError("--set", str(err), "Check the names and values against config.json of a run.") from err
+    check_output_dir(out, "--out")
+    if latents is not None and not os.path.exists(latents):  # an existing (maybe read-only, shared) cache is only read
+        check_output(latents, "--latents")
     result = Trainer(config, out, resume=resume, progress=not no_progress, latents=latents).train()
     if os.environ.get("RANK", "0") == "0" and result.losses:
         click.echo(f"step {result.step}: loss {result.losses[-1]:.4f}; weights in {result.run.export}")

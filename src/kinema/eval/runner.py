@@ -27,7 +27,7 @@ from kinema.eval.methods import METHODS, Method, MethodOptions, get_method, refe
 from kinema.eval.report import write_report
 from kinema.eval.scoring import METRICS, POSE_BACKEND, SCORING_VERSION, metric_info, pose_estimator, score_case
 from kinema.eval.stats import bootstrap_ci
-from kinema.io import atomic_path, write_json_atomic
+from kinema.io import atomic_path, check_output_dir, write_json_atomic
 from kinema.puppet import GENERATOR_VERSION
 
 RESULTS_FORMAT = "kinema.eval.results/1"
@@ -51,6 +51,7 @@ def run_eval(config: EvalConfig, out: str | os.PathLike, progress: bool = True) 
     methods = [config.method] + [m for m in reference_methods(bench.mode) if m != config.method]
     specs = bench.case_specs(config.cases)
     out = Path(out)
+    check_output_dir(out, "eval output directory")
     manifest = {"benchmark": bench.to_dict(), "method": config.method, "options": asdict(config.options)}
     unwritten = not _check_manifest(out, manifest)  # run.json is written once a method has been built
     estimator, kp_reason = pose_estimator(bench.config.families[0])

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
+from kinema.errors import KinemaInputError
 from kinema.io import write_json_atomic
 
 
@@ -18,10 +20,14 @@ def request_key(endpoint: str, body: dict[str, Any]) -> str:
 
 
 class AnswerCache:
-    """Answers stored as ``root/ab/abcdef….json``; writes are atomic, so readers see whole files."""
+    """Answers stored as ``root/ab/abcdef….json``; writes are atomic, so readers see whole files.
+
+    A cache that cannot be written costs only the reuse of answers: a warning on stderr, once, not a failure.
+    """
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
+        self.writable = True
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
@@ -36,5 +42,13 @@ class AnswerCache:
         return answer if isinstance(answer, str) else None
 
     def put(self, key: str, answer: str, meta: dict[str, Any]) -> None:
-        """Store ``answer`` with ``meta`` (model, kind): never credentials."""
-        write_json_atomic(self._path(key), {"answer": answer, **meta})
+        """Store ``answer`` with ``meta`` (model, kind): never credentials. Unwritable: warn once and stop trying."""
+        if not self.writable:
+            return
+        try:
+            write_json_atomic(self._path(key), {"answer": answer, **meta})
+        except (OSError, KinemaInputError) as err:
+            self.writable = False
+            reason = err.problem if isinstance(err, KinemaInputError) else f"cannot be written ({err.strerror or err})"
+            print(f"warning: answer cache '{self.root}': {reason}; answers are not cached. "
+                  "Pass a writable --cache (or KINEMA_LLM_CACHE), or --no-cache.", file=sys.stderr)

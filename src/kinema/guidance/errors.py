@@ -16,11 +16,11 @@ class LLMHTTPError(GuidanceError):
 
 
 class LLMTimeoutError(GuidanceError):
-    """No answer within the timeout (after any retries)."""
+    """No complete answer within the timeout, which bounds each request as a whole (after any retries)."""
 
 
 class LLMConnectionError(GuidanceError):
-    """The server could not be reached (after any retries)."""
+    """The server could not be reached, or broke off or garbled its HTTP answer (after any retries)."""
 
 
 class MalformedAnswerError(GuidanceError):

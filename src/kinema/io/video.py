@@ -15,6 +15,7 @@ from kinema.errors import KinemaInputError, require_file
 from kinema.io.atomic import atomic_path
 
 MIN_FPS, MAX_FPS = 0.1, 1000.0
+REENCODE = "Re-encode it as H.264 mp4, e.g. with ffmpeg."
 
 
 @dataclass(frozen=True)
@@ -38,26 +39,47 @@ def read_video(path: str | os.PathLike, max_frames: int | None = None, name: str
     """Decode every frame (or the first ``max_frames``) of a video file as RGB.
 
     Raises:
-        KinemaInputError: the file is missing, not a decodable video, or has no frames.
+        KinemaInputError: the file is missing or not a regular file, not a decodable video, has no frames,
+            changes its frame size mid-stream, or has a frame rate outside [``MIN_FPS``, ``MAX_FPS``] (which
+            :func:`write_video` could not write back).
     """
     path = Path(path)
+    what = f"{name} '{path}'"
     require_file(path, name)
-    frames: list[np.ndarray] = []
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
-                raise KinemaInputError(f"{name} '{path}'", "contains no video stream", "Pass a video file (mp4, mov, webm, gif...).")
+                raise KinemaInputError(what, "contains no video stream", "Pass a video file (mp4, mov, webm, gif...).")
             stream = container.streams.video[0]
             fps = float(stream.average_rate or stream.guessed_rate or 25)
-            for frame in container.decode(stream):
-                frames.append(frame.to_ndarray(format="rgb24"))
-                if max_frames is not None and len(frames) >= max_frames:
-                    break
+            frames = _decode(container, stream, max_frames, what)
+    except av.error.EOFError as err:
+        raise KinemaInputError(what, "ends before a frame could be decoded (truncated or empty)", REENCODE) from err
     except (av.error.FFmpegError, UnicodeDecodeError) as err:
-        raise KinemaInputError(f"{name} '{path}'", f"cannot be decoded ({err.__class__.__name__})", "Re-encode it as H.264 mp4, e.g. with ffmpeg.") from err
+        raise KinemaInputError(what, f"cannot be decoded ({err.__class__.__name__})", REENCODE) from err
     if not frames:
-        raise KinemaInputError(f"{name} '{path}'", "has zero frames", "Pass a video with at least one frame.")
+        raise KinemaInputError(what, "has zero frames", "Pass a video with at least one frame.")
+    if not MIN_FPS <= fps <= MAX_FPS:  # checked after decoding: a damaged header gives odd rates and fails there
+        raise KinemaInputError(what, f"has a frame rate of {fps:g} fps, outside [{MIN_FPS:g}, {MAX_FPS:g}]",
+                               "Re-encode it at a usual rate, e.g. ffmpeg -i IN -r 30 OUT.mp4.")
     return Video(np.stack(frames), fps)
+
+
+def _decode(container: av.container.InputContainer, stream: av.VideoStream, max_frames: int | None,
+            what: str) -> list[np.ndarray]:
+    """RGB frames (H, W, 3) of ``stream``; KinemaInputError at the first frame whose size differs from frame 0's
+    (an encoder restarted with new settings mid-stream: there is no one size to give the pipeline)."""
+    frames: list[np.ndarray] = []
+    for frame in container.decode(stream):
+        if frames and (frame.height, frame.width) != frames[0].shape[:2]:
+            height, width = frames[0].shape[:2]
+            raise KinemaInputError(what, f"changes frame size at frame {len(frames)}, from {width}x{height} to "
+                                   f"{frame.width}x{frame.height}",
+                                   "Re-encode it at one size, e.g. ffmpeg -i IN -vf scale=W:H OUT.mp4.")
+        frames.append(frame.to_ndarray(format="rgb24"))
+        if max_frames is not None and len(frames) >= max_frames:
+            break
+    return frames
 
 
 def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float = 16.0, crf: int = 18) -> Path:

@@ -307,7 +307,7 @@ def animate(reference: str | os.PathLike, driving: str | os.PathLike, out: str |
             driving_pose: str | os.PathLike | None = None, pose_backend: str = "puppet",
             reference_pose: str | os.PathLike | None = None) -> AnimationResult:
     """Read the inputs, animate, and write ``out`` (H.264 mp4) plus ``out`` with suffix .json, atomically."""
-    out = check_video_out(out)
+    out = check_video_out(out, (reference, driving, driving_pose, reference_pose, adapter))
     image = load_image(reference, "reference image")
     video = read_video(driving, name="driving video")
     animator = Animator.load(model, adapter)

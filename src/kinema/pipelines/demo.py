@@ -14,7 +14,7 @@ from kinema.eval import baselines
 from kinema.eval.benchmarks import get_benchmark, render_case
 from kinema.eval.scoring import pose_estimator, score_case
 from kinema.guidance.puppet import model_prompt
-from kinema.io import atomic_path, write_json_atomic, write_video
+from kinema.io import atomic_path, check_output_dir, write_json_atomic, write_video
 from kinema.pipelines.animate import EMBEDDED, AnimateConfig, Animator, sampler_for
 
 BENCHMARK = "puppet-animate"  # held-out identities, backgrounds and seeds; the same cases `kinema eval` scores
@@ -25,6 +25,7 @@ def run_demo(out: str | os.PathLike, model: str = EMBEDDED, case: int = 0, steps
              guidance: float | None = None, progress: bool = True) -> dict:
     """Write reference.png, driving.mp4, output.mp4, target.mp4, side_by_side.mp4 and metrics.json to ``out``."""
     out = Path(out)
+    check_output_dir(out, "demo output directory")
     bench = get_benchmark(BENCHMARK)
     spec = bench.case_specs(case + 1)[case]
     item = render_case(bench, spec)

@@ -16,6 +16,7 @@ import torch
 
 from kinema.errors import KinemaInputError
 from kinema.io import check_output
+from kinema.io.atomic import Inputs
 
 Fit = Literal["error", "crop", "pad"]
 SIZE_MULTIPLE = 16  # Wan VAE stride 8 x patch 2 (the pixel codec: 4 x 2 divides it)
@@ -24,13 +25,15 @@ MAX_FRAMES = 1001
 ASPECT_TOLERANCE = 0.05
 
 
-def check_video_out(out: str | os.PathLike) -> Path:
-    """``out`` as a Path, checked before any compute: an .mp4 that, with its .json settings beside it, can be written."""
+def check_video_out(out: str | os.PathLike, inputs: Inputs = ()) -> Path:
+    """``out`` as a Path, checked before any compute: an .mp4 that, with its .json settings beside it, can be
+    written without overwriting any of ``inputs``."""
     out = Path(out)
     if out.suffix.lower() != ".mp4":
         raise KinemaInputError(f"--out '{out}'", "must end in .mp4", "Pass e.g. --out result.mp4.")
-    for path in (out, out.with_suffix(".json")):
-        check_output(path, "--out")
+    inputs = tuple(inputs)
+    check_output(out, "--out", inputs)
+    check_output(out.with_suffix(".json"), f"the settings file beside --out '{out}'", inputs)
     return out
 
 

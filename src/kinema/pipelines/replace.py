@@ -195,7 +195,7 @@ def animate_scail(references: Sequence[str | os.PathLike], driving: str | os.Pat
                   masks: str | os.PathLike | None = None, reference_masks: Sequence[str | os.PathLike] = (),
                   segmenter: str = "mediapipe", driving_resolution: str | None = None, progress: bool = True) -> AnimationResult:
     """Read the inputs, segment, animate or replace, and write ``out`` (mp4) plus ``out`` .json, atomically."""
-    out = check_video_out(out)
+    out = check_video_out(out, (*references, driving, masks, *reference_masks, adapter))
     check_recipe(adapter_card(model, adapter), "scail-2", model, adapter)  # before asking for masks or a segmenter
     images = [load_image(r, f"reference image {k}") for k, r in enumerate(references)]
     video = read_video(driving, name="driving video")

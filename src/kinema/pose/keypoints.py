@@ -9,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from kinema.errors import KinemaInputError, require_file
+from kinema.errors import ARRAY_FILE_ERRORS, KinemaInputError, require_file
 from kinema.io.atomic import atomic_path, write_json_atomic
 from kinema.pose.layouts import Layout, get_layout
 
 
 JSON_FORMAT = "kinema.keypoints/1"
+MAX_SIDE = 16384  # pixels: FFmpeg decodes no larger frame (av_image_check_size), so no video's keypoints refer to one
 
 
 @dataclass
@@ -42,6 +43,8 @@ class Keypoints:
             raise ValueError(f"Keypoints.visibility must be {self.xy.shape[:3]}, got {self.visibility.shape}")
         if self.xy.shape[2] != self.spec.num_joints:
             raise ValueError(f"layout '{self.layout}' has {self.spec.num_joints} joints, xy has {self.xy.shape[2]}")
+        if len(self.size) != 2:
+            raise ValueError(f"Keypoints.size must be (width, height), got {self.size}")
         self.size = (int(self.size[0]), int(self.size[1]))
         if min(self.size) < 1:
             raise ValueError(f"Keypoints.size (width, height) must be positive, got {self.size}")
@@ -103,6 +106,8 @@ class Keypoints:
     @classmethod
     def from_dict(cls, data: dict) -> Keypoints:
         """Inverse of :meth:`to_dict`."""
+        if not isinstance(data, dict):
+            raise ValueError(f"not a {JSON_FORMAT} document (a JSON {type(data).__name__}, not an object)")
         if data.get("format") != JSON_FORMAT:
             raise ValueError(f"not a {JSON_FORMAT} document (format={data.get('format')!r})")
         shape = (data["num_frames"], data["num_people"], get_layout(data["layout"]).num_joints)
@@ -115,7 +120,7 @@ class Keypoints:
         """Read a file written by :meth:`save` (no pickles).
 
         Raises:
-            KinemaInputError: missing or unreadable file, or NaN/inf values.
+            KinemaInputError: missing or unreadable file, wrong shapes, an impossible frame size, or NaN/inf values.
         """
         path = Path(path)
         what = f"keypoints '{path}'"
@@ -126,7 +131,11 @@ class Keypoints:
             else:
                 with np.load(path, allow_pickle=False) as data:
                     kp = cls(data["xy"], data["visibility"], str(data["layout"]), tuple(data["size"].tolist()))
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            reason = "not an .npz archive of plain arrays" if "pickle" in str(err) else str(err)  # not numpy's advice to unpickle
-            raise KinemaInputError(what, f"is not a keypoints file ({reason})", "Pass a .npz or .json written by `kinema pose extract`.") from err
+        except (*ARRAY_FILE_ERRORS, TypeError, OverflowError, RecursionError) as err:  # JSON: wrong types, 1e400, nesting
+            reason = "not an .npz archive of plain arrays" if "pickle" in str(err) else str(err)  # not numpy's unpickle advice
+            raise KinemaInputError(what, f"is not a keypoints file ({reason or err.__class__.__name__})",
+                                   "Pass a .npz or .json written by `kinema pose extract`.") from err
+        if max(kp.size) > MAX_SIDE:  # `kinema pose render` draws frames of this size
+            raise KinemaInputError(what, f"claims a {kp.size[0]}x{kp.size[1]} frame, more than {MAX_SIDE} pixels a side",
+                                   "Pass keypoints extracted from a video by `kinema pose extract`.")
         return kp.check_finite(what)

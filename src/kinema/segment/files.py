@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kinema.errors import KinemaInputError, require_file
+from kinema.errors import ARRAY_FILE_ERRORS, KinemaInputError, require_file
 from kinema.io import load_image, read_video
 from kinema.segment.base import check_masks
 
@@ -63,6 +63,7 @@ def decode_colour_masks(frames: np.ndarray) -> np.ndarray:
 
 def _read_array(path: Path, name: str) -> np.ndarray:
     """(T, P, H, W) from .npy, or from .npz ('masks', else its first array); (T, H, W) is one subject."""
+    fix = "Save masks with numpy: np.savez(path, masks=bool_array_T_P_H_W)."
     try:
         data = np.load(path, allow_pickle=False)
         if isinstance(data, np.lib.npyio.NpzFile):
@@ -70,9 +71,10 @@ def _read_array(path: Path, name: str) -> np.ndarray:
                 array = data["masks" if "masks" in data.files else data.files[0]]
         else:
             array = data
-    except (OSError, ValueError, IndexError) as err:
-        raise KinemaInputError(f"{name} '{path}'", f"is not a readable mask array ({err.__class__.__name__})",
-                               "Save masks with numpy: np.savez(path, masks=bool_array_T_P_H_W).") from err
+    except ARRAY_FILE_ERRORS as err:
+        raise KinemaInputError(f"{name} '{path}'", f"is not a readable mask array ({err.__class__.__name__})", fix) from err
+    if array.dtype.kind not in "biuf":  # strings, complex numbers, dates: no foreground to read
+        raise KinemaInputError(f"{name} '{path}'", f"holds {array.dtype} values, not numbers", fix)
     return array[:, None] if array.ndim == 3 else array
 
 

@@ -62,4 +62,5 @@ def check_types(config: Any, prefix: str) -> None:
 def require(ok: bool, key: str, value: Any, rule: str) -> None:
     """KinemaInputError naming ``key`` unless ``ok``."""
     if not ok:
-        raise KinemaInputError(f"{key} {value!r}", f"must be {rule}", f"Set --set {key}=... to a value that is {rule}.")
+        raise KinemaInputError(f"{key} {value!r}", f"must be {rule}",
+                               f"Set it with e.g. --set {key}=VALUE or fix config.json.")

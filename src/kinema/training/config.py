@@ -8,7 +8,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from kinema.errors import KinemaInputError
-from kinema.pose.augment import PoseAugmentConfig
+from kinema.io.video import MAX_FPS, MIN_FPS
+from kinema.pose.augment import PoseAugmentConfig, pose_free_frames
 from kinema.puppet.skeletons import FAMILIES
 from kinema.recipes.scail2 import R2Config
 from kinema.sampling.prediction import SIGMA_DATA, Prediction
@@ -17,6 +18,20 @@ from kinema.training.checks import check_types, require
 Recipe = Literal["pose", "oracle"]
 TrainRecipe = Literal["dreamactor-m2", "scail-2"]
 Adapter = Literal["full", "ffn", "attn_ffn"]
+
+# Bounds past which a run cannot work, far beyond the presets; checked when the config is built, before the
+# run directory exists, so a typo such as optim.lr=1e30 costs nothing.
+MAX_STEPS = 99_999_999  # checkpoints are step-%08d directories, and the latest is found by sorting names (rundir)
+MAX_SEED = 2**32 - 1  # the trainer seeds torch with seed * 1_000_003 + step, which must stay below 2**64
+MAX_LR = 1.0  # AdamW moves each weight by about lr a step whatever the gradient: past 1, more than the weights
+MAX_BATCH = 4096  # the noise of the global batch is drawn as one tensor on every rank (trainer.train_step)
+MAX_LORA_RANK = 5120  # the widest supported backbone (Wan 14B); a larger rank is no longer low-rank
+MAX_SAMPLES = 100_000  # every sample is rendered, encoded and held in memory before step 1 (trainer._latents)
+MAX_SIDE, MAX_FRAMES = 2048, 1021  # what the puppet world renders (SynthConfig: 2048 px, 1024 frames; 1 + 4k)
+MAX_ACTORS = 4  # per puppet scene (SynthConfig.characters)
+MAX_LOGIT = 10.0  # σ = sigmoid(u) is 0 or 1 in float32 past |u| ≈ 17: wider draws all land on the ends
+MAX_SHIFT = 100.0  # σ = k·s / (1 + (k − 1)·s) rounds to 1 (k large) or 0 (k small) for nearly every draw
+MAX_MOTION_WEIGHT = 100.0  # the loss scales by 1 + w; near 1e18 its squared gradient norm overflows float32
 
 
 @dataclass(frozen=True)
@@ -49,15 +64,20 @@ class DataConfig:
     def __post_init__(self) -> None:
         check_types(self, "data.")
         require(self.samples >= 1, "data.samples", self.samples, "at least 1")
+        require(self.samples <= MAX_SAMPLES, "data.samples", self.samples, f"at most {MAX_SAMPLES}")
         require(self.seed >= 0, "data.seed", self.seed, "0 or more")
-        require(all(16 <= s <= 4096 for s in self.size), "data.size", self.size, "[width, height] in [16, 4096]")
+        require(self.seed <= MAX_SEED, "data.seed", self.seed, f"at most {MAX_SEED}")
+        require(all(16 <= s <= MAX_SIDE for s in self.size), "data.size", self.size, f"[width, height] in [16, {MAX_SIDE}]")
         require(self.frames % 4 == 1, "data.frames", self.frames, "1 + 4k, e.g. 9, 17 or 21")
-        require(self.fps > 0, "data.fps", self.fps, "positive")
+        require(self.frames <= MAX_FRAMES, "data.frames", self.frames, f"at most {MAX_FRAMES}")
+        require(MIN_FPS <= self.fps <= MAX_FPS, "data.fps", self.fps, f"in [{MIN_FPS:g}, {MAX_FPS:g}]")
         require(bool(self.families) and set(self.families) <= set(FAMILIES), "data.families", self.families,
                 f"a non-empty list of {', '.join(FAMILIES)}")
         require(0 <= self.camera_prob <= 1, "data.camera_prob", self.camera_prob, "in [0, 1]")
-        require(self.lead_in_seconds >= 0, "data.lead_in_seconds", self.lead_in_seconds, "0 or more")
-        require(self.skeleton_width > 0, "data.skeleton_width", self.skeleton_width, "positive")
+        require(0 <= pose_free_frames(self.fps, self.lead_in_seconds) < self.frames, "data.lead_in_seconds",
+                self.lead_in_seconds, f"0 or more and shorter than the clip ({self.frames} frames at {self.fps} fps)")
+        require(0 < self.skeleton_width <= max(self.size), "data.skeleton_width", self.skeleton_width,
+                f"positive and at most the clip's side ({max(self.size)} px)")
         require(self.text_chars is None or self.text_chars >= 8, "data.text_chars", self.text_chars, "null or at least 8")
         require(0 <= self.copy_fraction <= 1, "data.copy_fraction", self.copy_fraction, "in [0, 1]")
 
@@ -101,15 +121,17 @@ class R2TrainConfig:
             self.recipe()
         except ValueError as err:
             raise KinemaInputError("training config r2", str(err), "Fix r2.slots / r2.driving_resolution.") from None
-        if not 1 <= self.characters <= self.slots:
-            raise KinemaInputError(f"r2.characters {self.characters}", f"must be in [1, r2.slots = {self.slots}]",
+        if not 1 <= self.characters <= min(self.slots, MAX_ACTORS):
+            raise KinemaInputError(f"r2.characters {self.characters}", f"must be in [1, r2.slots = {self.slots}] and at "
+                                   f"most {MAX_ACTORS} (a puppet scene's actors)",
                                    "Bind at most as many characters as the model has binding slots.")
         if not 0.0 <= self.replace_fraction <= 1.0 or (self.characters > 1 and self.replace_fraction > 0):
             raise KinemaInputError(f"r2.replace_fraction {self.replace_fraction}",
                                    "must be in [0, 1], and 0 with several characters (puppet multi triplets animate)",
                                    "Set r2.replace_fraction=0.25 (the paper's 3:1) or 0 with r2.characters > 1.")
-        if self.bystanders < 0:
-            raise KinemaInputError(f"r2.bystanders {self.bystanders}", "is negative", "Use 0 or more.")
+        if not 0 <= self.bystanders < MAX_ACTORS:
+            raise KinemaInputError(f"r2.bystanders {self.bystanders}", f"must be in [0, {MAX_ACTORS - 1}]",
+                                   f"A puppet scene holds at most {MAX_ACTORS} actors, the subject included.")
         side = 32 if self.driving_resolution == "half" else 16
         if data.size[0] % side or data.size[1] % side:
             raise KinemaInputError(f"data.size {data.size}", f"is not a multiple of {side} (codec stride x patch"
@@ -131,10 +153,12 @@ class OptimConfig:
     def __post_init__(self) -> None:
         check_types(self, "optim.")
         require(self.lr > 0, "optim.lr", self.lr, "positive")
-        require(self.weight_decay >= 0, "optim.weight_decay", self.weight_decay, "0 or more")
+        require(self.lr <= MAX_LR, "optim.lr", self.lr, f"at most {MAX_LR:g} (the presets use 5e-5 to 5e-4)")
+        require(0 <= self.weight_decay < 1 / self.lr, "optim.weight_decay", self.weight_decay,
+                f"0 or more and below 1 / optim.lr = {1 / self.lr:g} (AdamW shrinks weights by lr * weight_decay a step)")
         require(all(0 <= b < 1 for b in self.betas), "optim.betas", self.betas, "two numbers in [0, 1)")
-        require(self.warmup_steps >= 0, "optim.warmup_steps", self.warmup_steps, "0 or more")
-        require(self.decay_steps >= 0, "optim.decay_steps", self.decay_steps, "0 or more")
+        require(0 <= self.warmup_steps <= MAX_STEPS, "optim.warmup_steps", self.warmup_steps, f"in [0, {MAX_STEPS}]")
+        require(0 <= self.decay_steps <= MAX_STEPS, "optim.decay_steps", self.decay_steps, f"in [0, {MAX_STEPS}]")
         require(self.grad_clip > 0, "optim.grad_clip", self.grad_clip, "positive")
 
 
@@ -152,10 +176,14 @@ class FlowConfig:
 
     def __post_init__(self) -> None:
         check_types(self, "flow.")
+        require(abs(self.logit_mean) <= MAX_LOGIT, "flow.logit_mean", self.logit_mean, f"in [-{MAX_LOGIT:g}, {MAX_LOGIT:g}]")
         require(self.logit_std > 0, "flow.logit_std", self.logit_std, "positive")
+        require(self.logit_std <= MAX_LOGIT, "flow.logit_std", self.logit_std, f"at most {MAX_LOGIT:g}")
         require(self.shift > 0, "flow.shift", self.shift, "positive")
-        require(self.motion_weight >= 0, "flow.motion_weight", self.motion_weight, "0 or more")
-        require(self.sigma_data > 0, "flow.sigma_data", self.sigma_data, "positive")
+        require(1 / MAX_SHIFT <= self.shift <= MAX_SHIFT, "flow.shift", self.shift, f"in [{1 / MAX_SHIFT:g}, {MAX_SHIFT:g}]")
+        require(0 <= self.motion_weight <= MAX_MOTION_WEIGHT, "flow.motion_weight", self.motion_weight,
+                f"in [0, {MAX_MOTION_WEIGHT:g}]")
+        require(0 < self.sigma_data <= 1e100, "flow.sigma_data", self.sigma_data, "in (0, 1e100]")  # σ_d² stays a float
 
 
 @dataclass(frozen=True)
@@ -194,6 +222,8 @@ class TrainConfig:
             require(getattr(self, key) >= 1, key, getattr(self, key), "at least 1")
         for key in ("steps", "seed"):
             require(getattr(self, key) >= 0, key, getattr(self, key), "0 or more")
+        for key, most in (("steps", MAX_STEPS), ("seed", MAX_SEED), ("batch_size", MAX_BATCH), ("lora_rank", MAX_LORA_RANK)):
+            require(getattr(self, key) <= most, key, getattr(self, key), f"at most {most}")
         require(self.batch_size % self.grad_accum == 0, "batch_size", self.batch_size,
                 f"a multiple of grad_accum ({self.grad_accum})")
         require(0 <= self.ema_decay < 1, "ema_decay", self.ema_decay, "in [0, 1)")
@@ -220,11 +250,11 @@ def _build(cls: type, values: dict[str, Any]) -> Any:
     kwargs = {}
     for name, value in values.items():
         default = getattr(cls(), name) if name != "name" else None
-        if dataclasses.is_dataclass(default):
+        if dataclasses.is_dataclass(default) and isinstance(value, dict):
             kwargs[name] = _build(type(default), value)
-        elif isinstance(default, tuple):
+        elif isinstance(default, tuple) and isinstance(value, list):
             kwargs[name] = tuple(value)
-        else:
+        else:  # anything else, right or wrong: the dataclass's type check names a wrong one
             kwargs[name] = value
     return cls(**kwargs)
 
@@ -242,14 +272,14 @@ EMBEDDED_DATA = replace(PUPPET_DATA, samples=1024, recipe="oracle", reference_po
                         augment=PoseAugmentConfig(bbox_normalize=False))
 
 
-def _puppet(name: str, steps: int, data: DataConfig) -> TrainConfig:
+def _puppet(name: str, steps: int, data: DataConfig, decay_steps: int = 0) -> TrainConfig:
     """A stage of the embedded model: the aligned layout, x-prediction of the residual over the still reference
-    with the x̂0 loss, σ shifted towards noise, bf16, batch 8."""
+    with the x̂0 loss, σ shifted towards noise, bf16, batch 8; the learning rate decays over the last ``decay_steps``."""
     return TrainConfig(name=name, model="puppet", prediction="sample", anchor="reference", layout="aligned", steps=steps,
                        batch_size=8, ema_decay=0.999, mixed_precision="bf16", export_dtype="float16",
                        checkpoint_every=250, keep_checkpoints=2, log_every=10, data=data,
                        flow=FlowConfig(shift=3.0, loss="sample"),
-                       optim=OptimConfig(lr=5e-4, weight_decay=0.01, warmup_steps=50))
+                       optim=OptimConfig(lr=5e-4, weight_decay=0.01, warmup_steps=50, decay_steps=decay_steps))
 
 
 PRESETS: dict[str, TrainConfig] = {
@@ -259,7 +289,7 @@ PRESETS: dict[str, TrainConfig] = {
     # Exact cross-identity triplets with the skeleton in place: the reference in another pose, as at inference;
     # driving frame 0 is the reference's own skeleton.
     "puppet-32": _puppet("puppet-32", steps=1500, data=replace(EMBEDDED_DATA, size=(32, 32), frames=13)),
-    "puppet": _puppet("puppet", steps=2400, data=EMBEDDED_DATA),
+    "puppet": _puppet("puppet", steps=4200, data=EMBEDDED_DATA, decay_steps=1800),
     # Recipe R2 (issue 8): seconds on CPU, for tests.
     "tiny-r2": TrainConfig(name="tiny-r2", recipe="scail-2", data=DataConfig(samples=8), r2=R2TrainConfig(slots=2)),
     # R2 on the `puppet` backbone, warm-started from the embedded pose model (widened channels start at zero);
@@ -272,12 +302,28 @@ PRESETS: dict[str, TrainConfig] = {
 }
 
 
-def _override(config: Any, values: dict[str, Any]) -> Any:
-    """``config`` with fields replaced; a dict value replaces fields of a nested config, a list a tuple field."""
-    nested = {k: _override(getattr(config, k), v) for k, v in values.items()
-              if isinstance(v, dict) and dataclasses.is_dataclass(getattr(config, k, None))}
-    tuples = {k: tuple(v) for k, v in values.items() if isinstance(v, list) and isinstance(getattr(config, k, None), tuple)}
-    return replace(config, **{**values, **nested, **tuples})
+def _override(config: Any, values: dict[str, Any], prefix: str = "") -> Any:
+    """``config`` with fields replaced; a dict value replaces fields of a nested config, a list a tuple field.
+
+    Raises:
+        KinemaInputError: naming the key (``data.augment.nope``) of an unknown field, or of a nested config
+            whose own checks refuse a value (``PoseAugmentConfig`` raises plain ValueErrors).
+    """
+    fields = [f.name for f in dataclasses.fields(config)]
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise KinemaInputError(f"{prefix}{unknown[0]}", f"is not a field of {type(config).__name__}",
+                               f"Valid keys: {', '.join(prefix + f for f in fields)}.")
+    nested = {k: _override(getattr(config, k), v, f"{prefix}{k}.") for k, v in values.items()
+              if isinstance(v, dict) and dataclasses.is_dataclass(getattr(config, k))}
+    tuples = {k: tuple(v) for k, v in values.items() if isinstance(v, list) and isinstance(getattr(config, k), tuple)}
+    try:
+        return replace(config, **{**values, **nested, **tuples})
+    except KinemaInputError:
+        raise
+    except (TypeError, ValueError) as err:
+        raise KinemaInputError(prefix.rstrip(".") or "training config", str(err),
+                               f"Check the values given with --set {prefix}KEY=VALUE.") from err
 
 
 def get_config(preset: str, **overrides: Any) -> TrainConfig:

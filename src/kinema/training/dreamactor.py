@@ -54,7 +54,8 @@ class DreamActorRecipe:
 
     def card(self, steps_trained: int) -> dict:
         c, d = self.config, self.config.data
-        return {"recipe": "dreamactor-m2", "driving": "pose", "layout": c.layout, "prediction": c.prediction, "sigma_data": c.flow.sigma_data,
+        return {"recipe": "dreamactor-m2", "driving": "pose", "layout": c.layout, "prediction": c.prediction,
+                **({"sigma_data": c.flow.sigma_data} if c.prediction == "preconditioned" else {}),
                 "anchor": c.anchor, "size": list(d.size),
                 "frames": d.frames, "fps": d.fps, "lead_in_frames": lead_in_frames(d),
                 "skeleton_width": d.skeleton_width, "reference_pose": d.reference_pose, "bbox_normalize": d.augment.bbox_normalize,

@@ -157,8 +157,9 @@ class ScailRecipe:
         return flow_loss(prediction[:, :, k:], target[:, :, k:])
 
     def card(self, steps_trained: int) -> dict:
-        d = self.config.data
-        return {"recipe": "scail-2", "driving": "rgb", "prediction": self.config.prediction, "sigma_data": self.config.flow.sigma_data, "r2": asdict(self.recipe),
-                "characters": self.config.r2.characters,
+        c, d = self.config, self.config.data
+        return {"recipe": "scail-2", "driving": "rgb", "prediction": c.prediction,
+                **({"sigma_data": c.flow.sigma_data} if c.prediction == "preconditioned" else {}),
+                "r2": asdict(self.recipe), "characters": c.r2.characters,
                 "size": list(d.size), "frames": d.frames, "fps": d.fps, "text_chars": d.text_chars,
                 "steps_trained": steps_trained, "train_config": self.config.to_dict()}

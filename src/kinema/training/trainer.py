@@ -36,7 +36,7 @@ from kinema.io.atomic import atomic_dir
 from kinema.pipelines.animate import MODEL_CARD, resolve_model
 from kinema.recipes import dreamactor_m2 as r1
 from kinema.training import distributed as dist_
-from kinema.training.config import TrainConfig
+from kinema.training.config import OptimConfig, TrainConfig
 from kinema.training.data import stack
 from kinema.training.flow import NUM_TRAIN_TIMESTEPS, loss_pair, noisy_latents, sample_sigmas, weight_motion
 from kinema.training.recipe import TrainingRecipe, get_recipe
@@ -139,6 +139,18 @@ def cache_metadata(path: Path) -> dict[str, str] | None:
                                "Delete it (it is rebuilt from the data) or pass another --latents path.") from None
 
 
+def divergence(config: TrainConfig, loss: float, step: int, kept: bool) -> KinemaInputError:
+    """The error for a non-finite loss at ``step``, naming the setting to change: the loss settings when the
+    initial weights give it, else ``optim.lr``. ``kept``: the run holds checkpoints, so a rerun needs a new --out."""
+    rerun = "rerun with a new --out (this run's checkpoints are kept)" if kept else "rerun (the same --out is reused)"
+    if step == 1:
+        return KinemaInputError("training config", f"makes the loss {loss} before any update",
+                                f"Use the preset's flow.* and prediction settings, and {rerun}.")
+    lr = config.optim.lr
+    return KinemaInputError(f"optim.lr {lr:g}", f"made the loss {loss} at step {step}",
+                            f"Lower it, e.g. --set optim.lr={min(lr / 10, OptimConfig.lr):g}, and {rerun}.")
+
+
 @dataclass
 class TrainResult:
     """Where the run lives, the last step and the per-step global losses of this invocation."""
@@ -154,7 +166,7 @@ class Trainer:
     def __init__(self, config: TrainConfig, out: str | os.PathLike, resume: bool = False, progress: bool = True,
                  latents: str | os.PathLike | None = None) -> None:
         self.config, self.progress, self.world = config, progress, dist_.init_world()
-        self.run = RunDir(out)
+        self.run = RunDir(out, notes=self.world.main)
         self.latents_path = Path(latents) if latents else self.run.path / "latents.safetensors"
         check_backbone(config)  # a missing model or an unreadable cache fails before the run directory is touched
         cache_metadata(self.latents_path)
@@ -174,11 +186,13 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(list(self.params.values()), lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
         self.ema = EMA(self.params, config.ema_decay)
         self.step = 0
-        latest = self.run.latest() if resume else None
+        latest = self.run.load_latest(self.params) if resume else None
         if latest is not None:
-            self._restore(self.run.load(latest))
+            self._restore(latest)
         elif resume and self.world.main:
             print(f"note: no checkpoint to resume in {self.run.path}; starting at step 0", file=sys.stderr)
+        if self.world.main:  # what a killed or failed run logged after its checkpoint is logged again from here
+            self.run.truncate_metrics(self.step)
 
     # -- data -------------------------------------------------------------------------------------
     def _latents(self, path: Path) -> list[dict[str, torch.Tensor]]:
@@ -216,8 +230,6 @@ class Trainer:
             else:
                 shadow.copy_(v)
         self.step = ckpt.step
-        if self.world.main:
-            self.run.truncate_metrics(ckpt.step)
 
     # -- one optimiser step ---------------------------------------------------------------------
     def _autocast(self):
@@ -275,7 +287,7 @@ class Trainer:
             loss = self.train_step()
             losses.append(loss)
             if not math.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss} at step {self.step}; lower the learning rate")
+                raise divergence(c, loss, self.step, self.run.holds_results())
             if self.world.main and (self.step % c.log_every == 0 or self.step == c.steps):
                 self.run.log({"step": self.step, "loss": loss, "lr": learning_rate(c, self.step - 1),
                               "grad_norm": self._last_grad_norm, "seconds": time.perf_counter() - start})
