@@ -15,9 +15,34 @@ def test_compare_method_against_baseline_and_itself(evaluated):
     same = compare(results, results)
     assert same["cases"] == 3 and all(m["delta"] in (0.0, None) and m["p_sign"] == 1.0 for m in same["metrics"].values())
     vs_target = compare(results, results, method_b="target")
-    assert vs_target["metrics"]["ssim"]["better"] and vs_target["metrics"]["ssim"]["wins"] == 3
-    assert vs_target["metrics"]["warp_error"]["better"]  # lower is better
+    ssim = vs_target["metrics"]["ssim"]
+    assert ssim["wins"] == 3 and ssim["delta"] > 0
+    assert ssim["verdict"] == "no difference detected"  # 3 of 3 wins: sign test p = 0.25
     assert "ssim" in format_comparison(vs_target)
+
+
+def _results(scores: dict[str, list[float]]) -> dict:
+    """A minimal results dict: method name -> per-case ssim (higher is better) and warp_error (lower)."""
+    n = len(next(iter(scores.values())))
+    cases = [{"id": f"c{i}", "scores": {m: {"ssim": v[i], "warp_error": v[i]} for m, v in scores.items()}} for i in range(n)]
+    return {"format": "kinema.eval.results/1", "generator_version": "g", "benchmark": {"name": "b"}, "method": "a",
+            "methods": list(scores), "cases": cases,
+            "metrics": {"ssim": {"higher_is_better": True}, "warp_error": {"higher_is_better": False}}}
+
+
+def test_verdict_only_with_significance(tmp_path, capsys):
+    split = compare(_results({"a": [0.5, 0.5], "b": [0.9, 0.4]}), _results({"a": [0.5, 0.5], "b": [0.9, 0.4]}), method_b="b")
+    assert split["metrics"]["ssim"]["p_sign"] == 1.0 and split["metrics"]["ssim"]["delta"] > 0
+    assert {m["verdict"] for m in split["metrics"].values()} == {"no difference detected"}
+    table = format_comparison(split)
+    assert "better" not in table.splitlines()[2] and "p < 0.05" in table.splitlines()[-1]
+    sweep = _results({"a": [0.5] * 8, "b": [0.6] * 8})  # 8 of 8 wins: p = 0.0078
+    verdicts = compare(sweep, sweep, method_b="b")["metrics"]
+    assert verdicts["ssim"]["verdict"] == "better" and verdicts["warp_error"]["verdict"] == "worse"
+    assert compare(sweep, sweep, method_a="b", method_b="a")["metrics"]["ssim"]["verdict"] == "worse"
+    (tmp_path / "r.json").write_text(json.dumps(_results({"a": [0.5, 0.5], "b": [0.9, 0.4]})))
+    assert main(["eval", "compare", str(tmp_path / "r.json"), str(tmp_path / "r.json"), "--method-b", "b"]) == 0
+    assert "no difference detected" in capsys.readouterr().out
 
 
 def test_refuses_other_generator_missing_and_foreign_files(evaluated, tmp_path, capsys):

@@ -1,5 +1,6 @@
 """`kinema pose extract|render`: outputs on success; exit 2 and no file on bad input."""
 
+import importlib.util
 import re
 
 import numpy as np
@@ -79,3 +80,20 @@ def test_extract_with_onnx_model(tmp_path):
         assert main(["pose", "extract", *args, "--out", str(out)]) == 2, args
         assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.mp4", "in.mp4", "m.onnx", "nobody.onnx"]
+
+
+def test_extract_defaults_to_the_puppet_estimator_as_animate_does(tmp_path):
+    from kinema.puppet import SynthConfig, make_scene, render_scene
+
+    clip = render_scene(make_scene(3, SynthConfig(size=(64, 64), frames=3, families=("humanoid",), characters=(1, 1))))
+    video, out = write_video(tmp_path / "clip.mp4", clip.frames, fps=8), tmp_path / "kp.npz"
+    assert main(["pose", "extract", str(video), "--out", str(out)]) == 0
+    assert Keypoints.load(out).layout == "humanoid" and Keypoints.load(out).num_frames == 3
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mediapipe") is not None, reason="mediapipe is installed")
+def test_missing_mediapipe_names_the_puppet_backend_and_writes_nothing(tmp_path, capsys):
+    video, out = write_video(tmp_path / "clip.mp4", np.zeros((2, 64, 64, 3), np.uint8)), tmp_path / "kp.npz"
+    assert main(["pose", "extract", str(video), "--out", str(out), "--backend", "mediapipe"]) == 2
+    err = capsys.readouterr().err
+    assert "--backend puppet" in err and "pip install --no-deps mediapipe" in err and not out.exists()

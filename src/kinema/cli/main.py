@@ -81,6 +81,15 @@ def _unwind_on_termination() -> Iterator[None]:
             signal.signal(s, handler)
 
 
+def _show(err: click.ClickException) -> None:
+    """Print a click error (a usage error with its usage line and help hint) as ``error: ...``, the form of
+    kinema's own errors, where click itself would write ``Error: ...``."""
+    if isinstance(err, click.UsageError) and err.ctx is not None:
+        ctx = err.ctx
+        click.echo(f"{ctx.get_usage()}\nTry '{ctx.command_path} {ctx.help_option_names[0]}' for help.\n", err=True)
+    click.echo(f"error: {err.format_message()}", err=True)
+
+
 @click.group(cls=LazyGroup)
 @click.version_option(package_name="kinema")
 def cli() -> None:
@@ -103,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("aborted", err=True)
         return 130
     except click.ClickException as err:
-        err.show()
+        _show(err)
         return err.exit_code
     return 0
 

@@ -27,7 +27,9 @@ def pose() -> None:
 @pose.command()
 @click.argument("video", type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="keypoints file (.npz or .json)")
-@click.option("--backend", type=str, default=None, help="mediapipe (default), onnx (default when --model is given) or puppet")
+@click.option("--backend", type=str, default=None,
+              help="puppet (default, as kinema animate's --pose-backend), onnx (default when --model is given) or "
+                   "mediapipe (optional, installed separately)")
 @click.option("--model", type=click.Path(path_type=Path), default=None, help="top-down .onnx pose model (onnx), or puppet weights (default: shipped)")
 @click.option("--family", type=click.Choice(["humanoid", "quadruped", "bird"]), default="humanoid", show_default=True, help="puppet family (puppet backend)")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None)
@@ -37,7 +39,7 @@ def extract(video: Path, out: Path, backend: str | None, model: Path | None, fam
     from kinema.pose.estimators import get_estimator
 
     _check_out(out, (".npz", ".json"), video, model)
-    backend = backend or ("onnx" if model is not None else "mediapipe")
+    backend = backend or ("onnx" if model is not None else "puppet")
     if backend == "mediapipe" and model is not None:
         raise KinemaInputError("--model", "is not used by the mediapipe backend", "Drop --model or pass --backend onnx.")
     options = {"onnx": {"model": model}, "puppet": {"family": family, "weights": model}}.get(backend, {})

@@ -11,6 +11,7 @@ from kinema.errors import KinemaInputError, require_file
 from kinema.eval.stats import paired_difference
 
 SIGNIFICANCE = 0.05
+NO_DIFFERENCE = "no difference detected"
 
 
 def load_results(path: str | os.PathLike) -> dict[str, Any]:
@@ -39,8 +40,8 @@ def compare(a: dict[str, Any], b: dict[str, Any], method_a: str | None = None, m
     """B − A per metric over the cases both evaluated, for each file's evaluated method (or the named ones).
 
     Returns ``{"a", "b", "benchmark", "cases", "metrics": {name: paired_difference + higher_is_better,
-    better, significant}}``; ``better`` says whether B improved on A, ``significant`` whether the sign
-    test gives p < 0.05.
+    significant, verdict}}``; ``significant`` says whether the sign test gives p < 0.05, and ``verdict``
+    is "better" or "worse" (B against A) only then, else "no difference detected".
 
     Raises:
         KinemaInputError: different benchmarks or generator versions, no shared case, unknown method.
@@ -65,10 +66,21 @@ def compare(a: dict[str, Any], b: dict[str, Any], method_a: str | None = None, m
         if key not in b["metrics"]:
             continue
         diff = paired_difference([cases_a[i].get(key) for i in shared], [cases_b[i].get(key) for i in shared])
-        better = diff["delta"] is not None and (diff["delta"] > 0) == info["higher_is_better"] and diff["delta"] != 0
-        metrics[key] = {**diff, "higher_is_better": info["higher_is_better"], "better": better,
-                        "significant": diff["p_sign"] < SIGNIFICANCE}
+        significant = diff["p_sign"] < SIGNIFICANCE
+        metrics[key] = {**diff, "higher_is_better": info["higher_is_better"], "significant": significant,
+                        "verdict": verdict(diff, info["higher_is_better"], significant)}
     return {"a": ma, "b": mb, "benchmark": a["benchmark"]["name"], "cases": len(shared), "metrics": metrics}
+
+
+def verdict(diff: dict[str, Any], higher_is_better: bool, significant: bool) -> str:
+    """"better" or "worse" for B against A when the sign test is significant, else "no difference detected".
+
+    A 1-win/1-loss split (p = 1) must not read as an improvement. The direction is read from the wins
+    and losses the sign test counted, not from the mean, so verdict and test cannot disagree.
+    """
+    if not significant:
+        return NO_DIFFERENCE
+    return "better" if (diff["wins"] > diff["losses"]) == higher_is_better else "worse"
 
 
 def format_comparison(result: dict[str, Any]) -> str:
@@ -79,8 +91,8 @@ def format_comparison(result: dict[str, Any]) -> str:
         if m["delta"] is None:
             lines.append(f"{key:<16}{'–':>10}")
             continue
-        verdict = ("better" if m["better"] else "worse" if m["delta"] != 0 else "same") + (" *" if m["significant"] else "")
         ci = f"[{m['ci95'][0]:+.4f}, {m['ci95'][1]:+.4f}]"
-        lines.append(f"{key:<16}{m['delta']:>+10.4f}  {ci:<22}{m['wins']:>5}/{m['losses']:<6}{m['p_sign']:>10.3g}  {verdict}")
-    lines.append(f"* sign test p < {SIGNIFICANCE}")
+        lines.append(f"{key:<16}{m['delta']:>+10.4f}  {ci:<22}{m['wins']:>5}/{m['losses']:<6}{m['p_sign']:>10.3g}  {m['verdict']}")
+    lines.append(f"verdict: B better or worse than A only where the paired sign test gives p < {SIGNIFICANCE}; "
+                 f"otherwise {NO_DIFFERENCE}.")
     return "\n".join(lines)

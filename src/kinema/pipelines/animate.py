@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +33,15 @@ MODEL_CARD = "kinema.json"  # written by the trainer beside the weights: how to 
 
 
 def resolve_model(model: str) -> str:
-    """``embedded`` -> the shipped model's directory; anything else unchanged."""
+    """``embedded`` -> the shipped model's directory; a run's export directory (what ``kinema train``
+    prints) -> its ``model/``; anything else unchanged."""
     if model != EMBEDDED:
+        export = Path(model)
+        if (export / "model" / MODEL_CARD).is_file():
+            return str(export / "model")
+        if (export / "lora.safetensors").is_file() and not (export / "transformer").is_dir():
+            raise KinemaInputError(f"--model '{model}'", "is a LoRA adapter export, not a model",
+                                   f"Pass --model with the base it was trained on and --adapter {export / 'lora.safetensors'}.")
         return model
     if not (EMBEDDED_DIR / "transformer").is_dir():
         raise KinemaInputError("--model embedded", f"is not installed at {EMBEDDED_DIR}",
@@ -57,7 +64,7 @@ def load_model(model: str, dtype: torch.dtype = torch.float32) -> tuple[WanCompo
                            f"{', '.join(p for p in PRESETS if not PRESETS[p].shapes_only)}.")
 
 
-def sampler_for(card: dict, steps: int, guidance: float | None = None, flow_shift: float | None = None,
+def sampler_for(card: dict, steps: int = 30, guidance: float | None = None, flow_shift: float | None = None,
                 scheduler: str = "unipc") -> SamplerConfig:
     """Sampling settings: what the caller gives, else the model card's, else Wan's (guidance 5, shift 3)."""
     guidance = card.get("guidance", 5.0) if guidance is None else guidance
@@ -131,7 +138,7 @@ class AnimateConfig:
     seed: int = 0
     layout: r1.Layout | None = None  # None: the model card's layout, else "spatial"
     fit: Fit = "error"
-    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    sampler: SamplerConfig | None = None  # None: the model card's guidance and flow shift (sampler_for), 30 steps
 
 
 @dataclass
@@ -251,19 +258,20 @@ class Animator:
                 return to_velocity(out.float(), x, sigma, self.prediction, self.sigma_data)
             return v
 
-        guided = classifier_free_guidance(velocity(text[:1]), velocity(text[1:]), config.sampler.guidance)
+        sampler = config.sampler or sampler_for(self.card)
+        guided = classifier_free_guidance(velocity(text[:1]), velocity(text[1:]), sampler.guidance)
 
         # 3. Sample from seeded noise (an anchored model samples the change from r1.anchor), decode the character half.
         noise = torch.randn(inputs.latent_shape, generator=torch.Generator().manual_seed(config.seed)).to(device)
-        latents = sample(guided, noise, config.sampler, progress)
+        latents = sample(guided, noise, sampler, progress)
         if self.anchored:
             latents = latents + r1.anchor(inputs)
         video = self.components.codec.decode(r1.character_latents(inputs, latents))
         if self.random_weights:
             notes.append(f"model '{self.components.source}' has random weights: the output shows the pipeline "
                          "working, not a trained animation; pass --model DIR for real Wan weights")
-        settings = {**asdict(config), "layout": layout, "size": list(size), "frames": frames - lead,
-                    "lead_in_frames": lead, "model": self.components.source}
+        settings = {**asdict(config), "sampler": asdict(sampler), "layout": layout, "size": list(size),
+                    "frames": frames - lead, "lead_in_frames": lead, "model": self.components.source}
         return AnimationResult(to_frames(video)[lead:], settings, notes)
 
 

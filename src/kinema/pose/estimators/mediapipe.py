@@ -21,6 +21,9 @@ INSTALL = (
     "(numpy<2 is required by mediapipe 0.10.21: use a separate environment if the rest of your stack needs numpy 2)"
 )
 
+BUILT_IN = ("Use the built-in puppet estimator instead (kinema pose extract --backend puppet, kinema animate "
+            "--pose-backend puppet), or install mediapipe, which kinema does not ship: ")
+
 
 class MediaPipeEstimator:
     """Holistic tracking over a clip (``model_complexity=1``, the only one shipped in the wheel)."""
@@ -29,7 +32,7 @@ class MediaPipeEstimator:
         try:
             import mediapipe as mp
         except ImportError as err:
-            raise KinemaInputError("mediapipe backend", f"cannot import mediapipe ({err})", INSTALL) from err
+            raise KinemaInputError("mediapipe backend", f"cannot import mediapipe ({err})", BUILT_IN + INSTALL) from err
         self.holistic = mp.solutions.holistic
         self.min_detection_confidence = min_detection_confidence
         self.segmentation = segmentation
