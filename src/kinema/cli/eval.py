@@ -10,8 +10,10 @@ from kinema.cli.options import SEED
 @click.group(invoke_without_command=True, help="Evaluate a method on a puppet benchmark against exact targets "
              "(results.json + report.html), or compare two results files.")
 @click.option("--benchmark", default=None, help="puppet-animate, puppet-replace, puppet-multi (+ -large, -xs).")
-@click.option("--method", default="r1", show_default=True, help="r1, r1-pose, r2, static-reference, driving-copy, paste, ...")
-@click.option("--model", default="tiny", show_default=True, help="Wan diffusers directory or a preset name.")
+@click.option("--method", default=None, help="r1, r1-pose, r2, static-reference, driving-copy, paste, ... "
+              "(default: the method the model's card fits: r1-pose for the embedded model).")
+@click.option("--model", default="embedded", show_default=True,
+              help="embedded (the shipped puppet model), a Wan diffusers directory, or a preset name (random weights).")
 @click.option("--adapter", type=click.Path(), default=None, help="LoRA .safetensors (diffusers Wan format).")
 @click.option("--cases", type=int, default=None, help="Evaluate the first N cases (default: the benchmark's count).")
 @click.option("--steps", type=int, default=30, show_default=True, help="Denoising steps.")
@@ -23,7 +25,8 @@ def eval(ctx, benchmark, method, model, adapter, cases, steps, guidance, seed, o
     if ctx.invoked_subcommand is not None:
         return
     from kinema.errors import KinemaInputError
-    from kinema.eval import EvalConfig, MethodOptions, run_eval
+    from kinema.eval import EvalConfig, MethodOptions, get_benchmark, run_eval
+    from kinema.eval.methods import choose_method
     from kinema.io import check_output_dir
     from kinema.pipelines.animate import adapter_card, sampler_for
 
@@ -32,8 +35,11 @@ def eval(ctx, benchmark, method, model, adapter, cases, steps, guidance, seed, o
     check_output_dir(out, "--out")
     if not 1 <= steps <= 1000:
         raise KinemaInputError(f"--steps {steps}", "is outside 1..1000", "Pass e.g. --steps 30.")
+    card = adapter_card(model, adapter)
+    method = choose_method(method, get_benchmark(benchmark).mode, card,
+                           f"--model '{model}'" + (f" with --adapter '{adapter}'" if adapter else ""))
     try:  # the model card's guidance unless given, checked
-        guidance = sampler_for(adapter_card(model, adapter), steps, guidance).guidance
+        guidance = sampler_for(card, steps, guidance).guidance
     except ValueError as err:
         raise KinemaInputError("sampling options", str(err), "See kinema eval --help.") from None
     options = MethodOptions(model=model, adapter=adapter, steps=steps, guidance=guidance, seed=seed)

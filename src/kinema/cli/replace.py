@@ -70,7 +70,9 @@ def run_scail(mode, references, driving, out, model, adapter, steps, seed, size,
               help="Reference character image; repeat for several characters (bound in order).")
 @click.option("--driving", required=True, type=click.Path(), help="Driving video (raw RGB); its environment is kept.")
 @click.option("--out", required=True, type=click.Path(), help="Output .mp4; settings are written beside it as .json.")
-@click.option("--model", default="tiny", show_default=True, help="Wan diffusers directory or a preset name.")
+@click.option("--model", default="tiny", show_default=True,
+              help="A trained R2 (SCAIL-2) Wan diffusers directory, or a preset name. No R2 model ships: the default "
+                   "'tiny' has random weights and shows the pipeline working, not a trained replacement.")
 @generation_options
 @click.option("--guidance", type=float, default=None, help="Text classifier-free guidance scale (default: the model's, else 5).")
 @click.option("--flow-shift", type=float, default=None, help="Default: the model's, else 3.0 (480p; 5.0 for 720p).")

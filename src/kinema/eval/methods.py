@@ -3,7 +3,9 @@
 
 Baselines and the exact-target ceiling are built in, plus recipe R1 (driving as RGB, or as the
 skeleton of the driving clip's keypoints) and recipe R2 (raw driving video, puppet-segmenter masks,
-the triplet's mode). Other recipes plug in with :func:`register_method`.
+the triplet's mode). Other recipes plug in with :func:`register_method`. Each method names the model
+cards (``kinema.json``) it fits, so :func:`choose_method` defaults to the model's own method and refuses
+one that would run its weights the wrong way (RGB driving into a pose-driven model).
 """
 
 from __future__ import annotations
@@ -36,14 +38,36 @@ class MethodOptions:
     prompt: str = ""
 
 
+def any_card(card: dict) -> bool:
+    """Baselines and the ceiling run beside any model."""
+    return True
+
+
+def r1_card(card: dict) -> bool:
+    """Recipe R1 weights: an R1 card, or none (presets, foreign Wan weights)."""
+    return card.get("recipe", "dreamactor-m2") == "dreamactor-m2"
+
+
+def rgb_r1_card(card: dict) -> bool:
+    """R1 weights that take an RGB driving video: not trained on skeleton videos (``"driving": "pose"``)."""
+    return r1_card(card) and card.get("driving") != "pose"
+
+
+def r2_card(card: dict) -> bool:
+    """Recipe R2 weights: a SCAIL-2 card, or none (presets, foreign Wan weights)."""
+    return card.get("recipe", "scail-2") == "scail-2"
+
+
 @dataclass(frozen=True)
 class MethodSpec:
-    """A registered method: its builder, the modes it supports, its kind and a one-line description."""
+    """A registered method: its builder, the modes it supports, its kind, a one-line description and
+    which model cards (``kinema.json``) it fits."""
 
     build: Callable[[MethodOptions], Method]
     modes: tuple[str, ...]
     kind: Kind
     description: str
+    fits: Callable[[dict], bool] = any_card
 
 
 def _r1(driving: Literal["rgb", "pose"]) -> Callable[[MethodOptions], Method]:
@@ -95,10 +119,11 @@ def _fixed(fn: Method) -> Callable[[MethodOptions], Method]:
 
 
 METHODS: dict[str, MethodSpec] = {
-    "r1": MethodSpec(_r1("rgb"), ("animate",), "model", "recipe R1 (DreamActor-M2), RGB driving video"),
+    "r1": MethodSpec(_r1("rgb"), ("animate",), "model", "recipe R1 (DreamActor-M2), RGB driving video", rgb_r1_card),
     "r1-pose": MethodSpec(_r1("pose"), ("animate",), "model",
-                          "recipe R1, skeleton of the driving clip's exact keypoints (and the reference's, if trained so)"),
-    "r2": MethodSpec(_r2, ALL_MODES, "model", "recipe R2 (SCAIL-2), raw driving video and subject masks"),
+                          "recipe R1, skeleton of the driving clip's exact keypoints (and the reference's, if trained so)",
+                          r1_card),
+    "r2": MethodSpec(_r2, ALL_MODES, "model", "recipe R2 (SCAIL-2), raw driving video and subject masks", r2_card),
     "static-reference": MethodSpec(_fixed(baselines.static_reference), ALL_MODES, "baseline", "the reference image, frozen"),
     "driving-copy": MethodSpec(_fixed(baselines.driving_copy), ALL_MODES, "baseline", "the driving video, unchanged"),
     "paste": MethodSpec(_fixed(baselines.paste), ALL_MODES, "baseline", "reference character pasted at the driving subject's place"),
@@ -123,6 +148,30 @@ def get_method(name: str, mode: str) -> MethodSpec:
         usable = [n for n, s in METHODS.items() if mode in s.modes]
         raise KinemaInputError(f"--method '{name}'", f"does not support {mode} benchmarks", f"Use one of: {', '.join(usable)}.")
     return spec
+
+
+def _card_summary(card: dict) -> str:
+    if not card:
+        return "no model card: a preset or foreign Wan weights"
+    return f"its card: recipe {card.get('recipe', 'unnamed')}, driving {card.get('driving', 'rgb')}"
+
+
+def choose_method(name: str | None, mode: str, card: dict, model: str) -> str:
+    """``name`` checked against the benchmark ``mode`` and the ``card`` of the model it runs; None: the first
+    model method that fits both (r1 for presets, r1-pose for a pose-driven R1 card, r2 for a SCAIL-2 card).
+    ``model`` names the model in errors, e.g. "--model 'embedded'"."""
+    if name is None:
+        fitting = [n for n, s in METHODS.items() if s.kind == "model" and mode in s.modes and s.fits(card)]
+        if not fitting:
+            raise KinemaInputError(model, f"has no method for {mode} benchmarks ({_card_summary(card)})",
+                                   f"Pass --model with a model for them, or a baseline --method: "
+                                   f"{', '.join(reference_methods(mode))}.")
+        return fitting[0]
+    if not get_method(name, mode).fits(card):
+        usable = [n for n, s in METHODS.items() if mode in s.modes and s.fits(card)]
+        raise KinemaInputError(f"--method '{name}'", f"does not fit {model} ({_card_summary(card)})",
+                               f"Use one of: {', '.join(usable)}; without --method the model's own method is used.")
+    return name
 
 
 def reference_methods(mode: str) -> list[str]:

@@ -20,7 +20,9 @@ from kinema.backbone.lora import load_lora, load_patch_embedding
 from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
 from kinema.io import load_image, read_video, write_json_atomic, write_video
-from kinema.pipelines.inputs import Fit, check_video_out, fit_frames, resolve_frames, resolve_size, to_frames, to_tensor
+from kinema.pipelines.inputs import (
+    Fit, check_video_out, fit_frames, resolve_frames, resolve_size, size_reason, to_frames, to_tensor, trim_frames,
+)
 from kinema.pose.driving import inference_skeleton, reference_skeleton
 from kinema.pose.keypoints import Keypoints
 from kinema.recipes import dreamactor_m2 as r1
@@ -238,9 +240,12 @@ class Animator:
         default_size = tuple(self.card["size"]) if "size" in self.card else (driving.shape[2], driving.shape[1])
         size = resolve_size(config.size or default_size, notes)
         frames = resolve_frames(config.frames, len(driving) - lead, notes, lead)
+        source = "--size" if config.size else "the model's size" if "size" in self.card else "the driving video's size"
+        why = size_reason(source, config.size or default_size, size)
         device = self.components.transformer.device
-        ref = to_tensor(fit_frames(reference[None], size, config.fit, "reference image"))[:, :, 0].to(device)
-        drv = to_tensor(fit_frames(driving[:frames], size, config.fit, "driving video")).to(device)
+        ref = to_tensor(fit_frames(reference[None], size, config.fit, "reference image", notes, why))[:, :, 0].to(device)
+        drv = trim_frames(driving, frames, "driving video", notes, lead)
+        drv = to_tensor(fit_frames(drv, size, config.fit, "driving video", notes, why)).to(device)
         first = self.reference_frame(reference, reference_pose)
         if first is not None:  # fitted like the reference image, so it lies on the reference character
             drv[:, :, 0] = to_tensor(fit_frames(first[None], size, config.fit, "reference image"))[:, :, 0].to(device)

@@ -1,7 +1,8 @@
 """Validation and preparation of user inputs: sizes, frame counts, aspect fitting, tensors.
 
-Every rule raises :class:`KinemaInputError` naming the input and the fix, or returns a note
-when it adjusted something (rounded frames or sizes) so the user is told.
+Every rule raises :class:`KinemaInputError` naming the input and the fix, or adds a note when it
+changed something (a rounded size or frame count; an input resized, cropped, padded or trimmed) so the
+user is told what became of their input.
 """
 
 from __future__ import annotations
@@ -75,12 +76,28 @@ def resolve_frames(requested: int | None, available: int, notes: list[str], lead
     return total
 
 
-def fit_frames(frames: np.ndarray, size: tuple[int, int], fit: Fit, name: str) -> np.ndarray:
+def size_reason(source: str, requested: tuple[int, int], size: tuple[int, int]) -> str:
+    """Why inputs are resized to ``size``: where the ``requested`` size came from, and its rounding if any."""
+    return source if tuple(requested) == tuple(size) else f"{source}, rounded down to multiples of {SIZE_MULTIPLE}"
+
+
+def trim_frames(frames: np.ndarray, count: int, name: str, notes: list[str], lead: int = 0) -> np.ndarray:
+    """The first ``count`` of ``frames`` (``lead`` lead-in frames, then ``name``'s), noting any of ``name``'s dropped."""
+    if count < len(frames):
+        notes.append(f"{name} trimmed from {len(frames) - lead} to {count - lead} frames (its first {count - lead} used)")
+    return frames[:count]
+
+
+def fit_frames(frames: np.ndarray, size: tuple[int, int], fit: Fit, name: str, notes: list[str] | None = None,
+               why: str = "the output size") -> np.ndarray:
     """Resize uint8 frames (T, H, W, 3) to (W, H) = ``size``.
 
     If the aspect ratio differs by more than 5 %: ``error`` refuses, ``crop`` centre-crops,
-    ``pad`` letterboxes with black.
+    ``pad`` letterboxes with black. Each crop, pad and resize is added to ``notes`` (naming ``name``,
+    the sizes from and to, and ``why`` the output has that size); inputs fitted like one already
+    noted (its masks, its skeleton) pass none.
     """
+    notes = [] if notes is None else notes
     w, h = size
     src_h, src_w = frames.shape[1:3]
     ratio = (src_w / src_h) / (w / h)
@@ -90,6 +107,11 @@ def fit_frames(frames: np.ndarray, size: tuple[int, int], fit: Fit, name: str) -
                 f"{name} ({src_w}x{src_h})", f"aspect ratio differs from the output size {w}x{h}",
                 "Pass --fit crop or --fit pad, or a --size with the same aspect ratio.")
         frames = _crop(frames, w / h) if fit == "crop" else _pad(frames, w / h)
+        how = "centre-cropped" if fit == "crop" else "padded with black"
+        notes.append(f"{name} {how} from {src_w}x{src_h} to {frames.shape[2]}x{frames.shape[1]} "
+                     f"(--fit {fit}: its aspect ratio differs from the output size {w}x{h})")
+    if frames.shape[1:3] != (h, w):
+        notes.append(f"{name} resized from {frames.shape[2]}x{frames.shape[1]} to {w}x{h} ({why})")
     interpolation = cv2.INTER_AREA if frames.shape[2] > w else cv2.INTER_LINEAR
     return np.stack([cv2.resize(f, (w, h), interpolation=interpolation) for f in frames])
 

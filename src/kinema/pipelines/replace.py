@@ -24,7 +24,9 @@ from kinema.io import load_image, read_video, write_json_atomic, write_video
 from kinema.pipelines.animate import (
     AnimationResult, adapter_card, card_prediction, card_sigma_data, check_recipe, load_adapter, load_model,
 )
-from kinema.pipelines.inputs import Fit, check_video_out, fit_frames, resolve_frames, resolve_size, to_frames, to_tensor
+from kinema.pipelines.inputs import (
+    Fit, check_video_out, fit_frames, resolve_frames, resolve_size, size_reason, to_frames, to_tensor, trim_frames,
+)
 from kinema.recipes import scail2 as r2
 from kinema.sampling import SamplerConfig, classifier_free_guidance, sample
 from kinema.sampling.prediction import to_velocity
@@ -124,16 +126,19 @@ class ScailAnimator:
             raise KinemaInputError(f"{len(reference_masks)} reference masks", f"for {len(references)} references",
                                    "Give one mask per reference image, in the same order.")
         driving_masks = check_masks(driving_masks, driving, "driving masks")
-        size = resolve_size(config.size or (driving.shape[2], driving.shape[1]), notes)
+        requested = config.size or (driving.shape[2], driving.shape[1])
+        size = resolve_size(requested, notes)
         frames = resolve_frames(config.frames, len(driving), notes)
         if self.recipe.driving_resolution == "half" and (size[0] // 2) % 16 + (size[1] // 2) % 16:
             raise KinemaInputError(f"size {size[0]}x{size[1]}", "halves to sides that are not multiples of 16",
                                    "Pass a --size with sides that are multiples of 32, or full driving resolution.")
-        # 2. Fit frames and masks to the output size, then bind characters to subjects.
-        refs = [fit_frames(r[None], size, config.fit, f"reference image {k}")[0] for k, r in enumerate(references)]
+        # 2. Fit frames and masks to the output size (noting each change), then bind characters to subjects.
+        why = size_reason("--size" if config.size else "the driving video's size", requested, size)
+        refs = [fit_frames(r[None], size, config.fit, f"reference image {k}", notes, why)[0]
+                for k, r in enumerate(references)]
         ref_masks = [fit_masks(check_masks(m, r[None], f"reference mask {k}"), size, config.fit, f"reference mask {k}")[0]
                      for k, (m, r) in enumerate(zip(reference_masks, references))]
-        drv = fit_frames(driving[:frames], size, config.fit, "driving video")
+        drv = fit_frames(trim_frames(driving, frames, "driving video", notes), size, config.fit, "driving video", notes, why)
         slots = bind_slots(ref_masks, fit_masks(driving_masks[:frames], size, config.fit, "driving masks"),
                            config.bind, self.recipe.slots)
         # 3. Encode the conditions.

@@ -1,0 +1,49 @@
+"""`kinema eval` takes its defaults from the model card: the embedded model, evaluated with the method its
+card fits; a method that does not fit the model is refused before anything is written."""
+
+import json
+
+import pytest
+
+from kinema.cli.main import main
+from kinema.errors import KinemaInputError
+from kinema.eval.methods import choose_method
+
+POSE_R1 = {"recipe": "dreamactor-m2", "driving": "pose"}
+R2 = {"recipe": "scail-2", "driving": "rgb"}
+
+
+def test_eval_defaults_to_the_embedded_model_and_its_pose_method(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["eval", "--benchmark", "puppet-animate", "--cases", "1", "--steps", "1", "--out", str(out)]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["method"] == "r1-pose" and run["options"]["model"] == "embedded"
+    results = json.loads((out / "results.json").read_text())
+    assert results["methods"][0] == "r1-pose" and "r1" not in results["methods"]
+    assert "r1-pose" in capsys.readouterr().out
+
+
+def test_a_method_that_does_not_fit_the_model_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["eval", "--benchmark", "puppet-animate", "--method", "r1", "--cases", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--method 'r1'" in err and "--model 'embedded'" in err and "r1-pose" in err
+    assert not out.exists()
+
+
+def test_the_card_picks_the_method_and_presets_keep_r1():
+    assert choose_method(None, "animate", POSE_R1, "m") == "r1-pose"
+    assert choose_method(None, "animate", R2, "m") == "r2"
+    assert choose_method(None, "replace", R2, "m") == "r2"
+    assert choose_method(None, "animate", {}, "m") == "r1"  # presets: random weights, any recipe runs
+    assert choose_method(None, "replace", {}, "m") == "r2"
+    assert choose_method("paste", "replace", POSE_R1, "m") == "paste"  # baselines run beside any model
+
+
+def test_a_model_with_no_method_for_the_benchmark_names_the_fix():
+    with pytest.raises(KinemaInputError, match="has no method for replace benchmarks.*static-reference"):
+        choose_method(None, "replace", POSE_R1, "--model 'embedded'")
+    with pytest.raises(KinemaInputError, match="--method 'r2'.*does not fit.*r1-pose"):
+        choose_method("r2", "animate", POSE_R1, "--model 'embedded'")
+    with pytest.raises(KinemaInputError, match="--method 'r1-pose'.*does not fit.*r2"):
+        choose_method("r1-pose", "animate", R2, "--model 'm'")
