@@ -1,5 +1,6 @@
-"""`kinema eval` takes its defaults from the model card: the embedded model, evaluated with the method its
-card fits; a method that does not fit the model is refused before anything is written."""
+"""`kinema eval` and its Python API (`run_eval`) take their defaults from the model card: the embedded model,
+evaluated with the method and guidance its card fits; a method that does not fit the model is refused before
+anything is written."""
 
 import json
 
@@ -7,6 +8,7 @@ import pytest
 
 from kinema.cli.main import main
 from kinema.errors import KinemaInputError
+from kinema.eval import EvalConfig, MethodOptions, run_eval
 from kinema.eval.methods import choose_method
 
 POSE_R1 = {"recipe": "dreamactor-m2", "driving": "pose"}
@@ -28,6 +30,22 @@ def test_a_method_that_does_not_fit_the_model_is_refused(tmp_path, capsys):
     assert main(["eval", "--benchmark", "puppet-animate", "--method", "r1", "--cases", "1", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "--method 'r1'" in err and "--model 'embedded'" in err and "r1-pose" in err
+    assert not out.exists()
+
+
+def test_the_api_defaults_to_the_embedded_model_its_pose_method_and_guidance(tmp_path):
+    out = tmp_path / "run"
+    results = run_eval(EvalConfig("puppet-animate", cases=1, options=MethodOptions(steps=1)), out, progress=False)
+    assert results["method"] == "r1-pose" and results["methods"][0] == "r1-pose" and "r1" not in results["methods"]
+    run = json.loads((out / "run.json").read_text())
+    assert run["method"] == "r1-pose" and run["options"]["model"] == "embedded"
+    assert run["options"]["guidance"] == results["options"]["guidance"] == 1.0  # the embedded card's, not Wan's 5
+
+
+def test_the_api_refuses_a_method_that_does_not_fit_the_model(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(KinemaInputError, match="--method 'r1'.*does not fit --model 'embedded'.*r1-pose"):
+        run_eval(EvalConfig("puppet-animate", "r1", 1, MethodOptions(steps=1)), out, progress=False)
     assert not out.exists()
 
 

@@ -88,28 +88,40 @@ def _chromium():
 
 
 PROBE = """<script>
+const inside = (e, box) => { const r = e.getBoundingClientRect();
+  return r.left >= box.left - 1 && r.right <= box.right + 1 && r.top >= box.top - 1 && r.bottom <= box.bottom + 1; };
+const layout = () => { const charts = [...document.querySelectorAll('figure.chart')];
+  return {viewport: innerWidth, pageWidth: document.documentElement.scrollWidth,
+    titles: charts.map(f => f.querySelector('figcaption').textContent),
+    ticks: charts.map(f => [...f.querySelectorAll('svg text.ytick')].map(t => t.textContent)),
+    clipped: charts.flatMap(f => [...f.querySelectorAll('svg text')].filter(t => !inside(t, f.querySelector('svg').getBoundingClientRect()))
+      .concat([...f.querySelectorAll('figcaption')].filter(c => c.scrollWidth > c.clientWidth || !inside(c, f.getBoundingClientRect())))
+      .map(t => t.textContent))}; };
 addEventListener('load', () => {
   const videos = [...document.querySelectorAll('video')];
   Promise.all(videos.map(v => v.readyState >= 2 ? 'ok' : new Promise(r => {
     v.addEventListener('loadeddata', () => r('ok')); v.addEventListener('error', () => r('error')); })))
   .then(states => { document.title = 'PROBE ' + JSON.stringify({rows: document.querySelectorAll('#scores tr').length,
-    states, widths: videos.map(v => v.videoWidth)}); });
+    states, widths: videos.map(v => v.videoWidth), ...layout()}); });
 });
 </script></body>"""
 
 
 @pytest.mark.skipif(_chromium() is None, reason="no chromium binary (chromium, chromium-browser, google-chrome) to render the report")
-def test_report_renders_table_and_videos_in_headless_chromium(evaluated, tmp_path):
+def test_report_renders_table_charts_and_videos_in_headless_chromium(evaluated, tmp_path):
     out, results = evaluated
     shutil.copytree(out, tmp_path / "run")
     probe = tmp_path / "run" / "probe.html"
     probe.write_text((out / "report.html").read_text().replace("</body>", PROBE))
     dom = subprocess.run([_chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required",
-                          "--virtual-time-budget=15000", "--dump-dom", probe.as_uri()],
+                          "--window-size=1400,900", "--virtual-time-budget=15000", "--dump-dom", probe.as_uri()],
                          capture_output=True, text=True, timeout=120).stdout
     state = json.loads(re.search(r"<title>PROBE (.*?)</title>", dom).group(1).replace("&quot;", '"'))
     assert state["rows"] == 1 + len(results["methods"])
     assert state["states"] == ["ok", "ok"] and state["widths"] == [4 * 32, 4 * 32]
+    assert state["viewport"] == 1400 and state["pageWidth"] <= 1400, "the page scrolls sideways at 1400 px"
+    assert state["titles"] and all(state["titles"]) and state["clipped"] == []
+    assert all(len(ticks) >= 3 and float(ticks[0]) == 0 and float(ticks[-1]) > 0 for ticks in state["ticks"])
 
 
 def test_cli_runs_and_rejects_bad_input(tmp_path, capsys):

@@ -12,15 +12,19 @@ import click
 @click.option("--case", type=int, default=0, show_default=True, help="Case of the puppet-animate benchmark.")
 @click.option("--steps", type=int, default=30, show_default=True)
 @click.option("--guidance", type=float, default=None, help="Text guidance scale (default: the model's).")
-def demo(out, model, case, steps, guidance) -> None:
+@click.option("--no-progress", is_flag=True, help="No phase lines or sampling bar on stderr.")
+def demo(out: str, model: str, case: int, steps: int, guidance: float | None, no_progress: bool) -> None:
     from kinema.io import check_output_dir
-    from kinema.pipelines.demo import run_demo
 
     if case < 0 or steps < 1:
         from kinema.errors import KinemaInputError
         raise KinemaInputError("--case/--steps", "must be >= 0 and >= 1", "Use e.g. --case 0 --steps 30.")
     check_output_dir(out, "--out")
-    metrics = run_demo(out, model, case, steps, guidance)
+    if not no_progress:  # torch and diffusers take seconds to import: say so before the first of them
+        click.echo("importing torch and diffusers…", err=True)
+    from kinema.pipelines.demo import run_demo
+
+    metrics = run_demo(out, model, case, steps, guidance, progress=not no_progress)
     for note in metrics["notes"]:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {out}/side_by_side.mp4 (reference | driving | output | exact target)")

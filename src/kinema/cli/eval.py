@@ -25,23 +25,14 @@ def eval(ctx, benchmark, method, model, adapter, cases, steps, guidance, seed, o
     if ctx.invoked_subcommand is not None:
         return
     from kinema.errors import KinemaInputError
-    from kinema.eval import EvalConfig, MethodOptions, get_benchmark, run_eval
-    from kinema.eval.methods import choose_method
+    from kinema.eval import EvalConfig, MethodOptions, run_eval
     from kinema.io import check_output_dir
-    from kinema.pipelines.animate import adapter_card, sampler_for
 
     if benchmark is None or out is None:
         raise KinemaInputError("kinema eval", "needs --benchmark and --out", "E.g. kinema eval --benchmark puppet-animate --out out/eval.")
     check_output_dir(out, "--out")
     if not 1 <= steps <= 1000:
         raise KinemaInputError(f"--steps {steps}", "is outside 1..1000", "Pass e.g. --steps 30.")
-    card = adapter_card(model, adapter)
-    method = choose_method(method, get_benchmark(benchmark).mode, card,
-                           f"--model '{model}'" + (f" with --adapter '{adapter}'" if adapter else ""))
-    try:  # the model card's guidance unless given, checked
-        guidance = sampler_for(card, steps, guidance).guidance
-    except ValueError as err:
-        raise KinemaInputError("sampling options", str(err), "See kinema eval --help.") from None
     options = MethodOptions(model=model, adapter=adapter, steps=steps, guidance=guidance, seed=seed)
     results = run_eval(EvalConfig(benchmark, method, cases, options), out)
     for name in results["methods"]:

@@ -27,13 +27,14 @@ ALL_MODES = ("animate", "replace", "multi")
 
 @dataclass(frozen=True)
 class MethodOptions:
-    """What a model method needs: ``model`` (preset name or diffusers directory), LoRA ``adapter``,
-    sampling ``steps``, ``guidance``, noise ``seed`` and text ``prompt``."""
+    """What a model method needs: ``model`` (``embedded``, a preset name or a diffusers directory), LoRA
+    ``adapter``, sampling ``steps``, ``guidance`` (None: the model card's, else 5), noise ``seed`` and
+    text ``prompt``."""
 
-    model: str = "tiny"
+    model: str = "embedded"
     adapter: str | None = None
     steps: int = 30
-    guidance: float = 5.0
+    guidance: float | None = None
     seed: int = 0
     prompt: str = ""
 

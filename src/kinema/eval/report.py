@@ -19,7 +19,8 @@ COLOURS = ("#d1495b", "#00798c", "#edae49", "#66a182", "#2e4057", "#8d96a3")
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
 table{border-collapse:collapse;font-size:14px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
 th:first-child,td:first-child{text-align:left}.best{font-weight:bold;background:#e8f4ea}.note{color:#a33}
-figure{display:inline-block;margin:0 1em 1em 0}video{image-rendering:pixelated;width:512px}"""
+figure{display:inline-block;vertical-align:top;margin:0 1em 1em 0;max-width:100%}figure svg{max-width:100%;height:auto}.scroll{overflow-x:auto;max-width:100%}
+.chart figcaption{font-size:13px;font-weight:600;max-width:100%}video{image-rendering:pixelated;width:512px}"""
 
 
 def _fmt(agg: dict[str, Any]) -> str:
@@ -46,23 +47,40 @@ def table(results: dict[str, Any]) -> str:
     return f'<table id="scores"><tr><th>method</th>{head}</tr>{"".join(rows)}</table>'
 
 
-def bar_chart(title: str, groups: list[str], series: dict[str, list[float | None]]) -> str:
-    """Grouped bar chart as inline SVG: one group per motion, one bar per method."""
-    w, h, pad = 60 * len(groups) + 60, 220, 40
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 or 10 times a power of ten that is >= ``value``: a round axis top."""
+    scale = 10.0 ** np.floor(np.log10(value))
+    return next(m * scale for m in (1, 2, 2.5, 5, 10) if m * scale >= value * (1 - 1e-9))
+
+
+def _y_axis(top: float, x: int, y0: int, height: int, ticks: int = 4) -> list[str]:
+    """SVG parts of a vertical axis at ``x`` from 0 (at ``y0``) to ``top``, with labelled ticks and gridlines."""
+    parts = [f'<line x1="{x}" y1="{y0}" x2="{x}" y2="{y0 - height}" stroke="#888"/>']
+    for k in range(ticks + 1):
+        y = y0 - height * k / ticks
+        parts.append(f'<line x1="{x - 3}" y1="{y:.1f}" x2="{x}" y2="{y:.1f}" stroke="#888"/>'
+                     f'<text class="ytick" x="{x - 5}" y="{y + 3:.1f}" font-size="10" text-anchor="end">{top * k / ticks:.3g}</text>')
+    return parts
+
+
+def bar_chart(groups: list[str], series: dict[str, list[float | None]]) -> str:
+    """Grouped bar chart as inline SVG: one group per motion, one bar per method, a labelled y axis."""
+    left, top_pad, bottom = 44, 10, 70  # room for tick labels, the top label and the slanted motion names
+    w, h = 60 * len(groups) + left + 60, 170 + top_pad + bottom
     values = [v for vs in series.values() for v in vs if v is not None]
-    top = max(values + [1e-9])
-    bar = 48 / max(1, len(series))
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img">',
-             f'<text x="4" y="14" font-size="13">{html.escape(title)} (max {top:.3g})</text>',
-             f'<line x1="{pad}" y1="{h - pad}" x2="{w}" y2="{h - pad}" stroke="#888"/>']
+    top = nice_ceiling(max(values + [1e-9]))
+    bar, y0 = 48 / max(1, len(series)), h - bottom
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img">',
+             *_y_axis(top, left, y0, y0 - top_pad),
+             f'<line x1="{left}" y1="{y0}" x2="{w}" y2="{y0}" stroke="#888"/>']
     for g, group in enumerate(groups):
-        x0 = pad + 60 * g + 6
+        x0 = left + 60 * g + 6
         for s, (name, vs) in enumerate(series.items()):
             if vs[g] is not None:
-                bh = max(0.0, vs[g]) / top * (h - 2 * pad)
-                parts.append(f'<rect x="{x0 + s * bar:.1f}" y="{h - pad - bh:.1f}" width="{bar - 1:.1f}" height="{bh:.1f}" '
+                bh = max(0.0, vs[g]) / top * (y0 - top_pad)
+                parts.append(f'<rect x="{x0 + s * bar:.1f}" y="{y0 - bh:.1f}" width="{bar - 1:.1f}" height="{bh:.1f}" '
                              f'fill="{COLOURS[s % len(COLOURS)]}"><title>{html.escape(name)}: {vs[g]:.4g}</title></rect>')
-        parts.append(f'<text x="{x0}" y="{h - pad + 14}" font-size="10" transform="rotate(25 {x0} {h - pad + 14})">'
+        parts.append(f'<text x="{x0}" y="{y0 + 14}" font-size="10" transform="rotate(25 {x0} {y0 + 14})">'
                      f"{html.escape(group)}</text>")
     parts.append("</svg>")
     return "".join(parts)
@@ -78,7 +96,8 @@ def motion_plots(results: dict[str, Any]) -> str:
         if key in results["metrics"]:
             series = {m: [results["by_motion"][m][mo][key] for mo in motions] for m in methods}
             info = results["metrics"][key]
-            charts.append(f"<figure>{bar_chart(info['label'] + (' ↑' if info['higher_is_better'] else ' ↓'), motions, series)}</figure>")
+            title = html.escape(info["label"]) + (" ↑" if info["higher_is_better"] else " ↓")
+            charts.append(f'<figure class="chart"><figcaption>{title}</figcaption>{bar_chart(motions, series)}</figure>')
     return "".join(charts)
 
 
@@ -123,7 +142,7 @@ def write_report(out: Path, results: dict[str, Any], bench: Benchmark) -> Path:
 <h1>{html.escape(results['method'])} on {html.escape(b['name'])}</h1>
 <p>{len(results['cases'])} cases, {html.escape(b['description'])}; puppet generator {html.escape(results['generator_version'])}.
 Mean over cases with 95 % bootstrap intervals; the ceiling row is the exact target itself.</p>{note}
-<h2>Scores against the baselines</h2>{table(results)}
+<h2>Scores against the baselines</h2><div class="scroll">{table(results)}</div>
 <h2>Per motion</h2>{motion_plots(results)}
 <h2>Best and worst cases</h2>{clips}
 </body></html>

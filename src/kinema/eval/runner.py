@@ -14,7 +14,7 @@ import json
 import math
 import os
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from kinema.errors import KinemaInputError
 from kinema.eval.benchmarks import Benchmark, CaseSpec, get_benchmark, render_case
-from kinema.eval.methods import METHODS, Method, MethodOptions, get_method, reference_methods
+from kinema.eval.methods import METHODS, Method, MethodOptions, choose_method, reference_methods
 from kinema.eval.report import write_report
 from kinema.eval.scoring import METRICS, POSE_BACKEND, SCORING_VERSION, metric_info, pose_estimator, score_case
 from kinema.eval.stats import bootstrap_ci
@@ -35,19 +35,21 @@ RESULTS_FORMAT = "kinema.eval.results/1"
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """One evaluation: benchmark name, method name, case count (None: the benchmark's) and method options."""
+    """One evaluation: benchmark name, method name (None: the one the model's card fits, see
+    :func:`~kinema.eval.methods.choose_method`), case count (None: the benchmark's) and method options."""
 
     benchmark: str
-    method: str = "r1"
+    method: str | None = None
     cases: int | None = None
     options: MethodOptions = field(default_factory=MethodOptions)
 
 
 def run_eval(config: EvalConfig, out: str | os.PathLike, progress: bool = True) -> dict[str, Any]:
-    """Evaluate ``config`` into ``out`` (resumable) and return the results written to results.json."""
-    # 1. Check inputs and the run manifest.
+    """Evaluate ``config`` into ``out`` (resumable) and return the results written to results.json,
+    which record the method and guidance resolved from the model card."""
+    # 1. Check inputs, resolve the model card's defaults and check the run manifest.
     bench = get_benchmark(config.benchmark)
-    get_method(config.method, bench.mode)
+    config = resolve(config, bench.mode)
     methods = [config.method] + [m for m in reference_methods(bench.mode) if m != config.method]
     specs = bench.case_specs(config.cases)
     out = Path(out)
@@ -85,6 +87,22 @@ def run_eval(config: EvalConfig, out: str | os.PathLike, progress: bool = True) 
     write_json_atomic(out / "results.json", results)
     write_report(out, results, bench)
     return results
+
+
+def resolve(config: EvalConfig, mode: str) -> EvalConfig:
+    """``config`` with the method and guidance of its model's card where it gives none; a KinemaInputError
+    when its method does not fit the ``mode`` benchmark or the model (RGB driving into a pose-driven model)."""
+    from kinema.pipelines.animate import adapter_card, sampler_for
+
+    options = config.options
+    card = adapter_card(options.model, options.adapter)
+    model = f"--model '{options.model}'" + (f" with --adapter '{options.adapter}'" if options.adapter else "")
+    method = choose_method(config.method, mode, card, model)
+    try:
+        guidance = sampler_for(card, options.steps, options.guidance).guidance
+    except ValueError as err:
+        raise KinemaInputError("sampling options", str(err), "See kinema eval --help.") from None
+    return replace(config, method=method, options=replace(options, guidance=guidance))
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:

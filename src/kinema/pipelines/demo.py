@@ -5,6 +5,7 @@ against the exact target that the puppet world renders (the papers have no such 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,12 @@ BENCHMARK = "puppet-animate"  # held-out identities, backgrounds and seeds; the 
 REPORTED = ("psnr", "psnr_char", "ssim", "ssim_char", "kp_pck_body", "kp_pck_hands", "kp_err_body")
 
 
+def status(message: str, progress: bool = True) -> None:
+    """Say on stderr which phase starts, so no phase is a silent gap; ``benchmarks/demo_time.py`` times these lines."""
+    if progress:
+        print(message, file=sys.stderr, flush=True)
+
+
 def run_demo(out: str | os.PathLike, model: str = EMBEDDED, case: int = 0, steps: int = 30,
              guidance: float | None = None, progress: bool = True) -> dict:
     """Write reference.png, driving.mp4, output.mp4, target.mp4, side_by_side.mp4 and metrics.json to ``out``."""
@@ -28,17 +35,21 @@ def run_demo(out: str | os.PathLike, model: str = EMBEDDED, case: int = 0, steps
     check_output_dir(out, "demo output directory")
     bench = get_benchmark(BENCHMARK)
     spec = bench.case_specs(case + 1)[case]
+    status(f"rendering case {spec.id} of {BENCHMARK}…", progress)
     item = render_case(bench, spec)
     tri = item.triplet
+    status(f"loading the model ({model})…", progress)
     animator = Animator.load(model)
     card = animator.card
     prompt = model_prompt(tri, card)
     sampler = sampler_for(card, steps, guidance)
     config = AnimateConfig(size=item.size, frames=item.frames, prompt=prompt, sampler=sampler)
     pose = tri.driving.keypoints[0] if animator.pose_driven else None
+    status(f"sampling {item.frames} frames in {steps} steps…", progress)
     result = animator(tri.reference_images[0], tri.driving.frames, config, progress, pose, tri.references[0].keypoints[0])
 
     reference, driving, target, fps = tri.reference_images[0], tri.driving.frames, tri.target.frames, tri.driving.fps
+    status("writing the videos…", progress)
     with atomic_path(out / "reference.png") as tmp:
         Image.fromarray(reference).save(tmp, format="PNG")
     write_video(out / "driving.mp4", driving, fps)
@@ -47,6 +58,7 @@ def run_demo(out: str | os.PathLike, model: str = EMBEDDED, case: int = 0, steps
     panels = [np.repeat(reference[None], len(target), 0), driving, result.frames, target]
     write_video(out / "side_by_side.mp4", np.concatenate(panels, axis=2), fps)
 
+    status("scoring the output and two baselines against the exact target…", progress)
     estimator, why = pose_estimator("humanoid")
     scores = {name: score_case(item, frames, estimator) for name, frames in
               (("output", result.frames), ("static_reference", baselines.static_reference(item)),

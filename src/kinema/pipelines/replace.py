@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -22,7 +22,7 @@ from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
 from kinema.io import load_image, read_video, write_json_atomic, write_video
 from kinema.pipelines.animate import (
-    AnimationResult, adapter_card, card_prediction, card_sigma_data, check_recipe, load_adapter, load_model,
+    AnimationResult, adapter_card, card_prediction, card_sigma_data, check_recipe, load_adapter, load_model, sampler_for,
 )
 from kinema.pipelines.inputs import (
     Fit, check_video_out, fit_frames, resolve_frames, resolve_size, size_reason, to_frames, to_tensor, trim_frames,
@@ -46,7 +46,7 @@ class ScailConfig:
     seed: int = 0
     fit: Fit = "error"
     bind: tuple[int, ...] | None = None
-    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    sampler: SamplerConfig | None = None  # None: the model card's guidance and flow shift (sampler_for), 30 steps
 
 
 def fit_masks(masks: np.ndarray, size: tuple[int, int], fit: Fit, name: str) -> np.ndarray:
@@ -154,19 +154,20 @@ class ScailAnimator:
         """Animate or replace; arguments as :meth:`prepare`. Returns frames (T, H, W, 3) uint8 and settings."""
         notes: list[str] = []
         prepared = self.prepare(references, driving, reference_masks, driving_masks, config, notes)
-        latents = self._sample(prepared.inputs, config, progress)
+        sampler = config.sampler or sampler_for(self.card)
+        latents = self._sample(prepared.inputs, config, sampler, progress)
         video = self.components.codec.decode(r2.video_latents(prepared.inputs, latents))
         if self.random_weights:
             notes.append(f"model '{self.components.source}' has random weights: the output shows the pipeline "
                          "working, not a trained animation; pass --model DIR for trained weights")
-        settings = {**asdict(config), "size": list(prepared.size), "frames": prepared.frames,
+        settings = {**asdict(config), "sampler": asdict(sampler), "size": list(prepared.size), "frames": prepared.frames,
                     "model": self.components.source, "recipe": asdict(self.recipe),
                     "binding": [{"slot": s, "reference": k, "character": p, "driving_subject": j}
                                 for s, ((k, p), j) in enumerate(zip(prepared.slots.characters, prepared.slots.bind))]}
         return AnimationResult(to_frames(video), settings, notes)
 
-    def _sample(self, inputs: r2.R2Inputs, config: ScailConfig, progress: bool) -> torch.Tensor:
-        """Denoise from seeded noise with text classifier-free guidance."""
+    def _sample(self, inputs: r2.R2Inputs, config: ScailConfig, sampler: SamplerConfig, progress: bool) -> torch.Tensor:
+        """Denoise from seeded noise with text classifier-free guidance, as ``sampler`` sets."""
         text = encode_prompt(self.components, [config.prompt, config.negative_prompt])
         model, dtype = self.components.transformer, self.components.transformer.dtype
         image = None if inputs.image_tokens is None else inputs.image_tokens.to(dtype)
@@ -177,9 +178,9 @@ class ScailAnimator:
                 return to_velocity(out.float(), x, sigma, self.prediction, self.sigma_data)
             return v
 
-        guided = classifier_free_guidance(velocity(text[:1]), velocity(text[1:]), config.sampler.guidance)
+        guided = classifier_free_guidance(velocity(text[:1]), velocity(text[1:]), sampler.guidance)
         noise = torch.randn(inputs.latent_shape, generator=torch.Generator().manual_seed(config.seed))
-        return sample(guided, noise.to(model.device), config.sampler, progress)
+        return sample(guided, noise.to(model.device), sampler, progress)
 
 
 def segment_inputs(images: Sequence[np.ndarray], video: np.ndarray, masks: str | os.PathLike | None,
