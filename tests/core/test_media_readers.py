@@ -285,3 +285,21 @@ def test_damaged_mask_arrays_are_named(tmp_path):
     for name, problem in cases.items():
         with pytest.raises(KinemaInputError, match=f"masks '{tmp_path / name}': {problem}"):
             read_mask_file(tmp_path / name)
+
+
+def test_a_video_too_large_to_decode_in_memory_is_refused_with_its_size(tmp_path):
+    frames = np.random.default_rng(0).integers(0, 255, (10, 32, 48, 3), np.uint8)
+    declared = write_video(tmp_path / "long.mp4", frames)  # mp4 declares its frame count: refused before decoding
+    with av.open(str(tmp_path / "long.mkv"), "w", format="matroska") as container:  # mkv does not: counted decoding
+        stream = container.add_stream("libx264", rate=16)
+        stream.width, stream.height = 48, 32
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    limit = 4 * 48 * 32 * 3  # four frames
+    for path, count in ((declared, "10"), (tmp_path / "long.mkv", "at least 5")):
+        with pytest.raises(KinemaInputError, match=rf"driving video '{path}': is 48x32 x {count} frames, which would "
+                                                   r"need .* GiB .*over the limit .* Trim it, e.g. ffmpeg -i IN -t"):
+            read_video(path, name="driving video", max_bytes=limit)
+        assert read_video(path, max_frames=4, max_bytes=limit).frames.shape == (4, 32, 48, 3)  # within the limit
+    assert read_video(declared).num_frames == 10  # the default limit leaves a short clip alone

@@ -225,3 +225,28 @@ def test_a_verbs_outputs_follow_the_umask(tmp_path):
     subprocess.run([sys.executable, "-c", script, *map(str, args)], check=True, env=SUBPROCESS_ENV, capture_output=True)
     found = modes(tmp_path)
     assert found and all(mode == (0o750 if (tmp_path / p).is_dir() else 0o640) for p, mode in found.items()), found
+
+
+# Class 2, existing file: an output the final rename cannot replace is refused before any compute.
+
+@pytest.fixture
+def immutable_output(tmp_path):
+    """An existing output file that no one, root included, can rename over (chattr +i)."""
+    out = tmp_path / "o.mp4"
+    out.write_bytes(b"the user's earlier result")
+    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", out], capture_output=True).returncode:
+        pytest.skip("chattr +i is refused here (it needs CAP_LINUX_IMMUTABLE and a filesystem with attributes)")
+    try:
+        yield out
+    finally:
+        subprocess.run(["chattr", "-i", out], check=True)
+
+
+def test_an_immutable_existing_output_is_refused_before_any_compute(media, immutable_output, capsys):
+    with pytest.raises(KinemaInputError, match="cannot be replaced"):
+        check_output(immutable_output, "--out")
+    rc, err = cli(capsys, "animate", "--reference", media / "reference.png", "--driving", media / "driving.mp4",
+                  "--model", "tiny", "--steps", 1, "--out", immutable_output)
+    assert rc == 2 and "cannot be replaced" in err and "%|" not in err, err
+    assert immutable_output.read_bytes() == b"the user's earlier result"
+    assert sorted(p.name for p in immutable_output.parent.iterdir()) == ["o.mp4"], "the check left a file behind"

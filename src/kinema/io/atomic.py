@@ -9,6 +9,7 @@ or ``mkdir()`` would give (the umask applies; an overwritten file keeps its mode
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import secrets
@@ -29,7 +30,9 @@ def check_output(path: str | os.PathLike, what: str = "output", inputs: Inputs =
 
     Refused: a directory or another non-regular file (device, fifo), a path under a file, a
     location where no file can be created (read-only mount, /proc, an immutable or foreign
-    directory), and any of ``inputs`` (the same file once links are resolved).
+    directory), an existing file that the final rename cannot replace (immutable, append-only,
+    another user's file in a sticky directory), and any of ``inputs`` (the same file once links
+    are resolved).
     """
     path = Path(path)
     if os.path.isdir(path):
@@ -38,6 +41,8 @@ def check_output(path: str | os.PathLike, what: str = "output", inputs: Inputs =
         raise KinemaInputError(f"{what} '{path}'", "exists and is not a regular file (a device, fifo or socket)",
                                "Pass the path of a regular file.")
     _check_writable(path.parent, f"{what} '{path}'")
+    if os.path.lexists(path):
+        _check_replaceable(path, f"{what} '{path}'")
     for given in inputs:
         if given is not None and _same_file(path, given):
             raise KinemaInputError(f"{what} '{path}'", f"is the input '{given}': writing it would destroy that input",
@@ -67,6 +72,25 @@ def _check_writable(directory: Path, name: str) -> None:
                                "Pass a path in a writable directory.") from None
     os.close(fd)
     os.unlink(probe)
+
+
+def _check_replaceable(path: Path, name: str) -> None:
+    """Refuse an existing ``path`` that ``os.replace`` would fail to rename over after the compute.
+
+    Two kernel rules refuse it with EPERM: an immutable or append-only file, found by opening it for
+    writing (no truncation, nothing written, so the file is unchanged), and a sticky directory
+    (/tmp), where only root, the file's owner or the directory's owner may replace a file.
+    """
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_NOFOLLOW))
+    except OSError as err:
+        if err.errno == errno.EPERM:  # EACCES (a read-only mode) and ELOOP (a link) do not stop a rename
+            raise KinemaInputError(name, "exists and cannot be replaced: it is immutable or append-only",
+                                   "Remove the flag (chattr -i -a) or choose another --out.") from None
+    folder, file, euid = os.stat(path.parent), os.lstat(path), os.geteuid()
+    if folder.st_mode & stat.S_ISVTX and euid not in (0, file.st_uid, folder.st_uid):
+        raise KinemaInputError(name, f"belongs to another user in the sticky directory '{path.parent}', "
+                               "so it cannot be replaced", "Choose another --out, or ask its owner to remove it.")
 
 
 def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:

@@ -16,6 +16,12 @@ from kinema.io.atomic import atomic_path
 
 MIN_FPS, MAX_FPS = 0.1, 1000.0
 REENCODE = "Re-encode it as H.264 mp4, e.g. with ffmpeg."
+# Decoded frames are held in memory as uint8 RGB (3 bytes a pixel), so a long high-resolution video (10 min of
+# 4K is 90 GB) would exhaust memory instead of failing with a message. 4 GiB holds 30 s of 1080p at 24 fps; the
+# final np.stack briefly holds a second copy.
+MAX_VIDEO_BYTES = 4 << 30
+SHRINK = ("Trim it, e.g. ffmpeg -i IN -t 10 OUT.mp4, or lower its resolution, "
+          "e.g. ffmpeg -i IN -vf scale=-2:480 OUT.mp4.")
 
 
 @dataclass(frozen=True)
@@ -35,13 +41,14 @@ class Video:
         return int(self.frames.shape[2]), int(self.frames.shape[1])
 
 
-def read_video(path: str | os.PathLike, max_frames: int | None = None, name: str = "video") -> Video:
+def read_video(path: str | os.PathLike, max_frames: int | None = None, name: str = "video",
+               max_bytes: int = MAX_VIDEO_BYTES) -> Video:
     """Decode every frame (or the first ``max_frames``) of a video file as RGB.
 
     Raises:
         KinemaInputError: the file is missing or not a regular file, not a decodable video, has no frames,
-            changes its frame size mid-stream, or has a frame rate outside [``MIN_FPS``, ``MAX_FPS``] (which
-            :func:`write_video` could not write back).
+            changes its frame size mid-stream, would take more than ``max_bytes`` decoded, or has a frame rate
+            outside [``MIN_FPS``, ``MAX_FPS``] (which :func:`write_video` could not write back).
     """
     path = Path(path)
     what = f"{name} '{path}'"
@@ -52,7 +59,10 @@ def read_video(path: str | os.PathLike, max_frames: int | None = None, name: str
                 raise KinemaInputError(what, "contains no video stream", "Pass a video file (mp4, mov, webm, gif...).")
             stream = container.streams.video[0]
             fps = float(stream.average_rate or stream.guessed_rate or 25)
-            frames = _decode(container, stream, max_frames, what)
+            if stream.codec_context:  # None where no decoder opens (a damaged header): decoding names that
+                declared = min(stream.frames, max_frames or stream.frames)  # 0 where the container does not say
+                _check_memory(what, stream.codec_context.width, stream.codec_context.height, declared, max_bytes)
+            frames = _decode(container, stream, max_frames, max_bytes, what)
     except av.error.EOFError as err:
         raise KinemaInputError(what, "ends before a frame could be decoded (truncated or empty)", REENCODE) from err
     except (av.error.FFmpegError, UnicodeDecodeError) as err:
@@ -65,10 +75,20 @@ def read_video(path: str | os.PathLike, max_frames: int | None = None, name: str
     return Video(np.stack(frames), fps)
 
 
+def _check_memory(what: str, width: int, height: int, num_frames: int, max_bytes: int, at_least: str = "") -> None:
+    """KinemaInputError if ``num_frames`` RGB frames of ``width`` x ``height`` take more than ``max_bytes``."""
+    needed = num_frames * width * height * 3
+    if needed > max_bytes:
+        raise KinemaInputError(what, f"is {width}x{height} x {at_least}{num_frames} frames, which would need "
+                               f"{needed / 2**30:.3g} GiB of memory decoded, over the limit of "
+                               f"{max_bytes / 2**30:.3g} GiB", SHRINK)
+
+
 def _decode(container: av.container.InputContainer, stream: av.VideoStream, max_frames: int | None,
-            what: str) -> list[np.ndarray]:
+            max_bytes: int, what: str) -> list[np.ndarray]:
     """RGB frames (H, W, 3) of ``stream``; KinemaInputError at the first frame whose size differs from frame 0's
-    (an encoder restarted with new settings mid-stream: there is no one size to give the pipeline)."""
+    (an encoder restarted with new settings mid-stream: there is no one size to give the pipeline), or that would
+    take the frames past ``max_bytes`` (the count the container declares, checked before, may be absent or lie)."""
     frames: list[np.ndarray] = []
     for frame in container.decode(stream):
         if frames and (frame.height, frame.width) != frames[0].shape[:2]:
@@ -76,6 +96,7 @@ def _decode(container: av.container.InputContainer, stream: av.VideoStream, max_
             raise KinemaInputError(what, f"changes frame size at frame {len(frames)}, from {width}x{height} to "
                                    f"{frame.width}x{frame.height}",
                                    "Re-encode it at one size, e.g. ffmpeg -i IN -vf scale=W:H OUT.mp4.")
+        _check_memory(what, frame.width, frame.height, len(frames) + 1, max_bytes, at_least="at least ")
         frames.append(frame.to_ndarray(format="rgb24"))
         if max_frames is not None and len(frames) >= max_frames:
             break
