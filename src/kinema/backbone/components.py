@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import string
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from diffusers import AutoencoderKLWan, WanTransformer3DModel
+from diffusers.utils import logging as diffusers_logging
 from transformers import (
     CLIPImageProcessorPil,
     CLIPVisionConfig,
@@ -24,6 +27,7 @@ from transformers import (
     UMT5Config,
     UMT5EncoderModel,
 )
+from transformers.utils import logging as transformers_logging
 
 from kinema.backbone.codecs import Codec, PixelCodec, PixelCodecConfig, WanVAECodec, load_codec
 from kinema.backbone.config import BackboneConfig, VAEConfig
@@ -117,6 +121,21 @@ def build_components(config: BackboneConfig, seed: int = 0, device: str = "cpu")
     return components
 
 
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Hide transformers' and diffusers' own progress bars ("Loading weights", "Loading checkpoint shards")
+    while loading: kinema prints its own phase lines, and ``--no-progress`` must leave stderr quiet. The
+    previous state is restored after."""
+    libraries = [lib for lib in (transformers_logging, diffusers_logging) if lib.is_progress_bar_enabled()]
+    for lib in libraries:
+        lib.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for lib in libraries:
+            lib.enable_progress_bar()
+
+
 def load_components(path: str | os.PathLike, torch_dtype: torch.dtype = torch.float32) -> WanComponents:
     """Load Wan components from a local diffusers-format directory, unchanged and offline.
 
@@ -130,14 +149,15 @@ def load_components(path: str | os.PathLike, torch_dtype: torch.dtype = torch.fl
                 f"model directory '{path}'", f"has no '{sub}/' sub-folder",
                 "Point --model at a Wan checkpoint in diffusers format (e.g. Wan2.1-I2V-14B-480P-Diffusers).")
     kwargs = {"local_files_only": True}
-    transformer = WanTransformer3DModel.from_pretrained(path / "transformer", torch_dtype=torch_dtype, **kwargs)
-    codec = load_codec(path)
-    text_encoder = UMT5EncoderModel.from_pretrained(path / "text_encoder", dtype=torch_dtype, **kwargs)
-    tokenizer = T5Tokenizer.from_pretrained(path / "tokenizer", **kwargs)
-    image_encoder = image_processor = None
-    if (path / "image_encoder").is_dir():
-        image_encoder = CLIPVisionModel.from_pretrained(path / "image_encoder", dtype=torch.float32, **kwargs)
-        image_processor = CLIPImageProcessorPil.from_pretrained(path / "image_processor", **kwargs)
+    with quiet_loading():
+        transformer = WanTransformer3DModel.from_pretrained(path / "transformer", torch_dtype=torch_dtype, **kwargs)
+        codec = load_codec(path)
+        text_encoder = UMT5EncoderModel.from_pretrained(path / "text_encoder", dtype=torch_dtype, **kwargs)
+        tokenizer = T5Tokenizer.from_pretrained(path / "tokenizer", **kwargs)
+        image_encoder = image_processor = None
+        if (path / "image_encoder").is_dir():
+            image_encoder = CLIPVisionModel.from_pretrained(path / "image_encoder", dtype=torch.float32, **kwargs)
+            image_processor = CLIPImageProcessorPil.from_pretrained(path / "image_processor", **kwargs)
     text_len = min(tokenizer.model_max_length, WAN_TEXT_LEN)  # a kinema-trained small model may use fewer
     components = WanComponents(transformer, codec, text_encoder, tokenizer, image_encoder, image_processor, str(path),
                                text_len)

@@ -21,7 +21,7 @@ REENCODE = "Re-encode it as H.264 mp4, e.g. with ffmpeg."
 # final np.stack briefly holds a second copy.
 MAX_VIDEO_BYTES = 4 << 30
 SHRINK = ("Trim it, e.g. ffmpeg -i IN -t 10 OUT.mp4, or lower its resolution, "
-          "e.g. ffmpeg -i IN -vf scale=-2:480 OUT.mp4.")
+          "e.g. ffmpeg -i IN -vf scale=-2:480 OUT.mp4, or pass --frames N to read only its first N frames.")
 
 
 @dataclass(frozen=True)

@@ -322,7 +322,8 @@ def animate(reference: str | os.PathLike, driving: str | os.PathLike, out: str |
     """Read the inputs, animate, and write ``out`` (H.264 mp4) plus ``out`` with suffix .json, atomically."""
     out = check_video_out(out, (reference, driving, driving_pose, reference_pose, adapter))
     image = load_image(reference, "reference image")
-    video = read_video(driving, name="driving video")
+    # Only the output's frames are read (lead-in frames are generated); keypoints from a file match the whole video.
+    video = read_video(driving, config.frames if driving_pose is None else None, name="driving video")
     animator = Animator.load(model, adapter)
     pose = driving_keypoints(animator, video.frames, driving_pose, pose_backend)
     ref_pose = reference_keypoints(animator, image, reference_pose, pose_backend)

@@ -204,7 +204,8 @@ def animate_scail(references: Sequence[str | os.PathLike], driving: str | os.Pat
     out = check_video_out(out, (*references, driving, masks, *reference_masks, adapter))
     check_recipe(adapter_card(model, adapter), "scail-2", model, adapter)  # before asking for masks or a segmenter
     images = [load_image(r, f"reference image {k}") for k, r in enumerate(references)]
-    video = read_video(driving, name="driving video")
+    # Only the output's frames are read; driving masks from a file match the whole video.
+    video = read_video(driving, config.frames if masks is None else None, name="driving video")
     ref_masks, drv_masks = segment_inputs(images, video.frames, masks, reference_masks, segmenter)
     animator = ScailAnimator.load(model, adapter, driving_resolution=driving_resolution)
     result = animator(images, video.frames, ref_masks, drv_masks, config, progress)

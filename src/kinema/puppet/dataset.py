@@ -33,9 +33,14 @@ from kinema.puppet.scene import Clip
 from kinema.puppet.version import GENERATOR_VERSION
 
 
+def sample_seed(seed: int, index: int) -> int:
+    """Seed of sample ``index`` of the data set seeded by ``seed``, drawn on its own (O(1) in ``index``)."""
+    return int(np.random.default_rng([seed, index]).integers(2**31))
+
+
 def sample_seeds(seed: int, count: int) -> list[int]:
     """Per-sample seeds derived from the dataset seed (sample i does not depend on ``count``)."""
-    return [int(np.random.default_rng([seed, i]).integers(2**31)) for i in range(count)]
+    return [sample_seed(seed, i) for i in range(count)]
 
 
 def iter_triplets(config: SynthConfig, count: int, seed: int) -> Iterator[Triplet]:

@@ -48,7 +48,7 @@ class DataConfig:
 
     recipe: Recipe = "pose"
     samples: int = 8
-    seed: int = 0  # sample i is drawn from sample_seeds(seed, i); evaluation uses seeds >= 10_000_000
+    seed: int = 0  # sample i is drawn from sample_seed(seed, i); evaluation uses seeds >= 10_000_000
     size: tuple[int, int] = (32, 32)
     frames: int = 9  # target frames incl. the lead-in, 1 + 4k
     fps: float = 16.0

@@ -20,7 +20,7 @@ from kinema.pose.augment import pose_free_frames
 from kinema.pose.driving import reference_skeleton, training_skeleton
 from kinema.pose.keypoints import Keypoints
 from kinema.puppet import SynthConfig, make_scene, make_triplet, render_scene
-from kinema.puppet.dataset import sample_seeds
+from kinema.puppet.dataset import sample_seed
 from kinema.recipes import dreamactor_m2 as r1
 from kinema.training.config import DataConfig, TrainConfig
 
@@ -94,7 +94,7 @@ def is_copy(index: int, config: DataConfig) -> bool:
 
 def make_sample(index: int, config: DataConfig) -> Sample:
     """Sample ``index`` of the data set described by ``config``."""
-    seed = sample_seeds(config.seed, index + 1)[index]
+    seed = sample_seed(config.seed, index)
     if is_copy(index, config):
         return copy_sample(seed, config)
     return (pose_sample if config.recipe == "pose" else oracle_sample)(seed, config)

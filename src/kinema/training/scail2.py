@@ -33,7 +33,7 @@ from kinema.backbone.segments import forward_segments
 from kinema.guidance.puppet import triplet_description
 from kinema.pipelines.inputs import to_tensor
 from kinema.puppet import SynthConfig, make_triplet
-from kinema.puppet.dataset import sample_seeds
+from kinema.puppet.dataset import sample_seed
 from kinema.recipes import scail2 as r2
 from kinema.segment import triplet_slots
 from kinema.training.config import TrainConfig
@@ -74,7 +74,7 @@ def _synth(config: TrainConfig) -> SynthConfig:
 
 def make_sample(index: int, config: TrainConfig) -> ScailSample:
     """Sample ``index`` of the R2 data set of ``config`` (a pure function of both)."""
-    seed = sample_seeds(config.data.seed, index + 1)[index]
+    seed = sample_seed(config.data.seed, index)
     mode = sample_mode(index, config)
     triplet = make_triplet("multi" if config.r2.characters > 1 else mode, seed, _synth(config))
     slots = triplet_slots(triplet, config.r2.slots)
