@@ -29,3 +29,15 @@ def test_frames_past_the_requested_ones_are_not_decoded(tmp_path):
     config = AnimateConfig(frames=1, sampler=FIVE.sampler)
     result = animate(tmp_path / "ref.png", driving, tmp_path / "out.mp4", config, "tiny", progress=False)
     assert result.frames.shape == (1, 64, 64, 3) and (tmp_path / "out.mp4").is_file()
+
+
+def test_a_rounded_frame_request_is_noted_once_and_truly(tmp_path):
+    """--frames 6 reads 6 of 9 frames and rounds to 5: the rounding is the note, not a trim "from 6"."""
+    clip = np.random.default_rng(0).integers(0, 256, (9, 32, 32, 3), dtype=np.uint8)
+    Image.fromarray(clip[0]).save(tmp_path / "ref.png")
+    write_video(tmp_path / "nine.mp4", clip, 8.0)
+    config = AnimateConfig(frames=6, sampler=FIVE.sampler)
+    result = animate(tmp_path / "ref.png", tmp_path / "nine.mp4", tmp_path / "out.mp4", config, "tiny", progress=False)
+    assert result.frames.shape[0] == 5
+    assert any("frames 6 rounded down to 5" in n for n in result.notes), result.notes
+    assert not any("trimmed" in n for n in result.notes), result.notes

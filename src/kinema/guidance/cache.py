@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ class AnswerCache:
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
         self.writable = True
+        self._lock = threading.Lock()  # backends ask in parallel threads: the first failing write warns
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
@@ -48,7 +50,10 @@ class AnswerCache:
         try:
             write_json_atomic(self._path(key), {"answer": answer, **meta})
         except (OSError, KinemaInputError) as err:
-            self.writable = False
+            with self._lock:
+                if not self.writable:
+                    return
+                self.writable = False
             reason = err.problem if isinstance(err, KinemaInputError) else f"cannot be written ({err.strerror or err})"
             print(f"warning: answer cache '{self.root}': {reason}; answers are not cached. "
                   "Pass a writable --cache (or KINEMA_LLM_CACHE), or --no-cache.", file=sys.stderr)

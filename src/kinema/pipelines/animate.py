@@ -244,7 +244,7 @@ class Animator:
         why = size_reason(source, config.size or default_size, size)
         device = self.components.transformer.device
         ref = to_tensor(fit_frames(reference[None], size, config.fit, "reference image", notes, why))[:, :, 0].to(device)
-        drv = trim_frames(driving, frames, "driving video", notes, lead)
+        drv = trim_frames(driving, frames, "driving video", notes, lead, config.frames)
         drv = to_tensor(fit_frames(drv, size, config.fit, "driving video", notes, why)).to(device)
         first = self.reference_frame(reference, reference_pose)
         if first is not None:  # fitted like the reference image, so it lies on the reference character

@@ -81,9 +81,14 @@ def size_reason(source: str, requested: tuple[int, int], size: tuple[int, int]) 
     return source if tuple(requested) == tuple(size) else f"{source}, rounded down to multiples of {SIZE_MULTIPLE}"
 
 
-def trim_frames(frames: np.ndarray, count: int, name: str, notes: list[str], lead: int = 0) -> np.ndarray:
-    """The first ``count`` of ``frames`` (``lead`` lead-in frames, then ``name``'s), noting any of ``name``'s dropped."""
-    if count < len(frames):
+def trim_frames(frames: np.ndarray, count: int, name: str, notes: list[str], lead: int = 0,
+                requested: int | None = None) -> np.ndarray:
+    """The first ``count`` of ``frames`` (``lead`` lead-in frames, then ``name``'s), noting any of ``name``'s dropped.
+
+    No note when at most the ``requested`` frames were given (only those are read from a file): the drop is
+    the rounding of that request, which :func:`resolve_frames` notes.
+    """
+    if count < len(frames) and (requested is None or len(frames) - lead > requested):
         notes.append(f"{name} trimmed from {len(frames) - lead} to {count - lead} frames (its first {count - lead} used)")
     return frames[:count]
 

@@ -138,7 +138,7 @@ class ScailAnimator:
                 for k, r in enumerate(references)]
         ref_masks = [fit_masks(check_masks(m, r[None], f"reference mask {k}"), size, config.fit, f"reference mask {k}")[0]
                      for k, (m, r) in enumerate(zip(reference_masks, references))]
-        drv = fit_frames(trim_frames(driving, frames, "driving video", notes), size, config.fit, "driving video", notes, why)
+        drv = fit_frames(trim_frames(driving, frames, "driving video", notes, requested=config.frames), size, config.fit, "driving video", notes, why)
         slots = bind_slots(ref_masks, fit_masks(driving_masks[:frames], size, config.fit, "driving masks"),
                            config.bind, self.recipe.slots)
         # 3. Encode the conditions.
