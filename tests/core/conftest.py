@@ -1,5 +1,9 @@
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from kinema.backbone.components import build_components
 from kinema.backbone.config import get_preset
@@ -19,3 +23,13 @@ def inputs(components, channels=None, frames=3, h=8, w=12, batch=2, seed=0):
     text = torch.randn(batch, 512, config.text_dim, generator=g)
     image = torch.randn(batch, 17, config.image_dim, generator=g) if components.is_i2v else None
     return x, t, text, image
+
+
+def random_media(root: Path, frames: int, side: int) -> Path:
+    """``root`` holding driving.mp4 (``frames`` random side × side frames) and reference.png, for CLI tests."""
+    from kinema.io import write_video
+
+    rng = np.random.default_rng(0)
+    write_video(root / "driving.mp4", rng.integers(0, 255, (frames, side, side, 3), dtype=np.uint8))
+    Image.fromarray(rng.integers(0, 255, (side, side, 3), dtype=np.uint8)).save(root / "reference.png")
+    return root

@@ -2,21 +2,17 @@
 
 import re
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from kinema.cli.main import main
-from kinema.io import read_video, write_video
+from kinema.io import read_video
+
+from tests.core.conftest import random_media
 
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory):
-    root = tmp_path_factory.mktemp("media")
-    rng = np.random.default_rng(0)
-    write_video(root / "driving.mp4", rng.integers(0, 255, (5, 32, 32, 3), dtype=np.uint8))
-    Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(root / "ref.png")
-    return root
+    return random_media(tmp_path_factory.mktemp("media"), frames=5, side=32)
 
 
 def test_the_export_directory_train_prints_is_a_model_animate_loads(media, tmp_path, capsys):
@@ -26,7 +22,7 @@ def test_the_export_directory_train_prints_is_a_model_animate_loads(media, tmp_p
     printed = re.search(r"weights in (\S+)", capsys.readouterr().out).group(1)
     assert printed == str(run / "export")
     out = tmp_path / "out.mp4"
-    assert main(["animate", "--model", printed, "--reference", str(media / "ref.png"), "--driving",
+    assert main(["animate", "--model", printed, "--reference", str(media / "reference.png"), "--driving",
                  str(media / "driving.mp4"), "--out", str(out), "--steps", "1", "--frames", "5"]) == 0
     assert read_video(out).frames.shape[0] == 5
 
@@ -34,7 +30,7 @@ def test_the_export_directory_train_prints_is_a_model_animate_loads(media, tmp_p
 def test_a_lora_export_given_as_model_names_the_adapter(media, tmp_path, capsys):
     (tmp_path / "export").mkdir()
     (tmp_path / "export" / "lora.safetensors").write_bytes(b"")
-    assert main(["animate", "--model", str(tmp_path / "export"), "--reference", str(media / "ref.png"), "--driving",
+    assert main(["animate", "--model", str(tmp_path / "export"), "--reference", str(media / "reference.png"), "--driving",
                  str(media / "driving.mp4"), "--out", str(tmp_path / "out.mp4"), "--steps", "1"]) == 2
     err = capsys.readouterr().err
     assert "LoRA adapter export" in err and f"--adapter {tmp_path / 'export' / 'lora.safetensors'}" in err

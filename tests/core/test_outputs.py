@@ -11,16 +11,16 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from kinema.cli.main import main
 from kinema.errors import KinemaInputError
-from kinema.io import check_output, check_output_dir, write_video
+from kinema.io import check_output, check_output_dir
 from kinema.pipelines.inputs import check_video_out
 from kinema.puppet import get_preset, make_triplet
 from kinema.puppet.dataset import write_triplet
+
+from tests.core.conftest import random_media
 
 UNWRITABLE = Path("/proc/kinema-test")  # no file can be created under /proc, not even by root
 SUBPROCESS_ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -28,10 +28,7 @@ SUBPROCESS_ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory):
-    root = tmp_path_factory.mktemp("media")
-    rng = np.random.default_rng(0)
-    write_video(root / "driving.mp4", rng.integers(0, 255, (17, 64, 64, 3), dtype=np.uint8))
-    Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(root / "reference.png")
+    root = random_media(tmp_path_factory.mktemp("media"), frames=17, side=64)
     (root / "keypoints.json").write_text('{"kind": "keypoints, as far as this test is concerned"}')
     return root
 

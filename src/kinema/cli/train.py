@@ -61,12 +61,7 @@ def train(preset: str, out: str, resume: bool, overrides: tuple[str, ...], laten
     if threads is not None:
         torch.set_num_threads(threads)
 
-    try:
-        config = get_config(preset, **parse_overrides(overrides))
-    except KinemaInputError:
-        raise
-    except (TypeError, ValueError) as err:  # unknown field names; PoseAugmentConfig's own range checks
-        raise KinemaInputError("--set", str(err), "Check the names and values against config.json of a run.") from err
+    config = get_config(preset, **parse_overrides(overrides))  # a KinemaInputError names a bad key or value
     check_output_dir(out, "--out")
     if latents is not None and not os.path.exists(latents):  # an existing (maybe read-only, shared) cache is only read
         check_output(latents, "--latents")
