@@ -116,6 +116,30 @@ def test_model_directory_in_diffusers_layout_loads_unchanged(media, tmp_path):
     assert (tmp_path / "dir.mp4").read_bytes() == (tmp_path / "preset.mp4").read_bytes()
 
 
+def test_steps_default_to_the_model_cards_and_a_bad_card_value_is_named(media, tmp_path, capsys):
+    """Without --steps a model samples with its card's ``sampling_steps`` (chosen by evaluation), else 30."""
+    import json
+
+    from kinema.backbone.components import build_components
+    from kinema.backbone.config import get_preset
+
+    build_components(get_preset("tiny-i2v")).save(tmp_path / "wan")
+    args = ["animate", "--reference", str(media / "ref_rgba.png"), "--driving", str(media / "driving.mp4"),
+            "--model", str(tmp_path / "wan"), "--frames", "5"]
+
+    def steps_used(name, *extra):
+        assert main([*args, "--out", str(tmp_path / f"{name}.mp4"), *extra]) == 0
+        return json.loads((tmp_path / f"{name}.json").read_text())["sampler"]["steps"]
+
+    assert steps_used("no_card") == 30
+    (tmp_path / "wan" / "kinema.json").write_text(json.dumps({"sampling_steps": 3}))
+    assert steps_used("card") == 3 and steps_used("given", "--steps", "1") == 1
+    (tmp_path / "wan" / "kinema.json").write_text(json.dumps({"sampling_steps": 0}))
+    assert main([*args, "--out", str(tmp_path / "bad.mp4")]) == 2
+    assert "sampling_steps 0 is not a whole number in 1..1000" in capsys.readouterr().err
+    assert not (tmp_path / "bad.mp4").exists()
+
+
 def test_model_directory_without_transformer_is_refused(media, tmp_path, capsys):
     (tmp_path / "wan").mkdir()
     assert run(media, tmp_path / "o.mp4", "--model", str(tmp_path / "wan")) == 2

@@ -33,6 +33,7 @@ def test_readme_python_api_example_runs(tmp_path, monkeypatch):
     assert read_video(tmp_path / "result.mp4").num_frames == frames
     settings = json.loads((tmp_path / "result.json").read_text())
     card = model_card("embedded")
-    assert (settings["sampler"]["guidance"], settings["sampler"]["flow_shift"]) == (card["guidance"], card["flow_shift"])
+    assert ((settings["sampler"]["guidance"], settings["sampler"]["flow_shift"], settings["sampler"]["steps"])
+            == (card["guidance"], card["flow_shift"], card["sampling_steps"]))
     assert namespace["result"].frames.shape[0] == frames
     assert namespace["result"].settings["sampler"]["guidance"] == card["guidance"]

@@ -1,7 +1,7 @@
 """The shipped embedded model loads offline and reproduces its documented scores (TRAINING.md).
 
-``regression.json`` beside the weights holds ``kinema demo --steps 10`` scores of case 0, written by
-``python benchmarks/embedded_model.py --write-regression``.
+``regression.json`` beside the weights holds ``kinema demo`` scores of case 0 with the card's sampling steps,
+written by ``python benchmarks/embedded_model.py``.
 """
 
 import json

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from kinema.cli.options import generation_inputs, generation_options
-from kinema.cli.replace import run_scail, scail_options
+from kinema.cli.replace import scail_options
 
 
 @click.command(help="Animate a reference character with a driving video (DreamActor-M2 in-context recipe).")
@@ -41,25 +41,12 @@ def animate(reference, driving, out, model, adapter, steps, seed, size, frames, 
 
     check_video_out(out, generation_inputs((reference,), driving, caption, adapter, driving_pose, reference_pose, masks,
                                            *reference_masks))
-    if driving_mode == "rgb":
-        return run_scail("animate", (reference,), driving, out, model, adapter, steps, seed, size, frames, prompt,
-                         caption, guidance, scheduler, flow_shift, fit, masks, reference_masks, segmenter, bind,
-                         driving_resolution)
-    from kinema.cli.caption import prompt_for
-    from kinema.errors import KinemaInputError
-    from kinema.pipelines.animate import AnimateConfig, adapter_card, sampler_for
-    from kinema.pipelines.animate import animate as run
+    from kinema.cli.jobs import Request, report, run
 
-    card = adapter_card(model, adapter)
-    try:
-        sampler = sampler_for(card, steps, guidance, flow_shift, scheduler)
-    except ValueError as err:
-        raise KinemaInputError("sampling options", str(err), "See kinema animate --help.") from None
-    prompt = prompt_for(prompt, caption, (reference,), driving, card)
-    config = AnimateConfig(size=size, frames=frames, prompt=prompt, seed=seed,
-                           layout=layout, fit=fit, sampler=sampler)
-    result = run(reference, driving, out, config, model=model, adapter=adapter, driving_pose=driving_pose,
-                 pose_backend=pose_backend, reference_pose=reference_pose)
-    for note in result.notes:
-        click.echo(f"note: {note}", err=True)
-    click.echo(f"wrote {out} ({len(result.frames)} frames, {result.settings['size'][0]}x{result.settings['size'][1]})")
+    request = Request("animate", (reference,), driving, model, steps=steps, seed=seed, guidance=guidance,
+                      flow_shift=flow_shift, scheduler=scheduler, size=size, frames=frames, prompt=prompt, caption=caption,
+                      fit=fit, adapter=adapter, layout=layout, driving_mode=driving_mode, driving_pose=driving_pose,
+                      reference_pose=reference_pose, pose_backend=pose_backend, masks=masks,
+                      reference_masks=reference_masks, segmenter=segmenter, bind=bind,
+                      driving_resolution=driving_resolution)
+    report(run(request, out), out)

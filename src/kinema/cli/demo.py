@@ -10,13 +10,13 @@ import click
 @click.option("--model", default="embedded", show_default=True,
               help="embedded (the shipped puppet model), a Wan diffusers directory, or a preset (random weights).")
 @click.option("--case", type=int, default=0, show_default=True, help="Case of the puppet-animate benchmark.")
-@click.option("--steps", type=int, default=30, show_default=True)
+@click.option("--steps", type=int, default=None, help="Denoising steps (default: the model's, else 30).")
 @click.option("--guidance", type=float, default=None, help="Text guidance scale (default: the model's).")
 @click.option("--no-progress", is_flag=True, help="No phase lines or sampling bar on stderr.")
-def demo(out: str, model: str, case: int, steps: int, guidance: float | None, no_progress: bool) -> None:
+def demo(out: str, model: str, case: int, steps: int | None, guidance: float | None, no_progress: bool) -> None:
     from kinema.io import check_output_dir
 
-    if case < 0 or steps < 1:
+    if case < 0 or (steps is not None and steps < 1):
         from kinema.errors import KinemaInputError
         raise KinemaInputError("--case/--steps", "must be >= 0 and >= 1", "Use e.g. --case 0 --steps 30.")
     check_output_dir(out, "--out")

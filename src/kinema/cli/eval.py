@@ -16,7 +16,7 @@ from kinema.cli.options import SEED
               help="embedded (the shipped puppet model), a Wan diffusers directory, or a preset name (random weights).")
 @click.option("--adapter", type=click.Path(), default=None, help="LoRA .safetensors (diffusers Wan format).")
 @click.option("--cases", type=int, default=None, help="Evaluate the first N cases (default: the benchmark's count).")
-@click.option("--steps", type=int, default=30, show_default=True, help="Denoising steps.")
+@click.option("--steps", type=int, default=None, help="Denoising steps (default: the model's, else 30).")
 @click.option("--guidance", type=float, default=None, help="Text classifier-free guidance scale (default: the model's, else 5).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Noise seed.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Output directory (resumable).")
@@ -31,7 +31,7 @@ def eval(ctx, benchmark, method, model, adapter, cases, steps, guidance, seed, o
     if benchmark is None or out is None:
         raise KinemaInputError("kinema eval", "needs --benchmark and --out", "E.g. kinema eval --benchmark puppet-animate --out out/eval.")
     check_output_dir(out, "--out")
-    if not 1 <= steps <= 1000:
+    if steps is not None and not 1 <= steps <= 1000:
         raise KinemaInputError(f"--steps {steps}", "is outside 1..1000", "Pass e.g. --steps 30.")
     options = MethodOptions(model=model, adapter=adapter, steps=steps, guidance=guidance, seed=seed)
     results = run_eval(EvalConfig(benchmark, method, cases, options), out)

@@ -23,6 +23,7 @@ VERBS = {
     "caption": "kinema.cli.caption:caption",
     "replace": "kinema.cli.replace:replace",
     "train": "kinema.cli.train:train",
+    "serve": "kinema.cli.serve:serve",
 }
 HELP = {
     "animate": "Animate a reference character with a driving video.",
@@ -33,6 +34,7 @@ HELP = {
     "caption": "Describe the driving motion, the reference's appearance and their fusion (text guidance).",
     "replace": "Put reference characters into a driving video in place of its subjects.",
     "train": "Train a model (flow matching; LoRA or full; torchrun for several processes).",
+    "serve": "Serve the web UI (Gradio, the [ui] extra) on this machine: animate and replace in the browser.",
 }
 
 

@@ -35,7 +35,7 @@ def generation_options(command: Callable) -> Callable:
     """The options every generating verb shares: adapter, steps, seed, size, frames, prompt, caption, scheduler."""
     options = [
         click.option("--adapter", type=click.Path(), default=None, help="LoRA .safetensors (diffusers Wan format)."),
-        click.option("--steps", type=int, default=30, show_default=True, help="Denoising steps."),
+        click.option("--steps", type=int, default=None, help="Denoising steps (default: the model's, else 30)."),
         click.option("--seed", type=SEED, default=0, show_default=True),
         click.option("--size", default=None, callback=size_callback,
                      help="Output WxH (default: the model's, else the driving video's size)."),

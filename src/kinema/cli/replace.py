@@ -13,15 +13,18 @@ from kinema.cli.options import generation_inputs, generation_options
 from kinema.errors import KinemaInputError
 
 
-def parse_bind(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
+def parse_bind(text: str) -> tuple[int, ...]:
     """'1,0' -> (1, 0): reference character k replaces driving subject bind[k] (counted from the left)."""
-    if value is None:
-        return None
     try:
-        return tuple(int(v) for v in value.split(","))
+        return tuple(int(v) for v in text.split(","))
     except ValueError:
-        raise KinemaInputError(f"--bind '{value}'", "is not a comma-separated list of integers",
+        raise KinemaInputError(f"--bind '{text}'", "is not a comma-separated list of integers",
                                "Write it like --bind 1,0.") from None
+
+
+def bind_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
+    """click callback form of :func:`parse_bind` for the optional ``--bind``."""
+    return None if value is None else parse_bind(value)
 
 
 def scail_options(command: Callable) -> Callable:
@@ -33,7 +36,7 @@ def scail_options(command: Callable) -> Callable:
                      help="Character mask of each --reference (same order): .npz/.npy or a binary / colour-coded image."),
         click.option("--segmenter", type=click.Choice(["mediapipe"]), default="mediapipe", show_default=True,
                      help="Segmenter for masks not given as files (mediapipe: optional extra, one person)."),
-        click.option("--bind", callback=parse_bind, default=None,
+        click.option("--bind", callback=bind_callback, default=None,
                      help="Driving subject (0 = leftmost) of each reference character, e.g. 1,0. Default: left to right."),
         click.option("--driving-resolution", type=click.Choice(["full", "half"]), default=None,
                      help="Encode the driving video at full or half resolution (4x fewer condition tokens; "
@@ -42,27 +45,6 @@ def scail_options(command: Callable) -> Callable:
     for option in reversed(options):
         command = option(command)
     return command
-
-
-def run_scail(mode, references, driving, out, model, adapter, steps, seed, size, frames, prompt, caption, guidance,
-              scheduler, flow_shift, fit, masks, reference_masks, segmenter, bind, driving_resolution) -> None:
-    """Build the configs from CLI values, run recipe R2 and report."""
-    from kinema.cli.caption import prompt_for
-    from kinema.pipelines.animate import adapter_card, sampler_for
-    from kinema.pipelines.replace import ScailConfig, animate_scail
-
-    card = adapter_card(model, adapter)
-    try:
-        sampler = sampler_for(card, steps, guidance, flow_shift, scheduler)
-    except ValueError as err:
-        raise KinemaInputError("sampling options", str(err), f"See kinema {mode} --help.") from None
-    prompt = prompt_for(prompt, caption, references, driving, card)
-    config = ScailConfig(mode=mode, size=size, frames=frames, prompt=prompt, seed=seed, fit=fit, bind=bind, sampler=sampler)
-    result = animate_scail(references, driving, out, config, model=model, adapter=adapter, masks=masks,
-                           reference_masks=reference_masks, segmenter=segmenter, driving_resolution=driving_resolution)
-    for note in result.notes:
-        click.echo(f"note: {note}", err=True)
-    click.echo(f"wrote {out} ({len(result.frames)} frames, {result.settings['size'][0]}x{result.settings['size'][1]})")
 
 
 @click.command(help="Replace subjects of a driving video with reference characters (SCAIL-2 recipe, replacement mode).")
@@ -84,5 +66,10 @@ def replace(reference, driving, out, model, adapter, steps, seed, size, frames, 
     from kinema.pipelines.inputs import check_video_out
 
     check_video_out(out, generation_inputs(reference, driving, caption, adapter, masks, *reference_masks))
-    run_scail("replace", reference, driving, out, model, adapter, steps, seed, size, frames, prompt, caption, guidance,
-              scheduler, flow_shift, fit, masks, reference_masks, segmenter, bind, driving_resolution)
+    from kinema.cli.jobs import Request, report, run
+
+    request = Request("replace", reference, driving, model, steps=steps, seed=seed, guidance=guidance,
+                      flow_shift=flow_shift, scheduler=scheduler, size=size, frames=frames, prompt=prompt, caption=caption,
+                      fit=fit, adapter=adapter, masks=masks, reference_masks=reference_masks, segmenter=segmenter,
+                      bind=bind, driving_resolution=driving_resolution)
+    report(run(request, out), out)

@@ -28,12 +28,12 @@ ALL_MODES = ("animate", "replace", "multi")
 @dataclass(frozen=True)
 class MethodOptions:
     """What a model method needs: ``model`` (``embedded``, a preset name or a diffusers directory), LoRA
-    ``adapter``, sampling ``steps``, ``guidance`` (None: the model card's, else 5), noise ``seed`` and
-    text ``prompt``."""
+    ``adapter``, sampling ``steps`` and ``guidance`` (None: the model card's, else 30 and 5), noise ``seed``
+    and text ``prompt``."""
 
     model: str = "embedded"
     adapter: str | None = None
-    steps: int = 30
+    steps: int | None = None
     guidance: float | None = None
     seed: int = 0
     prompt: str = ""

@@ -46,7 +46,7 @@ class EvalConfig:
 
 def run_eval(config: EvalConfig, out: str | os.PathLike, progress: bool = True) -> dict[str, Any]:
     """Evaluate ``config`` into ``out`` (resumable) and return the results written to results.json,
-    which record the method and guidance resolved from the model card."""
+    which record the method, steps and guidance resolved from the model card."""
     # 1. Check inputs, resolve the model card's defaults and check the run manifest.
     bench = get_benchmark(config.benchmark)
     config = resolve(config, bench.mode)
@@ -90,7 +90,7 @@ def run_eval(config: EvalConfig, out: str | os.PathLike, progress: bool = True) 
 
 
 def resolve(config: EvalConfig, mode: str) -> EvalConfig:
-    """``config`` with the method and guidance of its model's card where it gives none; a KinemaInputError
+    """``config`` with the method, steps and guidance of its model's card where it gives none; a KinemaInputError
     when its method does not fit the ``mode`` benchmark or the model (RGB driving into a pose-driven model)."""
     from kinema.pipelines.animate import adapter_card, sampler_for
 
@@ -99,10 +99,10 @@ def resolve(config: EvalConfig, mode: str) -> EvalConfig:
     model = f"--model '{options.model}'" + (f" with --adapter '{options.adapter}'" if options.adapter else "")
     method = choose_method(config.method, mode, card, model)
     try:
-        guidance = sampler_for(card, options.steps, options.guidance).guidance
+        sampler = sampler_for(card, options.steps, options.guidance)
     except ValueError as err:
         raise KinemaInputError("sampling options", str(err), "See kinema eval --help.") from None
-    return replace(config, method=method, options=replace(options, guidance=guidance))
+    return replace(config, method=method, options=replace(options, steps=sampler.steps, guidance=sampler.guidance))
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from kinema.sampling.prediction import SIGMA_DATA, Prediction, check_prediction,
 EMBEDDED = "embedded"  # the trained puppet model shipped in the package
 EMBEDDED_DIR = Path(__file__).resolve().parents[1] / "assets" / "puppet" / "model"
 MODEL_CARD = "kinema.json"  # written by the trainer beside the weights: how to drive the model
+DEFAULT_STEPS = 30  # denoising steps for a model whose card names none (Wan's own samplers use 30–50)
 
 
 def resolve_model(model: str) -> str:
@@ -66,12 +67,22 @@ def load_model(model: str, dtype: torch.dtype = torch.float32) -> tuple[WanCompo
                            f"{', '.join(p for p in PRESETS if not PRESETS[p].shapes_only)}.")
 
 
-def sampler_for(card: dict, steps: int = 30, guidance: float | None = None, flow_shift: float | None = None,
+def sampler_for(card: dict, steps: int | None = None, guidance: float | None = None, flow_shift: float | None = None,
                 scheduler: str = "unipc") -> SamplerConfig:
-    """Sampling settings: what the caller gives, else the model card's, else Wan's (guidance 5, shift 3)."""
+    """Sampling settings: what the caller gives, else the model card's, else Wan's (30 steps, guidance 5, shift 3)."""
+    steps = card_steps(card) if steps is None else steps
     guidance = card.get("guidance", 5.0) if guidance is None else guidance
     flow_shift = card.get("flow_shift", 3.0) if flow_shift is None else flow_shift
     return SamplerConfig(scheduler, steps, flow_shift, guidance)
+
+
+def card_steps(card: dict) -> int:
+    """Denoising steps of the card's ``sampling_steps`` (chosen by evaluation for the embedded model), else 30."""
+    value = card.get("sampling_steps", DEFAULT_STEPS)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
+        raise KinemaInputError("model card kinema.json", f"sampling_steps {value!r} is not a whole number in 1..1000",
+                               "Fix its 'sampling_steps' field.")
+    return value
 
 
 def card_prediction(card: dict) -> Prediction:
@@ -140,7 +151,7 @@ class AnimateConfig:
     seed: int = 0
     layout: r1.Layout | None = None  # None: the model card's layout, else "spatial"
     fit: Fit = "error"
-    sampler: SamplerConfig | None = None  # None: the model card's guidance and flow shift (sampler_for), 30 steps
+    sampler: SamplerConfig | None = None  # None: the model card's steps, guidance and flow shift (sampler_for)
 
 
 @dataclass

@@ -12,11 +12,12 @@ import numpy as np
 from PIL import Image
 
 from kinema.eval import baselines
-from kinema.eval.benchmarks import get_benchmark, render_case
+from kinema.eval.benchmarks import Case, get_benchmark, render_case
 from kinema.eval.scoring import pose_estimator, score_case
 from kinema.guidance.puppet import model_prompt
 from kinema.io import atomic_path, check_output_dir, write_json_atomic, write_video
 from kinema.pipelines.animate import EMBEDDED, AnimateConfig, Animator, sampler_for
+from kinema.pose.estimators import PoseEstimator
 
 BENCHMARK = "puppet-animate"  # held-out identities, backgrounds and seeds; the same cases `kinema eval` scores
 REPORTED = ("psnr", "psnr_char", "ssim", "ssim_char", "kp_pck_body", "kp_pck_hands", "kp_err_body")
@@ -28,7 +29,16 @@ def status(message: str, progress: bool = True) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-def run_demo(out: str | os.PathLike, model: str = EMBEDDED, case: int = 0, steps: int = 30,
+def scores_with_baselines(case: Case, frames: np.ndarray, estimator: PoseEstimator | None,
+                          shown: tuple[str, ...] = REPORTED) -> dict[str, dict[str, float]]:
+    """The ``shown`` metrics of ``frames`` (T, H, W, 3) and of the static-reference and driving-copy baselines
+    against ``case``'s exact target: output / static_reference / driving_copy -> metric -> value."""
+    methods = (("output", frames), ("static_reference", baselines.static_reference(case)),
+               ("driving_copy", baselines.driving_copy(case)))
+    return {name: {k: v for k, v in score_case(case, f, estimator).items() if k in shown} for name, f in methods}
+
+
+def run_demo(out: str | os.PathLike, model: str = EMBEDDED, case: int = 0, steps: int | None = None,
              guidance: float | None = None, progress: bool = True) -> dict:
     """Write reference.png, driving.mp4, output.mp4, target.mp4, side_by_side.mp4 and metrics.json to ``out``."""
     out = Path(out)
@@ -45,7 +55,7 @@ def run_demo(out: str | os.PathLike, model: str = EMBEDDED, case: int = 0, steps
     sampler = sampler_for(card, steps, guidance)
     config = AnimateConfig(size=item.size, frames=item.frames, prompt=prompt, sampler=sampler)
     pose = tri.driving.keypoints[0] if animator.pose_driven else None
-    status(f"sampling {item.frames} frames in {steps} steps…", progress)
+    status(f"sampling {item.frames} frames in {sampler.steps} steps…", progress)
     result = animator(tri.reference_images[0], tri.driving.frames, config, progress, pose, tri.references[0].keypoints[0])
 
     reference, driving, target, fps = tri.reference_images[0], tri.driving.frames, tri.target.frames, tri.driving.fps
@@ -60,13 +70,10 @@ def run_demo(out: str | os.PathLike, model: str = EMBEDDED, case: int = 0, steps
 
     status("scoring the output and two baselines against the exact target…", progress)
     estimator, why = pose_estimator("humanoid")
-    scores = {name: score_case(item, frames, estimator) for name, frames in
-              (("output", result.frames), ("static_reference", baselines.static_reference(item)),
-               ("driving_copy", baselines.driving_copy(item)))}
     metrics = {
-        "scores": {name: {k: v for k, v in s.items() if k in REPORTED} for name, s in scores.items()},
+        "scores": scores_with_baselines(item, result.frames, estimator),
         "case": spec.id, "seed": spec.seed, "motion": spec.motion, "benchmark": BENCHMARK, "prompt": prompt,
-        "model": result.settings["model"], "steps": steps, "guidance": sampler.guidance,
+        "model": result.settings["model"], "steps": sampler.steps, "guidance": sampler.guidance,
         "keypoints": "estimated on each video by the puppet keypoint estimator" if estimator else why,
         "notes": result.notes, "puppet": tri.labels.get("version"),
     }

@@ -46,7 +46,7 @@ class ScailConfig:
     seed: int = 0
     fit: Fit = "error"
     bind: tuple[int, ...] | None = None
-    sampler: SamplerConfig | None = None  # None: the model card's guidance and flow shift (sampler_for), 30 steps
+    sampler: SamplerConfig | None = None  # None: the model card's steps, guidance and flow shift (sampler_for)
 
 
 def fit_masks(masks: np.ndarray, size: tuple[int, int], fit: Fit, name: str) -> np.ndarray:

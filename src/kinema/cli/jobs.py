@@ -1,0 +1,95 @@
+"""One generation job — what ``kinema animate`` and ``kinema replace`` run, and what the web UI's buttons run.
+
+A :class:`Request` holds the verbs' options as parsed values; :func:`run` resolves the model card's sampling
+defaults and the prompt, then calls the pipelines' file-in, file-out API (recipe R1 for pose-driven animate,
+recipe R2 for rgb-driven animate and replace), which checks every input with the CLI's messages before
+anything is written.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Literal
+
+import click
+
+from kinema.errors import KinemaInputError
+from kinema.pipelines.animate import AnimationResult
+
+Mode = Literal["animate", "replace"]
+
+
+@dataclass(frozen=True)
+class Request:
+    """The settings of one job, named as the CLI's options (None: the option left out)."""
+
+    mode: Mode
+    references: tuple[str, ...]
+    driving: str
+    model: str
+    steps: int | None = None
+    seed: int = 0
+    guidance: float | None = None
+    flow_shift: float | None = None
+    scheduler: str = "unipc"
+    size: tuple[int, int] | None = None
+    frames: int | None = None
+    prompt: str = ""
+    caption: str = "none"
+    fit: str = "error"
+    adapter: str | None = None
+    layout: str | None = None
+    driving_mode: str = "pose"
+    driving_pose: str | None = None
+    reference_pose: str | None = None
+    pose_backend: str = "puppet"
+    masks: str | None = None
+    reference_masks: tuple[str, ...] = ()
+    segmenter: str = "mediapipe"
+    bind: tuple[int, ...] | None = None
+    driving_resolution: str | None = None
+
+    @property
+    def uploads(self) -> tuple[str, ...]:
+        """Every input file the request names."""
+        files = (*self.references, self.driving, self.driving_pose, self.reference_pose, self.masks,
+                 *self.reference_masks)
+        return tuple(f for f in files if f is not None)
+
+    @property
+    def recipe_mode(self) -> str:
+        """``replace``, or ``animate`` by recipe R2 (rgb driving), or ``pose`` for recipe R1."""
+        return "replace" if self.mode == "replace" else "animate" if self.driving_mode == "rgb" else "pose"
+
+
+def run(request: Request, out: str | os.PathLike) -> AnimationResult:
+    """Run ``request``, writing ``out`` (.mp4) and its settings .json beside it."""
+    from kinema.cli.caption import prompt_for
+    from kinema.pipelines.animate import AnimateConfig, adapter_card, animate, sampler_for
+    from kinema.pipelines.replace import ScailConfig, animate_scail
+
+    card = adapter_card(request.model, request.adapter)
+    try:
+        sampler = sampler_for(card, request.steps, request.guidance, request.flow_shift, request.scheduler)
+    except ValueError as err:
+        raise KinemaInputError("sampling options", str(err), f"See kinema {request.mode} --help.") from None
+    prompt = prompt_for(request.prompt, request.caption, request.references, request.driving, card)
+    if request.recipe_mode == "pose":
+        config = AnimateConfig(size=request.size, frames=request.frames, prompt=prompt, seed=request.seed,
+                               layout=request.layout, fit=request.fit, sampler=sampler)
+        return animate(request.references[0], request.driving, out, config, model=request.model,
+                       adapter=request.adapter, driving_pose=request.driving_pose, pose_backend=request.pose_backend,
+                       reference_pose=request.reference_pose)
+    config = ScailConfig(mode=request.recipe_mode, size=request.size, frames=request.frames, prompt=prompt,
+                         seed=request.seed, fit=request.fit, bind=request.bind, sampler=sampler)
+    return animate_scail(request.references, request.driving, out, config, model=request.model,
+                         adapter=request.adapter, masks=request.masks, reference_masks=request.reference_masks,
+                         segmenter=request.segmenter, driving_resolution=request.driving_resolution)
+
+
+def report(result: AnimationResult, out: str) -> None:
+    """The verb's closing lines: the pipeline's notes on stderr, then what was written."""
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"wrote {out} ({len(result.frames)} frames, {result.settings['size'][0]}x{result.settings['size'][1]})")
