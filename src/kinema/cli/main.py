@@ -24,6 +24,7 @@ VERBS = {
     "replace": "kinema.cli.replace:replace",
     "train": "kinema.cli.train:train",
     "serve": "kinema.cli.serve:serve",
+    "scene": "kinema.cli.scene:scene",
 }
 HELP = {
     "animate": "Animate a reference character with a driving video.",
@@ -34,6 +35,7 @@ HELP = {
     "caption": "Describe the driving motion, the reference's appearance and their fusion (text guidance).",
     "replace": "Put reference characters into a driving video in place of its subjects.",
     "train": "Train a model (flow matching; LoRA or full; torchrun for several processes).",
+    "scene": "Make procedural Gaussian-splat scenes; render a scene along an instruction's camera path.",
     "serve": "Serve the web UI (Gradio, the [ui] extra) on this machine: animate and replace in the browser.",
 }
 

@@ -31,7 +31,7 @@ class Camera:
         return out
 
 
-def _noise(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:
+def value_noise(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:
     """Smooth value noise in [0, 1] (H, W)."""
     grid = rng.random((cells + 1, cells + 1)).astype(np.float32)
     return cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC).clip(0, 1)
@@ -63,7 +63,7 @@ def make_background(seed: int, size: tuple[int, int], margin: float = 0.25) -> t
                               _gradient(ch - hy, cw, col(90, 170), col(50, 120))])
     else:
         img = _gradient(ch, cw, col(20, 235), col(20, 235))
-    img *= (0.85 + 0.3 * _noise(rng, ch, cw, 6))[..., None]
+    img *= (0.85 + 0.3 * value_noise(rng, ch, cw, 6))[..., None]
     img = np.clip(img, 0, 255).astype(np.uint8)
     _objects(img, rng, kind, hy, h)
     return img, kind, float(horizon)
