@@ -56,16 +56,22 @@ def scene_extent(gaussians: Gaussians) -> float:
     return float(torch.linalg.norm(hi - lo))
 
 
-def render_plan(gaussians: Gaussians, start: Camera, plan: Plan, anchor: AnchorBox,
-                background: tuple[float, float, float] | None = None,
-                progress: Callable[[int], None] | None = None) -> SceneVideo:
-    """Render ``plan``'s clip: the root placed on the ground under ``anchor`` (seen from ``start``), facing
-    away from the camera, moved by the plan, and the camera moved by the plan's path. A KinemaInputError
-    names the first frame whose view is blocked (the camera inside a wall or a prop)."""
+def plan_track(start: Camera, plan: Plan, anchor: AnchorBox) -> tuple[np.ndarray, np.ndarray, list[Camera]]:
+    """``plan``'s root track (T, 3), headings (T,) in degrees and one camera per frame: the root placed on the
+    ground under ``anchor`` (seen from ``start``), facing away from the camera, moved by the plan, and the
+    camera moved by the plan's path."""
     root0 = place_character(start, anchor)
     heading0 = float(np.degrees(np.arctan2(start.forward[1], start.forward[0])))
     root, heading = root_motion(plan, root0, heading0)
-    cameras = camera_path(plan.camera, start, root)
+    return root, heading, camera_path(plan.camera, start, root)
+
+
+def render_plan(gaussians: Gaussians, start: Camera, plan: Plan, anchor: AnchorBox,
+                background: tuple[float, float, float] | None = None,
+                progress: Callable[[int], None] | None = None) -> SceneVideo:
+    """Render ``plan``'s clip along :func:`plan_track`. A KinemaInputError names the first frame whose view is
+    blocked (the camera inside a wall or a prop)."""
+    root, heading, cameras = plan_track(start, plan, anchor)
     near = BLOCKED_DEPTH * scene_extent(gaussians)
     frames = []
     for i, camera in enumerate(cameras):

@@ -1,0 +1,279 @@
+"""AniX training tuples from the 3D puppet world, with exact ground truth (AniX §3.1, Figure 2a).
+
+A tuple {V, S, M, T, C}: the target video V (the character acting in the scene), the scene video S (the same
+camera path, no character: what AniX gets by inpainting, here rendered exactly), the mask M (AniX's per-frame
+bounding-box masks; the anchor box kept across frames is stored beside it), the action text T and four
+character views C (front, left, right, back). Keypoints and the character's visible and amodal masks come
+with it. Everything follows from one seed: the procedural scene, the identity, the instruction (drawn among
+the parser's phrases when none is given), its plan, the puppet motion and the camera path.
+
+Layout written by :func:`write_world_tuple`::
+
+    V.mp4, S.mp4                    target and scene video (kinema.io.write_video, H.264)
+    M.npz                           M (T, H, W) per-frame box masks, anchor (H, W) the box of every frame
+    masks.npz                       masks, amodal (T, H, W) bool: the character's visible / whole silhouette
+    keypoints.npz                   Keypoints (T, 1, J, 2) of V, the family's layout
+    C_front.png … C_back.png        the four character views; C_keypoints.npz their Keypoints (4, 1, J, 2)
+    labels.json                     instruction, plan, cameras, root track, scene, identity, version, config
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from kinema.errors import KinemaInputError
+from kinema.io import atomic_path, write_json_atomic, write_video
+from kinema.pose.keypoints import Keypoints
+from kinema.puppet.dataset import sample_seeds
+from kinema.puppet.identity import Identity, sample_identity
+from kinema.puppet.motions import MotionClip, make_motion
+from kinema.puppet.render import CharacterPainter
+from kinema.puppet.skeletons import get_family
+from kinema.puppet.version import GENERATOR_VERSION
+from kinema.world.camera import Camera
+from kinema.world.gaussians import Gaussians
+from kinema.world.instructions import ACTIONS, CATEGORIES, Plan, parse_instruction
+from kinema.world.paths import AnchorBox
+from kinema.world.puppets import (HUMAN_HEIGHT_M, VIEWS, PuppetFrame, box_mask, character_views, occluder_depth,
+                                  paint_frame, pose_world)
+from kinema.world.render import render
+from kinema.world.scenes import PROPS, Scene, SceneConfig, make_scene
+from kinema.world.video import SceneVideo, default_anchor, plan_track, render_plan
+
+_SOURCES = ("camera.py", "gaussians.py", "render.py", "scenes.py", "paths.py", "instructions.py", "video.py",
+            "puppets.py", "tuples.py")
+WORLD_VERSION = "world-1.0+" + hashlib.sha1(b"".join(
+    (Path(__file__).parent / name).read_bytes() for name in _SOURCES)).hexdigest()[:10] + "/" + GENERATOR_VERSION
+MAX_DRAWS = 32  # instructions drawn per seed before giving up on finding one whose clip fits the scene
+CLEARANCE = 0.25  # metres kept between a camera or the character's body and any solid
+BODY_HEIGHTS = (0.5, 1.0, 1.5)  # metres: the heights at which the character's column is checked against props
+LOOK_AHEAD = (0.0, 0.4, 0.8)  # metres along each camera's view axis kept clear (render_plan refuses blocked views)
+DEFAULT_CATEGORIES = ("locomotion", "gesture", "camera")
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """A tuple's ``size`` (W, H), ``frames`` at ``fps``, the character's ``height_m`` (metres per body unit),
+    the instruction ``categories`` drawn from, the ``scene`` config and the views' ``view_background`` RGB."""
+
+    size: tuple[int, int] = (64, 64)
+    frames: int = 32
+    fps: float = 16.0
+    height_m: float = HUMAN_HEIGHT_M
+    categories: tuple[str, ...] = DEFAULT_CATEGORIES
+    scene: SceneConfig = field(default_factory=SceneConfig)
+    view_background: tuple[int, int, int] = (255, 255, 255)
+
+    def __post_init__(self) -> None:
+        w, h = self.size
+        checks = (
+            ("size", 16 <= w <= 2048 and 16 <= h <= 2048, "Use e.g. --size 64x64 (16..2048 per side)."),
+            ("frames", isinstance(self.frames, int) and 1 <= self.frames <= 1024, "Use e.g. --frames 32 (1..1024)."),
+            ("fps", 1.0 <= self.fps <= 120.0, "Use e.g. fps=16."),
+            ("height_m", 0.2 <= self.height_m <= 5.0, "Use e.g. height_m=1.7 (0.2..5 metres)."),
+            ("categories", bool(self.categories) and set(self.categories) <= set(CATEGORIES),
+             f"Choose from: {', '.join(CATEGORIES)}."),
+            ("view_background", len(self.view_background) == 3 and all(0 <= c <= 255 for c in self.view_background),
+             "Give three integers in 0..255."),
+        )
+        for name, ok, fix in checks:
+            if not ok:
+                raise KinemaInputError(f"world {name} {getattr(self, name)!r}", "is invalid", fix)
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.fps
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class WorldTuple:
+    """One AniX tuple. ``video`` V and ``scene_video`` S (T, H, W, 3) uint8; ``boxes`` M (T, H, W) per-frame
+    box masks and ``anchor`` (H, W) the box holding the character in every frame; ``masks`` / ``amodal``
+    (T, H, W) the character's visible / whole silhouette; ``keypoints`` of V; ``views`` C (4, H, W, 3) in VIEWS
+    order with ``view_keypoints``; ``track`` the cameras and root; ``scene`` and ``identity`` as drawn."""
+
+    seed: int
+    plan: Plan
+    video: np.ndarray
+    scene_video: np.ndarray
+    boxes: np.ndarray
+    anchor: np.ndarray
+    masks: np.ndarray
+    amodal: np.ndarray
+    keypoints: Keypoints
+    views: np.ndarray
+    view_keypoints: Keypoints
+    track: SceneVideo
+    scene: Scene
+    identity: Identity
+    config: WorldConfig
+
+    @property
+    def text(self) -> str:
+        """T: the action text."""
+        return self.plan.text
+
+    def labels(self) -> dict[str, Any]:
+        """JSON-ready: instruction, plan, cameras and root track, scene, identity, generator version, config."""
+        plan = self.plan
+        return {"version": WORLD_VERSION, "seed": self.seed, "instruction": plan.text, "fps": self.config.fps,
+                "plan": {"action": plan.action, "category": plan.category, "motion": plan.motion,
+                         "camera": {"path": plan.camera.name, **asdict(plan.camera)},
+                         "root_velocity": list(plan.root_velocity), "turn_deg": plan.turn_deg, "object": plan.object},
+                "track": self.track.labels(), "anchor": _box(self.anchor), "scene": self.scene.labels(),
+                "identity": {"seed": self.identity.seed, "family": self.identity.family,
+                             "attributes": self.identity.attributes, "description": self.identity.description},
+                "views": list(VIEWS), "height_m": self.config.height_m, "config": self.config.to_dict()}
+
+
+def _box(mask: np.ndarray) -> list[int] | None:
+    """[x0, y0, x1, y1] pixel edges of a box mask, None when empty."""
+    ys, xs = np.nonzero(mask)
+    return [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1] if len(xs) else None
+
+
+def make_world_tuple(seed: int, instruction: str | None = None, config: WorldConfig = WorldConfig()) -> WorldTuple:
+    """The tuple of ``seed``: its scene, identity and, when ``instruction`` is None, an instruction drawn from
+    the parser's phrases of ``config.categories`` whose clip fits the scene (no camera or body in a solid)."""
+    # 1. The seed's scene, character and start camera
+    rng = np.random.default_rng([seed, 83])
+    scene_seed, identity_seed, motion_seed = (int(s) for s in rng.integers(2**31, size=3))
+    scene = make_scene(scene_seed, config.scene)
+    identity = sample_identity(identity_seed, "humanoid")
+    start = scene.suggested_camera(*config.size)
+    anchor = default_anchor(*config.size)
+    # 2. The instruction and its plan
+    if instruction is not None:
+        plan = parse_instruction(instruction, config.duration_s, config.fps)
+        if not _fits(scene, start, anchor, plan):
+            raise KinemaInputError(f"instruction '{instruction}'", f"moves the camera or the character into a solid "
+                                   f"of scene {scene_seed}", "Use another seed or a shorter clip (--frames).")
+    else:
+        plan = _draw_plan(rng, scene, start, anchor, config)
+    # 3. Render
+    return render_world(seed, scene, identity, plan, make_motion(plan.motion, config.frames, motion_seed, config.fps),
+                        start, anchor, config)
+
+
+def _draw_plan(rng: np.random.Generator, scene: Scene, start: Camera, anchor: AnchorBox, config: WorldConfig) -> Plan:
+    """The first drawn instruction of ``config.categories`` whose plan fits the scene (KinemaInputError if none)."""
+    names = [name for name, action in ACTIONS.items() if action.category in config.categories]
+    for _ in range(MAX_DRAWS):
+        text = str(rng.choice(ACTIONS[str(rng.choice(names))].phrases))  # an action, then one of its phrases
+        try:
+            plan = parse_instruction(text, config.duration_s, config.fps)
+        except KinemaInputError:  # a phrase that reads as two actions on its own
+            continue
+        if _fits(scene, start, anchor, plan):
+            return plan
+    raise KinemaInputError(f"scene {scene.seed}", f"fits none of {MAX_DRAWS} drawn instructions",
+                           "Use another seed, fewer --frames or a larger scene.")
+
+
+def _fits(scene: Scene, start: Camera, anchor: AnchorBox, plan: Plan) -> bool:
+    """Whether ``plan``'s cameras, the first metre of their view axes and the character's body column stay
+    CLEARANCE away from every solid.
+
+    The track is :func:`kinema.world.video.plan_track`'s, the one the clip is rendered along.
+    """
+    root, _, cameras = plan_track(start, plan, anchor)
+    eyes = np.array([c.position + d * c.forward for c in cameras for d in LOOK_AHEAD])
+    body = (root[:, None, :] + np.array([[0.0, 0.0, z] for z in BODY_HEIGHTS])).reshape(-1, 3)  # (T * 3, 3)
+    lo, hi = scene.bounds
+    inside = ((body[:, :2] > lo[:2] + CLEARANCE) & (body[:, :2] < hi[:2] - CLEARANCE)).all()
+    return bool(inside and not scene.contains_solid(np.concatenate([eyes, body]), CLEARANCE).any())
+
+
+def render_world(seed: int, scene: Scene, identity: Identity, plan: Plan, motion: MotionClip, start: Camera,
+                 anchor: AnchorBox, config: WorldConfig) -> WorldTuple:
+    """Render the tuple of ``identity`` performing ``motion`` as ``plan`` says in ``scene``,
+    the root placed under ``anchor`` as seen from ``start``. Scene props occlude the character."""
+    # 1. S: the scene along the plan's camera path; the occluders (props) apart, for the character's depth test
+    track = render_plan(scene.gaussians, start, plan, anchor, scene.background)
+    occluders = _props(scene)
+    # 2. V: the character posed along the root track and painted into each frame of S
+    nodes = pose_world(identity, motion, track.root, track.heading, config.height_m)  # (T, N, 3)
+    painter = CharacterPainter(get_family(identity.family), identity)
+    frames: list[PuppetFrame] = []
+    for t, camera in enumerate(track.cameras):
+        depth = None
+        if occluders is not None:
+            result = render(occluders, camera)
+            depth = occluder_depth(result.depth.numpy(), result.alpha.numpy())
+        frames.append(paint_frame(painter, nodes[t], camera, track.frames[t], depth, config.height_m))
+    masks = np.stack([f.mask for f in frames])  # (T, H, W)
+    boxes = np.stack([box_mask(m) for m in masks])  # (T, H, W) AniX's bounding-box mask sequence M
+    layout, size = painter.family.layout, config.size
+    keypoints = Keypoints(np.stack([f.xy for f in frames])[:, None], np.stack([f.visibility for f in frames])[:, None],
+                          layout, size)
+    # 3. C: the first frame's pose from four sides, on a plain background
+    views, view_kp = character_views(painter, nodes[0], float(track.heading[0]), size, config.view_background,
+                                     config.height_m)
+    return WorldTuple(seed, plan, np.stack([f.image for f in frames]), track.frames, boxes, box_mask(boxes.any(0)),
+                      masks, np.stack([f.amodal for f in frames]), keypoints, views,
+                      Keypoints(view_kp[:, None, :, :2], view_kp[:, None, :, 2], layout, size), track, scene, identity,
+                      config)
+
+
+def _props(scene: Scene) -> Gaussians | None:
+    """The scene's props as their own Gaussians (None if it has none): the only things that can stand between
+    the camera and the character, who are both inside the walled plot, above the ground."""
+    keep = np.flatnonzero(scene.part >= PROPS)
+    if len(keep) == 0:
+        return None
+    g, index = scene.gaussians, torch.from_numpy(keep)
+    return Gaussians(g.means[index], g.sh[index], g.opacity_logits[index], g.log_scales[index], g.quaternions[index])
+
+
+def write_world_tuple(directory: str | os.PathLike, tup: WorldTuple) -> Path:
+    """Write ``tup`` into ``directory`` (created) in the layout of this module's docstring; labels.json last."""
+    directory = Path(directory)
+    fps = tup.config.fps
+    write_video(directory / "V.mp4", tup.video, fps)
+    write_video(directory / "S.mp4", tup.scene_video, fps)
+    _savez(directory / "M.npz", M=tup.boxes, anchor=tup.anchor)
+    _savez(directory / "masks.npz", masks=tup.masks, amodal=tup.amodal)
+    tup.keypoints.save(directory / "keypoints.npz")
+    tup.view_keypoints.save(directory / "C_keypoints.npz")
+    for name, image in zip(VIEWS, tup.views):
+        with atomic_path(directory / f"C_{name}.png") as tmp:
+            Image.fromarray(image).save(tmp, format="PNG")
+    write_json_atomic(directory / "labels.json", tup.labels())
+    return directory
+
+
+def _savez(path: Path, **arrays: np.ndarray) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
+
+
+def write_world_dataset(root: str | os.PathLike, config: WorldConfig, count: int, seed: int,
+                        progress: Callable[[int], None] | None = None) -> Path:
+    """Render ``count`` tuples into ``root``/samples/NNNNNN and write manifest.json last; returns its path."""
+    if count < 1:
+        raise KinemaInputError("samples", f"{count} requested", "Ask for at least 1 sample.")
+    root, samples = Path(root), []
+    for i, s in enumerate(sample_seeds(seed, count)):
+        tup = make_world_tuple(s, config=config)
+        rel = f"samples/{i:06d}"
+        write_world_tuple(root / rel, tup)
+        samples.append({"id": f"{i:06d}", "seed": s, "action": tup.plan.action, "category": tup.plan.category,
+                        "dir": rel})
+        if progress:
+            progress(1)
+    manifest = {"version": WORLD_VERSION, "mode": "world", "seed": seed, "config": config.to_dict(), "count": count,
+                "samples": samples}
+    write_json_atomic(root / "manifest.json", manifest)
+    return root / "manifest.json"
