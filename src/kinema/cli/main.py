@@ -29,7 +29,7 @@ VERBS = {
 HELP = {
     "animate": "Animate a reference character with a driving video.",
     "demo": "Run the main job on a held-out puppet and score it against the exact target.",
-    "synth": "Render puppet-world samples and training pairs.",
+    "synth": "Render puppet-world training triplets, or (--mode world) AniX tuples in 3D splat scenes.",
     "pose": "Extract or render 2D pose keypoints.",
     "eval": "Score a method and its baselines on a puppet benchmark; compare results.",
     "caption": "Describe the driving motion, the reference's appearance and their fusion (text guidance).",
