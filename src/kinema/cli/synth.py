@@ -24,6 +24,7 @@ def _range(text: str) -> tuple[int, int]:
 
 PUPPET_ONLY = ("families", "characters", "modes", "camera_prob", "preview")  # options the 2D triplets alone use
 PUPPET_FRAMES = 17
+BENCHMARK_FIXED = ("size", "frames", "seed")  # options a world benchmark defines itself
 
 
 @click.command()
@@ -39,13 +40,18 @@ PUPPET_FRAMES = 17
 @click.option("--modes", default="animate,replace,multi", show_default=True, help="Comma list of triplet modes.")
 @click.option("--camera-prob", default=0.3, show_default=True, help="Chance of a panning/zooming camera.")
 @click.option("--preview", is_flag=True, help="Also write preview.png and preview.gif of the first samples.")
+@click.option("--benchmark", default=None, help="World mode: write this benchmark's first --samples cases "
+              "(default all), e.g. puppet-world, puppet-world-long.")
 @click.pass_context
 def synth(ctx: click.Context, mode: str, out: Path, samples: int, size: str, frames: int | None, seed: int,
-          families: str, characters: str, modes: str, camera_prob: float, preview: bool) -> None:
+          families: str, characters: str, modes: str, camera_prob: float, preview: bool, benchmark: str | None) -> None:
     """Render puppet-world samples and training pairs."""
     if mode == "world":
-        _synth_world(ctx, out, samples, size, frames, seed)
+        _synth_world(ctx, out, samples, size, frames, seed, benchmark)
         return
+    if benchmark is not None:
+        raise KinemaInputError("--benchmark", "applies to --mode world only",
+                               "Use kinema eval's puppet benchmarks, or add --mode world.")
     from tqdm import tqdm
 
     from kinema.puppet.config import SynthConfig
@@ -78,8 +84,10 @@ def _check_output(out: Path, samples: int) -> None:
     check_output_dir(out, "--out")
 
 
-def _synth_world(ctx: click.Context, out: Path, samples: int, size: str, frames: int | None, seed: int) -> None:
-    """``--mode world``: AniX tuples (kinema.world.tuples), one directory per sample, manifest last."""
+def _synth_world(ctx: click.Context, out: Path, samples: int, size: str, frames: int | None, seed: int,
+                 benchmark: str | None) -> None:
+    """``--mode world``: AniX tuples (kinema.world.tuples), one directory per sample, manifest last; with
+    ``benchmark``, that benchmark's cases (kinema.world.benchmark)."""
     from tqdm import tqdm
 
     from kinema.world.tuples import WorldConfig, write_world_dataset
@@ -89,9 +97,32 @@ def _synth_world(ctx: click.Context, out: Path, samples: int, size: str, frames:
              if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE]
     if given:
         raise KinemaInputError(", ".join(given), "applies to --mode puppet only", "Leave it out with --mode world.")
+    if benchmark is not None:
+        _synth_benchmark(ctx, out, samples, benchmark)
+        return
     config = WorldConfig(size=parse_size(size), **({"frames": frames} if frames is not None else {}))
     _check_output(out, samples)
     # 2. Render and write, manifest last.
     with tqdm(total=samples, desc="synth world", unit="sample") as bar:
         manifest = write_world_dataset(out, config, samples, seed, progress=bar.update)
     click.echo(f"wrote {samples} world tuples: {manifest}")
+
+
+def _synth_benchmark(ctx: click.Context, out: Path, samples: int, name: str) -> None:
+    """``--mode world --benchmark NAME``: the benchmark's first ``samples`` cases (all unless --samples is given)."""
+    from tqdm import tqdm
+
+    from kinema.world.benchmark import get_world_benchmark, write_world_benchmark
+
+    # 1. Check every input before anything is written.
+    benchmark = get_world_benchmark(name)
+    fixed = [f"--{option}" for option in BENCHMARK_FIXED if ctx.get_parameter_source(option) is ParameterSource.COMMANDLINE]
+    if fixed:
+        raise KinemaInputError(", ".join(fixed), f"is fixed by benchmark {name}", "Leave it out with --benchmark.")
+    if ctx.get_parameter_source("samples") is not ParameterSource.COMMANDLINE:
+        samples = benchmark.cases
+    _check_output(out, samples)
+    # 2. Render and write, manifest last.
+    with tqdm(total=samples, desc=f"synth {name}", unit="case") as bar:
+        manifest = write_world_benchmark(out, benchmark, samples, progress=bar.update)
+    click.echo(f"wrote {samples} cases of {name}: {manifest}")

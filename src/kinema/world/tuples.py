@@ -47,7 +47,7 @@ from kinema.world.puppets import (HUMAN_HEIGHT_M, VIEWS, PuppetFrame, box_mask, 
                                   paint_frame, pose_world)
 from kinema.world.render import render
 from kinema.world.scenes import PROPS, Scene, SceneConfig, make_scene
-from kinema.world.video import SceneVideo, default_anchor, plan_track, render_plan
+from kinema.world.video import RootStart, SceneVideo, default_anchor, plan_track, render_plan
 
 _SOURCES = ("camera.py", "gaussians.py", "render.py", "scenes.py", "paths.py", "instructions.py", "video.py",
             "puppets.py", "tuples.py")
@@ -58,6 +58,7 @@ CLEARANCE = 0.25  # metres kept between a camera or the character's body and any
 BODY_HEIGHTS = (0.5, 1.0, 1.5)  # metres: the heights at which the character's column is checked against props
 LOOK_AHEAD = (0.0, 0.4, 0.8)  # metres along each camera's view axis kept clear (render_plan refuses blocked views)
 DEFAULT_CATEGORIES = ("locomotion", "gesture", "camera")
+TRAINING_SEEDS = 10_000_000  # dataset tuples take seeds below this; benchmarks hold out the seeds above it
 
 
 @dataclass(frozen=True)
@@ -148,10 +149,8 @@ def make_world_tuple(seed: int, instruction: str | None = None, config: WorldCon
     """The tuple of ``seed``: its scene, identity and, when ``instruction`` is None, an instruction drawn from
     the parser's phrases of ``config.categories`` whose clip fits the scene (no camera or body in a solid)."""
     # 1. The seed's scene, character and start camera
-    rng = np.random.default_rng([seed, 83])
-    scene_seed, identity_seed, motion_seed = (int(s) for s in rng.integers(2**31, size=3))
-    scene = make_scene(scene_seed, config.scene)
-    identity = sample_identity(identity_seed, "humanoid")
+    rng = world_rng(seed)
+    scene, identity, motion_seed = draw_world(rng, config)
     start = scene.suggested_camera(*config.size)
     anchor = default_anchor(*config.size)
     # 2. The instruction and its plan
@@ -159,12 +158,24 @@ def make_world_tuple(seed: int, instruction: str | None = None, config: WorldCon
         plan = parse_instruction(instruction, config.duration_s, config.fps)
         if not _fits(scene, start, anchor, plan):
             raise KinemaInputError(f"instruction '{instruction}'", f"moves the camera or the character into a solid "
-                                   f"of scene {scene_seed}", "Use another seed or a shorter clip (--frames).")
+                                   f"of scene {scene.seed}", "Use another seed or a shorter clip (--frames).")
     else:
         plan = _draw_plan(rng, scene, start, anchor, config)
     # 3. Render
     return render_world(seed, scene, identity, plan, make_motion(plan.motion, config.frames, motion_seed, config.fps),
                         start, anchor, config)
+
+
+def world_rng(seed: int) -> np.random.Generator:
+    """The generator a seed's tuple is drawn from: first :func:`draw_world`, then (if none is given) the
+    instruction."""
+    return np.random.default_rng([seed, 83])
+
+
+def draw_world(rng: np.random.Generator, config: WorldConfig) -> tuple[Scene, Identity, int]:
+    """The scene, the character's identity and the motion seed, the first draws from :func:`world_rng`."""
+    scene_seed, identity_seed, motion_seed = (int(s) for s in rng.integers(2**31, size=3))
+    return make_scene(scene_seed, config.scene), sample_identity(identity_seed, "humanoid"), motion_seed
 
 
 def _draw_plan(rng: np.random.Generator, scene: Scene, start: Camera, anchor: AnchorBox, config: WorldConfig) -> Plan:
@@ -182,13 +193,14 @@ def _draw_plan(rng: np.random.Generator, scene: Scene, start: Camera, anchor: An
                            "Use another seed, fewer --frames or a larger scene.")
 
 
-def _fits(scene: Scene, start: Camera, anchor: AnchorBox, plan: Plan) -> bool:
+def _fits(scene: Scene, start: Camera, anchor: AnchorBox, plan: Plan, root_start: RootStart | None = None) -> bool:
     """Whether ``plan``'s cameras, the first metre of their view axes and the character's body column stay
     CLEARANCE away from every solid.
 
-    The track is :func:`kinema.world.video.plan_track`'s, the one the clip is rendered along.
+    The track is :func:`kinema.world.video.plan_track`'s (from ``root_start`` when given), the one the clip is
+    rendered along.
     """
-    root, _, cameras = plan_track(start, plan, anchor)
+    root, _, cameras = plan_track(start, plan, anchor, root_start)
     eyes = np.array([c.position + d * c.forward for c in cameras for d in LOOK_AHEAD])
     body = (root[:, None, :] + np.array([[0.0, 0.0, z] for z in BODY_HEIGHTS])).reshape(-1, 3)  # (T * 3, 3)
     lo, hi = scene.bounds
@@ -197,11 +209,12 @@ def _fits(scene: Scene, start: Camera, anchor: AnchorBox, plan: Plan) -> bool:
 
 
 def render_world(seed: int, scene: Scene, identity: Identity, plan: Plan, motion: MotionClip, start: Camera,
-                 anchor: AnchorBox, config: WorldConfig) -> WorldTuple:
+                 anchor: AnchorBox, config: WorldConfig, root_start: RootStart | None = None) -> WorldTuple:
     """Render the tuple of ``identity`` performing ``motion`` as ``plan`` says in ``scene``,
-    the root placed under ``anchor`` as seen from ``start``. Scene props occlude the character."""
+    the root placed under ``anchor`` as seen from ``start`` (or continuing from ``root_start``, ``start`` then
+    the previous clip's last camera). Scene props occlude the character."""
     # 1. S: the scene along the plan's camera path; the occluders (props) apart, for the character's depth test
-    track = render_plan(scene.gaussians, start, plan, anchor, scene.background)
+    track = render_plan(scene.gaussians, start, plan, anchor, scene.background, root_start=root_start)
     occluders = _props(scene)
     # 2. V: the character posed along the root track and painted into each frame of S
     nodes = pose_world(identity, motion, track.root, track.heading, config.height_m)  # (T, N, 3)
@@ -237,8 +250,9 @@ def _props(scene: Scene) -> Gaussians | None:
     return Gaussians(g.means[index], g.sh[index], g.opacity_logits[index], g.log_scales[index], g.quaternions[index])
 
 
-def write_world_tuple(directory: str | os.PathLike, tup: WorldTuple) -> Path:
-    """Write ``tup`` into ``directory`` (created) in the layout of this module's docstring; labels.json last."""
+def write_world_tuple(directory: str | os.PathLike, tup: WorldTuple, views: bool = True) -> Path:
+    """Write ``tup`` into ``directory`` (created) in the layout of this module's docstring; labels.json last.
+    ``views`` False leaves out C (the later clips of a long-horizon case share its first clip's)."""
     directory = Path(directory)
     fps = tup.config.fps
     write_video(directory / "V.mp4", tup.video, fps)
@@ -246,10 +260,11 @@ def write_world_tuple(directory: str | os.PathLike, tup: WorldTuple) -> Path:
     _savez(directory / "M.npz", M=tup.boxes, anchor=tup.anchor)
     _savez(directory / "masks.npz", masks=tup.masks, amodal=tup.amodal)
     tup.keypoints.save(directory / "keypoints.npz")
-    tup.view_keypoints.save(directory / "C_keypoints.npz")
-    for name, image in zip(VIEWS, tup.views):
-        with atomic_path(directory / f"C_{name}.png") as tmp:
-            Image.fromarray(image).save(tmp, format="PNG")
+    if views:
+        tup.view_keypoints.save(directory / "C_keypoints.npz")
+        for name, image in zip(VIEWS, tup.views):
+            with atomic_path(directory / f"C_{name}.png") as tmp:
+                Image.fromarray(image).save(tmp, format="PNG")
     write_json_atomic(directory / "labels.json", tup.labels())
     return directory
 
@@ -261,11 +276,15 @@ def _savez(path: Path, **arrays: np.ndarray) -> None:
 
 def write_world_dataset(root: str | os.PathLike, config: WorldConfig, count: int, seed: int,
                         progress: Callable[[int], None] | None = None) -> Path:
-    """Render ``count`` tuples into ``root``/samples/NNNNNN and write manifest.json last; returns its path."""
+    """Render ``count`` tuples into ``root``/samples/NNNNNN and write manifest.json last; returns its path.
+
+    Sample i's seed is drawn from ``seed`` and i and kept below TRAINING_SEEDS, so no data set shares a seed
+    (a scene and a character) with the held-out benchmarks of :mod:`kinema.world.benchmark`.
+    """
     if count < 1:
         raise KinemaInputError("samples", f"{count} requested", "Ask for at least 1 sample.")
     root, samples = Path(root), []
-    for i, s in enumerate(sample_seeds(seed, count)):
+    for i, s in enumerate(s % TRAINING_SEEDS for s in sample_seeds(seed, count)):
         tup = make_world_tuple(s, config=config)
         rel = f"samples/{i:06d}"
         write_world_tuple(root / rel, tup)

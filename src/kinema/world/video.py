@@ -21,6 +21,7 @@ from kinema.world.render import render
 
 BLOCKED_FRACTION = 0.5  # a frame is blocked when more than this share of it is ...
 BLOCKED_DEPTH = 0.02  # ... nearer than this fraction of the scene's size: the camera is inside or against geometry
+RootStart = tuple[np.ndarray, float]  # a clip's first root: (3,) world position and heading in degrees
 
 
 @dataclass(frozen=True)
@@ -56,22 +57,31 @@ def scene_extent(gaussians: Gaussians) -> float:
     return float(torch.linalg.norm(hi - lo))
 
 
-def plan_track(start: Camera, plan: Plan, anchor: AnchorBox) -> tuple[np.ndarray, np.ndarray, list[Camera]]:
+def plan_track(start: Camera, plan: Plan, anchor: AnchorBox, root_start: RootStart | None = None
+               ) -> tuple[np.ndarray, np.ndarray, list[Camera]]:
     """``plan``'s root track (T, 3), headings (T,) in degrees and one camera per frame: the root placed on the
     ground under ``anchor`` (seen from ``start``), facing away from the camera, moved by the plan, and the
-    camera moved by the plan's path."""
-    root0 = place_character(start, anchor)
-    heading0 = float(np.degrees(np.arctan2(start.forward[1], start.forward[0])))
+    camera moved by the plan's path.
+
+    ``root_start`` continues a previous clip instead (AniX §3.1.3's auto-regressive setting): the root starts
+    at its position and heading, and ``start`` is the previous clip's last camera. The first camera and root
+    are then these exactly (every path leaves its frame-0 camera unmoved).
+    """
+    if root_start is None:
+        root0 = place_character(start, anchor)
+        heading0 = float(np.degrees(np.arctan2(start.forward[1], start.forward[0])))
+    else:
+        root0, heading0 = root_start
     root, heading = root_motion(plan, root0, heading0)
     return root, heading, camera_path(plan.camera, start, root)
 
 
 def render_plan(gaussians: Gaussians, start: Camera, plan: Plan, anchor: AnchorBox,
                 background: tuple[float, float, float] | None = None,
-                progress: Callable[[int], None] | None = None) -> SceneVideo:
-    """Render ``plan``'s clip along :func:`plan_track`. A KinemaInputError names the first frame whose view is
-    blocked (the camera inside a wall or a prop)."""
-    root, heading, cameras = plan_track(start, plan, anchor)
+                progress: Callable[[int], None] | None = None, root_start: RootStart | None = None) -> SceneVideo:
+    """Render ``plan``'s clip along :func:`plan_track` (from ``root_start`` when given). A KinemaInputError
+    names the first frame whose view is blocked (the camera inside a wall or a prop)."""
+    root, heading, cameras = plan_track(start, plan, anchor, root_start)
     near = BLOCKED_DEPTH * scene_extent(gaussians)
     frames = []
     for i, camera in enumerate(cameras):
