@@ -29,6 +29,14 @@ def test_make_writes_a_splat_file_and_its_layout(made):
     assert set(layout["camera"]) == {"eye", "target"} and layout["walkable"]
 
 
+def test_path_alone_orbits_around_a_still_character(made, tmp_path):
+    assert render(made, tmp_path / "orbit.mp4", "--path", "orbit", "--radius", "2") == 0
+    labels = json.loads((tmp_path / "orbit.json").read_text())
+    root, eyes = np.array(labels["root"]), [-np.array(r).T @ np.array(t) for r, t in zip(labels["rotation"], labels["translation"])]
+    assert labels["action"] == "orbit" and np.allclose(root, root[0])
+    assert np.allclose([np.linalg.norm((e - root[0])[:2]) for e in eyes], 2.0)  # the radius asked for
+
+
 def test_render_follows_the_instructions_camera_path(made, tmp_path):
     assert render(made, tmp_path / "wave.mp4", "--instruction", "wave") == 0
     assert render(made, tmp_path / "run.mp4", "--instruction", "run forward") == 0
@@ -44,6 +52,7 @@ def test_render_follows_the_instructions_camera_path(made, tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["--instruction", "unwave the flag"], "is not understood"),
+    (["--instruction", "wave", "--path", "orbit"], "--instruction and --path: were both given"),
     (["--instruction", "wave", "--radius", "3"], "--radius/--speed: set an orbit"),
     (["--eye", "0,0,0.05", "--target", "0,0.1,0"], "is inside or against the scene's geometry"),
     (["--eye", "1,2"], "is not 3 finite comma-separated numbers"),

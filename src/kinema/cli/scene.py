@@ -10,6 +10,7 @@ from kinema.cli.options import size_callback
 from kinema.errors import KinemaInputError
 
 SIDECAR = ".json"  # `scene make` writes the layout (walkable area, props, camera) beside the .ply
+PATH_INSTRUCTIONS = {"static": "stand still", "follow": "follow me", "orbit": "orbit"}  # --path as an instruction
 
 
 def parse_point(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[float, ...] | None:
@@ -56,8 +57,11 @@ def make(seed: int, out: Path, gaussians: int) -> None:
                     "static for gestures and object actions, orbit or follow for camera behaviour).")
 @click.argument("scene_file", metavar="SCENE.ply", type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output .mp4; cameras go to .json.")
-@click.option("--instruction", default="stand still", show_default=True,
+@click.option("--instruction", default=None,
               help="What the character does, e.g. 'run forward', 'wave', 'the camera circles around the character'.")
+@click.option("--path", "path_kind", type=click.Choice(sorted(PATH_INSTRUCTIONS)), default=None,
+              help="The camera path alone: static (the character stands still), follow (it walks forward), orbit. "
+                   "Default: the instruction's, else static.")
 @click.option("--seconds", type=float, default=2.0, show_default=True)
 @click.option("--fps", type=float, default=16.0, show_default=True)
 @click.option("--size", default="128x128", show_default=True, callback=size_callback, help="WIDTHxHEIGHT.")
@@ -69,7 +73,7 @@ def make(seed: int, out: Path, gaussians: int) -> None:
 @click.option("--radius", type=float, default=None, help="Orbit radius (default: the camera's distance).")
 @click.option("--speed", type=float, default=None, help="Orbit speed, degrees per second (default 45).")
 @click.option("--no-progress", is_flag=True)
-def render(scene_file: Path, out: Path, instruction: str, seconds: float, fps: float, size: tuple[int, int], fov: float,
+def render(scene_file: Path, out: Path, instruction: str | None, path_kind: str | None, seconds: float, fps: float, size: tuple[int, int], fov: float,
            eye: tuple[float, ...] | None, target: tuple[float, ...] | None, anchor: tuple[float, ...] | None,
            radius: float | None, speed: float | None, no_progress: bool) -> None:
     from dataclasses import replace
@@ -85,6 +89,10 @@ def render(scene_file: Path, out: Path, instruction: str, seconds: float, fps: f
 
     check_video_out(out, [scene_file, scene_file.with_suffix(SIDECAR)])
     check_size(size)
+    if instruction is not None and path_kind is not None:
+        raise KinemaInputError("--instruction and --path", "were both given (an instruction chooses its own path)",
+                               "Drop one of them.")
+    instruction = instruction or PATH_INSTRUCTIONS[path_kind or "static"]
     plan = parse_instruction(instruction, seconds, fps)
     if radius is not None or speed is not None:
         if not isinstance(plan.camera, OrbitPath):
