@@ -150,3 +150,19 @@ def test_synth_world_bad_input(tmp_path, capsys, args, needle):
     assert main(["synth", "--mode", "world", "--out", str(out), *args]) == 2
     assert needle in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_walking_toward_the_camera_starts_from_a_camera_with_room_behind_it():
+    """The suggested camera stands near a wall; a clip that walks the character (and the following camera)
+    backwards starts from the same camera turned about the plot's middle instead."""
+    from kinema.world.tuples import start_cameras
+
+    config = WorldConfig(size=(32, 32), frames=9, scene=SceneConfig(budget=4000))
+    tup = make_world_tuple(3, "walk backward", config)
+    root, cameras = tup.track.root, tup.track.cameras
+    assert np.linalg.norm(root[-1] - root[0]) > 0.5
+    towards = cameras[0].position - root[0]
+    assert np.dot(root[-1] - root[0], towards) > 0  # it walks toward the camera
+    scene = tup.scene
+    assert any(np.allclose(cameras[0].rotation, c.rotation) and np.allclose(cameras[0].translation, c.translation)
+               for c in start_cameras(scene, config.size))

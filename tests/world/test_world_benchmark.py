@@ -13,9 +13,8 @@ from kinema.eval.benchmarks import MAX_CASES as PUPPET_MAX_CASES
 from kinema.world.benchmark import (BENCHMARKS, CATEGORIES, MAX_CASES, SEED_STRIDE, get_world_benchmark, render_case)
 from kinema.world.instructions import parse_instruction
 from kinema.world.puppets import VIEWS
-from kinema.world.tuples import (TRAINING_SEEDS, WORLD_VERSION, WorldConfig, _fits, draw_world, make_world_tuple,
+from kinema.world.tuples import (TRAINING_SEEDS, WORLD_VERSION, WorldConfig, draw_world, first_fit, make_world_tuple,
                                  world_rng, write_world_dataset, write_world_tuple)
-from kinema.world.video import default_anchor
 
 XS, LONG_XS = BENCHMARKS["puppet-world-xs"], BENCHMARKS["puppet-world-long-xs"]
 
@@ -71,8 +70,7 @@ def test_every_case_instruction_parses_and_fits():
             (text,) = spec.instructions
             plan = parse_instruction(text, benchmark.config.duration_s, benchmark.config.fps)
             scene = draw_world(world_rng(spec.seed), benchmark.config)[0]
-            start = scene.suggested_camera(*benchmark.config.size)
-            assert _fits(scene, start, default_anchor(*benchmark.config.size), plan)
+            assert first_fit(scene, [plan], benchmark.config) is not None
 
 
 def test_one_clip_case_is_the_seed_tuple():

@@ -22,7 +22,7 @@ world generator's sources; results carry it, and comparisons refuse different ve
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,19 +32,16 @@ import numpy as np
 from kinema.errors import KinemaInputError
 from kinema.io import write_json_atomic
 from kinema.puppet.motions import make_motion
-from kinema.world.camera import Camera
 from kinema.world.instructions import CATEGORIES, Plan, parse_instruction
-from kinema.world.paths import AnchorBox
-from kinema.world.scenes import Scene
-from kinema.world.tuples import (WORLD_VERSION, WorldConfig, WorldTuple, _fits, draw_world, render_world, world_rng,
-                                 write_world_tuple)
-from kinema.world.video import RootStart, default_anchor, plan_track
+from kinema.world.tuples import (WORLD_VERSION, WorldConfig, WorldTuple, chain_starts, draw_world, first_fit,
+                                 render_world, world_rng, write_world_tuple)
+from kinema.world.video import default_anchor
 
 INSTRUCTIONS = (  # locomotion, gesture, object action, camera; six rounds
     "walk forward", "wave", "pick up the box", "the camera circles around the character",
     "turn left", "clap hands", "kick the ball", "follow me",
     "run forward", "jump", "put down the box", "orbit clockwise",
-    "walk to the right", "squat", "pick up the bottle", "the camera follows the character",
+    "walk backward", "squat", "pick up the bottle", "the camera follows the character",
     "turn right", "kick", "kick the can", "circle around to the left",
     "sidestep left", "dance", "put down the bag", "tracking shot",
 )
@@ -81,7 +78,7 @@ class WorldBenchmark:
         plans = self.plans(index)
         start = self.seed_base + SEED_STRIDE * index
         for seed in range(start, start + SEED_STRIDE):
-            if _chain_fits(draw_world(world_rng(seed), self.config)[0], plans, self.config):
+            if first_fit(draw_world(world_rng(seed), self.config)[0], plans, self.config) is not None:
                 return seed
         raise RuntimeError(f"no seed in [{start}, {start + SEED_STRIDE}) fits {self.case_instructions(index)}")
 
@@ -133,32 +130,15 @@ class WorldCase:
         return tuple(clip.plan.category for clip in self.clips)
 
 
-def _chain(start: Camera, plans: list[Plan], anchor: AnchorBox) -> Iterator[tuple[Camera, RootStart | None]]:
-    """Each clip's first camera and root start: the user's camera and the anchor for the first clip, then the
-    previous clip's last camera, root position and heading (the track :func:`plan_track` gives)."""
-    root_start: RootStart | None = None
-    for plan in plans:
-        yield start, root_start
-        root, heading, cameras = plan_track(start, plan, anchor, root_start)
-        start, root_start = cameras[-1], (root[-1], float(heading[-1]))
-
-
-def _chain_fits(scene: Scene, plans: list[Plan], config: WorldConfig) -> bool:
-    """Whether every clip of the chain fits ``scene`` (tuples' fit check, each clip from where the last ended)."""
-    anchor = default_anchor(*config.size)
-    chain = _chain(scene.suggested_camera(*config.size), plans, anchor)
-    return all(_fits(scene, start, anchor, plan, root_start) for plan, (start, root_start) in zip(plans, chain))
-
-
 def render_case(benchmark: WorldBenchmark, spec: WorldCaseSpec) -> WorldCase:
     """Render the exact tuples of one case. A one-clip case equals ``make_world_tuple(seed, instruction)``; clip
     k's motion is drawn from the seed's motion seed + k."""
     config, plans = benchmark.config, benchmark.plans(spec.index)
     scene, identity, motion_seed = draw_world(world_rng(spec.seed), config)
     anchor = default_anchor(*config.size)
+    first = first_fit(scene, plans, config)  # case_seed chose the seed for having one
     clips = []
-    for k, (plan, (start, root_start)) in enumerate(zip(plans, _chain(scene.suggested_camera(*config.size), plans,
-                                                                       anchor))):
+    for k, (plan, (start, root_start)) in enumerate(zip(plans, chain_starts(first, plans, anchor))):
         motion = make_motion(plan.motion, config.frames, motion_seed + k, config.fps)
         clips.append(render_world(spec.seed, scene, identity, plan, motion, start, anchor, config, root_start))
     return WorldCase(spec, benchmark, clips)

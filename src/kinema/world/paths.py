@@ -187,6 +187,11 @@ def _moved(camera: Camera, centre: np.ndarray, yaw: float, shift: np.ndarray) ->
     return replace(camera, rotation=camera.rotation @ q.T, translation=translation)
 
 
+def turned(camera: Camera, centre: np.ndarray, yaw_deg: float) -> Camera:
+    """``camera`` turned by ``yaw_deg`` (counterclockwise seen from above) about the vertical through ``centre``."""
+    return _moved(camera, np.asarray(centre, dtype=np.float64), math.radians(yaw_deg), np.zeros(3))
+
+
 def camera_path(config: CameraPath, start: Camera, root_trajectory: np.ndarray) -> list[Camera]:
     """One camera per frame of ``config`` from the user's ``start`` camera and the character's root.
 

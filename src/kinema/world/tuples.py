@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from kinema.puppet.version import GENERATOR_VERSION
 from kinema.world.camera import Camera
 from kinema.world.gaussians import Gaussians
 from kinema.world.instructions import ACTIONS, CATEGORIES, Plan, parse_instruction
-from kinema.world.paths import AnchorBox
+from kinema.world.paths import AnchorBox, turned
 from kinema.world.puppets import (HUMAN_HEIGHT_M, VIEWS, PuppetFrame, box_mask, character_views, occluder_depth,
                                   paint_frame, pose_world)
 from kinema.world.render import render
@@ -58,6 +58,8 @@ CLEARANCE = 0.25  # metres kept between a camera or the character's body and any
 BODY_HEIGHTS = (0.5, 1.0, 1.5)  # metres: the heights at which the character's column is checked against props
 LOOK_AHEAD = (0.0, 0.4, 0.8)  # metres along each camera's view axis kept clear (render_plan refuses blocked views)
 DEFAULT_CATEGORIES = ("locomotion", "gesture", "camera")
+START_TURNS = (0.0, 180.0, 90.0, 270.0)  # degrees: the suggested start camera, then turned about the plot's middle
+START_AHEAD = (0.0, 3.0)  # metres: the suggested camera where it stands, then moved ahead into the walkable area
 TRAINING_SEEDS = 10_000_000  # dataset tuples take seeds below this; benchmarks hold out the seeds above it
 
 
@@ -148,19 +150,20 @@ def _box(mask: np.ndarray) -> list[int] | None:
 def make_world_tuple(seed: int, instruction: str | None = None, config: WorldConfig = WorldConfig()) -> WorldTuple:
     """The tuple of ``seed``: its scene, identity and, when ``instruction`` is None, an instruction drawn from
     the parser's phrases of ``config.categories`` whose clip fits the scene (no camera or body in a solid)."""
-    # 1. The seed's scene, character and start camera
+    # 1. The seed's scene and character
     rng = world_rng(seed)
     scene, identity, motion_seed = draw_world(rng, config)
-    start = scene.suggested_camera(*config.size)
     anchor = default_anchor(*config.size)
-    # 2. The instruction and its plan
+    # 2. The instruction, its plan and the first start camera its clip fits from
     if instruction is not None:
         plan = parse_instruction(instruction, config.duration_s, config.fps)
-        if not _fits(scene, start, anchor, plan):
+        start = first_fit(scene, [plan], config)
+        if start is None:
             raise KinemaInputError(f"instruction '{instruction}'", f"moves the camera or the character into a solid "
-                                   f"of scene {scene.seed}", "Use another seed or a shorter clip (--frames).")
+                                   f"of scene {scene.seed} from every start camera",
+                                   "Use another seed or a shorter clip (--frames).")
     else:
-        plan = _draw_plan(rng, scene, start, anchor, config)
+        plan, start = _draw_plan(rng, scene, config)
     # 3. Render
     return render_world(seed, scene, identity, plan, make_motion(plan.motion, config.frames, motion_seed, config.fps),
                         start, anchor, config)
@@ -178,8 +181,43 @@ def draw_world(rng: np.random.Generator, config: WorldConfig) -> tuple[Scene, Id
     return make_scene(scene_seed, config.scene), sample_identity(identity_seed, "humanoid"), motion_seed
 
 
-def _draw_plan(rng: np.random.Generator, scene: Scene, start: Camera, anchor: AnchorBox, config: WorldConfig) -> Plan:
-    """The first drawn instruction of ``config.categories`` whose plan fits the scene (KinemaInputError if none)."""
+def start_cameras(scene: Scene, size: tuple[int, int]) -> list[Camera]:
+    """The start cameras a clip may begin from, in order: the scene's suggested one (props kept out of its view),
+    the same turned about the vertical through the walkable area's middle, then both moved ahead into the
+    walkable area — a clip walking toward the camera needs room behind it, which a camera near a wall lacks."""
+    w = scene.walkable
+    centre = np.array([(w.x0 + w.x1) / 2, (w.y0 + w.y1) / 2, 0.0])
+    first = scene.suggested_camera(*size)
+    ahead = first.forward * np.array([1.0, 1.0, 0.0])
+    ahead /= np.linalg.norm(ahead)  # (3,) the camera's level forward direction
+    moved = [replace(first, translation=first.translation - first.rotation @ (d * ahead)) for d in START_AHEAD]
+    return [turned(camera, centre, yaw) for camera in moved for yaw in START_TURNS]
+
+
+def first_fit(scene: Scene, plans: list[Plan], config: WorldConfig) -> Camera | None:
+    """The first of :func:`start_cameras` from which every clip of ``plans``, each continuing from where the last
+    ended, fits ``scene`` (None: none does)."""
+    anchor = default_anchor(*config.size)
+    for start in start_cameras(scene, config.size):
+        if all(_fits(scene, camera, anchor, plan, root_start)
+               for plan, (camera, root_start) in zip(plans, chain_starts(start, plans, anchor))):
+            return start
+    return None
+
+
+def chain_starts(start: Camera, plans: list[Plan], anchor: AnchorBox) -> Iterator[tuple[Camera, RootStart | None]]:
+    """Each clip's start camera and root start (None: the root placed under ``anchor``), clip k + 1 starting
+    where clip k ended (AniX §3.1.3's auto-regressive setting)."""
+    root_start = None
+    for plan in plans:
+        yield start, root_start
+        root, heading, cameras = plan_track(start, plan, anchor, root_start)
+        start, root_start = cameras[-1], (root[-1], float(heading[-1]))
+
+
+def _draw_plan(rng: np.random.Generator, scene: Scene, config: WorldConfig) -> tuple[Plan, Camera]:
+    """The first drawn instruction of ``config.categories`` whose clip fits the scene from one of the start
+    cameras, and that camera (KinemaInputError if none)."""
     names = [name for name, action in ACTIONS.items() if action.category in config.categories]
     for _ in range(MAX_DRAWS):
         text = str(rng.choice(ACTIONS[str(rng.choice(names))].phrases))  # an action, then one of its phrases
@@ -187,8 +225,9 @@ def _draw_plan(rng: np.random.Generator, scene: Scene, start: Camera, anchor: An
             plan = parse_instruction(text, config.duration_s, config.fps)
         except KinemaInputError:  # a phrase that reads as two actions on its own
             continue
-        if _fits(scene, start, anchor, plan):
-            return plan
+        start = first_fit(scene, [plan], config)
+        if start is not None:
+            return plan, start
     raise KinemaInputError(f"scene {scene.seed}", f"fits none of {MAX_DRAWS} drawn instructions",
                            "Use another seed, fewer --frames or a larger scene.")
 
