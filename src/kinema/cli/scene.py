@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from kinema.cli.options import size_callback
 from kinema.errors import KinemaInputError
+
+if TYPE_CHECKING:  # the verb imports torch only when it runs
+    from kinema.world.camera import Camera
+    from kinema.world.gaussians import Gaussians
 
 SIDECAR = ".json"  # `scene make` writes the layout (walkable area, props, camera) beside the .ply
 PATH_INSTRUCTIONS = {"static": "stand still", "follow": "follow me", "orbit": "orbit"}  # --path as an instruction
@@ -112,8 +117,8 @@ def render(scene_file: Path, out: Path, instruction: str | None, path_kind: str 
     click.echo(f"wrote {out} ({len(video.frames)} frames, {plan.action}: {type(plan.camera).__name__})")
 
 
-def _start_camera(scene_file: Path, gaussians, size: tuple[int, int], fov: float,
-                  eye: tuple[float, ...] | None, target: tuple[float, ...] | None):
+def _start_camera(scene_file: Path, gaussians: Gaussians, size: tuple[int, int], fov: float,
+                  eye: tuple[float, ...] | None, target: tuple[float, ...] | None) -> Camera:
     """--eye/--target where given, else the layout's camera (`scene make`'s .json), else one looking at the
     scene's centre from its −y side, above the ground."""
     import json
