@@ -126,6 +126,7 @@ def _start_camera(scene_file: Path, gaussians: Gaussians, size: tuple[int, int],
     import numpy as np
 
     from kinema.world.camera import Camera
+    from kinema.world.video import scene_bounds
 
     layout = scene_file.with_suffix(SIDECAR)
     default_eye = default_target = None
@@ -137,8 +138,7 @@ def _start_camera(scene_file: Path, gaussians: Gaussians, size: tuple[int, int],
             raise KinemaInputError(f"layout file {layout}", f"is not a `kinema scene make` layout ({err})",
                                    "Delete it, or pass --eye and --target.") from None
     if default_eye is None:
-        means = gaussians.means.double()
-        lo, hi = means.quantile(0.01, dim=0).numpy(), means.quantile(0.99, dim=0).numpy()
+        lo, hi = scene_bounds(gaussians)
         default_target = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, lo[2]])
         default_eye = default_target + np.array([0.0, -0.45 * (hi[1] - lo[1]), 0.15 * (hi[2] - lo[2]) + 1.6])
     try:

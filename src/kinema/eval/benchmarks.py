@@ -19,6 +19,7 @@ results carry both, and comparisons refuse different versions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,17 @@ SUFFIX = {"": SMALL, "-large": LARGE, "-xs": XS}
 CASES = {"": 44, "-large": 22, "-xs": 22}
 
 
+def first_seed(base: int, index: int, accept: Callable[[int], bool], wanted: str) -> int:
+    """The first seed of case ``index``'s stride [base + SEED_STRIDE·index, base + SEED_STRIDE·(index + 1)) that
+    ``accept`` takes; case i so depends on i alone (fewer cases are a prefix). RuntimeError naming ``wanted``
+    when none does."""
+    start = base + SEED_STRIDE * index
+    for seed in range(start, start + SEED_STRIDE):
+        if accept(seed):
+            return seed
+    raise RuntimeError(f"no seed in [{start}, {start + SEED_STRIDE}) {wanted}")
+
+
 @dataclass(frozen=True)
 class Benchmark:
     """A named set of puppet triplets: ``mode``, rendering ``config``, default case count, motions."""
@@ -51,11 +63,9 @@ class Benchmark:
     def case_seed(self, index: int) -> int:
         """Seed of case ``index``: the first in its stride whose driving subject does the wanted motion."""
         wanted = self.motions[index % len(self.motions)]
-        start = SEED_BASE[self.mode] + SEED_STRIDE * index
-        for seed in range(start, start + SEED_STRIDE):
-            if make_scene(seed, self.config).actors[0].motion.name == wanted:  # = make_triplet's driving scene
-                return seed
-        raise RuntimeError(f"no seed in [{start}, {start + SEED_STRIDE}) drives motion '{wanted}'")
+        return first_seed(SEED_BASE[self.mode], index,  # make_scene is make_triplet's driving scene
+                          lambda seed: make_scene(seed, self.config).actors[0].motion.name == wanted,
+                          f"drives motion '{wanted}'")
 
     def case_specs(self, count: int | None = None) -> list[CaseSpec]:
         """The first ``count`` cases (default: the benchmark's own count)."""

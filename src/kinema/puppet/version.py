@@ -9,13 +9,13 @@ RELEASE = "1.0"
 _RENDERING = ("skeletons.py", "kinematics.py", "identity.py", "motions.py", "render.py", "background.py", "scene.py", "pairs.py")
 
 
-def _source_hash() -> str:
-    here = Path(__file__).parent
+def source_hash(directory: Path, names: tuple[str, ...]) -> str:
+    """10 hex digits of the SHA-1 of the ``names`` modules in ``directory`` (a missing one counts as empty)."""
     digest = hashlib.sha1()
-    for name in _RENDERING:
-        path = here / name
+    for name in names:
+        path = directory / name
         digest.update(path.read_bytes() if path.exists() else b"")
     return digest.hexdigest()[:10]
 
 
-GENERATOR_VERSION = f"puppet-{RELEASE}+{_source_hash()}"
+GENERATOR_VERSION = f"puppet-{RELEASE}+{source_hash(Path(__file__).parent, _RENDERING)}"

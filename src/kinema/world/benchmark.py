@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from kinema.errors import KinemaInputError
+from kinema.eval.benchmarks import MAX_CASES, SEED_STRIDE, first_seed
 from kinema.io import write_json_atomic
 from kinema.puppet.motions import make_motion
 from kinema.world.instructions import CATEGORIES, Plan, parse_instruction
@@ -46,8 +47,6 @@ INSTRUCTIONS = (  # locomotion, gesture, object action, camera; six rounds
     "sidestep left", "dance", "put down the bag", "tracking shot",
 )
 SEED_BASE = {1: 13_000_000, "long": 14_000_000}  # one-clip cases, long-horizon cases
-SEED_STRIDE = 1000
-MAX_CASES = 1000  # cases before a benchmark's seeds run into the next base
 SMALL = WorldConfig(size=(64, 64), frames=32, fps=16.0, categories=CATEGORIES)
 XS = WorldConfig(size=(32, 32), frames=9, fps=16.0, categories=CATEGORIES)
 
@@ -76,11 +75,9 @@ class WorldBenchmark:
     def case_seed(self, index: int) -> int:
         """Seed of case ``index``: the first in its stride whose scene fits all its clips in a row."""
         plans = self.plans(index)
-        start = self.seed_base + SEED_STRIDE * index
-        for seed in range(start, start + SEED_STRIDE):
-            if first_fit(draw_world(world_rng(seed), self.config)[0], plans, self.config) is not None:
-                return seed
-        raise RuntimeError(f"no seed in [{start}, {start + SEED_STRIDE}) fits {self.case_instructions(index)}")
+        return first_seed(self.seed_base, index,
+                          lambda seed: first_fit(draw_world(world_rng(seed), self.config)[0], plans, self.config)
+                          is not None, f"fits {self.case_instructions(index)}")
 
     def plans(self, index: int) -> list[Plan]:
         """The plans of case ``index``'s instructions, for clips of the benchmark's duration."""

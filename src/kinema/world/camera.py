@@ -74,9 +74,3 @@ class Camera:
         safe = np.where(np.abs(z) < 1e-12, 1e-12, z)
         uv = np.stack([self.fx * cam[:, 0] / safe + self.cx, self.fy * cam[:, 1] / safe + self.cy], axis=1)
         return uv, z
-
-    def resized(self, width: int, height: int) -> Camera:
-        """The same view at another image size (intrinsics scaled)."""
-        sx, sy = width / self.width, height / self.height
-        return Camera(width, height, self.fx * sx, self.fy * sy, self.cx * sx, self.cy * sy, self.rotation,
-                      self.translation, self.near)

@@ -19,7 +19,6 @@ Layout written by :func:`write_world_tuple`::
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -38,7 +37,7 @@ from kinema.puppet.identity import Identity, sample_identity
 from kinema.puppet.motions import MotionClip, make_motion
 from kinema.puppet.render import CharacterPainter
 from kinema.puppet.skeletons import get_family
-from kinema.puppet.version import GENERATOR_VERSION
+from kinema.puppet.version import GENERATOR_VERSION, source_hash
 from kinema.world.camera import Camera
 from kinema.world.gaussians import Gaussians
 from kinema.world.instructions import ACTIONS, CATEGORIES, Plan, parse_instruction
@@ -51,8 +50,7 @@ from kinema.world.video import RootStart, SceneVideo, default_anchor, plan_track
 
 _SOURCES = ("camera.py", "gaussians.py", "render.py", "scenes.py", "paths.py", "instructions.py", "video.py",
             "puppets.py", "tuples.py")
-WORLD_VERSION = "world-1.0+" + hashlib.sha1(b"".join(
-    (Path(__file__).parent / name).read_bytes() for name in _SOURCES)).hexdigest()[:10] + "/" + GENERATOR_VERSION
+WORLD_VERSION = f"world-1.0+{source_hash(Path(__file__).parent, _SOURCES)}/{GENERATOR_VERSION}"
 MAX_DRAWS = 32  # instructions drawn per seed before giving up on finding one whose clip fits the scene
 CLEARANCE = 0.25  # metres kept between a camera or the character's body and any solid
 BODY_HEIGHTS = (0.5, 1.0, 1.5)  # metres: the heights at which the character's column is checked against props

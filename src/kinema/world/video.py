@@ -50,11 +50,16 @@ def default_anchor(width: int, height: int) -> AnchorBox:
     return AnchorBox(0.42 * width, 0.45 * height, 0.58 * width, 0.85 * height)
 
 
-def scene_extent(gaussians: Gaussians) -> float:
-    """The diagonal of the box holding the central 98 % of the Gaussians (robust to stray floaters)."""
+def scene_bounds(gaussians: Gaussians) -> tuple[np.ndarray, np.ndarray]:
+    """(3,) low and high corners of the box holding the central 98 % of the Gaussians (robust to stray floaters)."""
     means = gaussians.means.double()
-    lo, hi = torch.quantile(means, 0.01, dim=0), torch.quantile(means, 0.99, dim=0)
-    return float(torch.linalg.norm(hi - lo))
+    return torch.quantile(means, 0.01, dim=0).numpy(), torch.quantile(means, 0.99, dim=0).numpy()
+
+
+def scene_extent(gaussians: Gaussians) -> float:
+    """The diagonal of :func:`scene_bounds`."""
+    lo, hi = scene_bounds(gaussians)
+    return float(np.linalg.norm(hi - lo))
 
 
 def plan_track(start: Camera, plan: Plan, anchor: AnchorBox, root_start: RootStart | None = None
