@@ -9,7 +9,9 @@ import torch
 from kinema.cli.main import main
 from kinema.training.config import config_from_dict, get_config
 from kinema.training.flow import NUM_TRAIN_TIMESTEPS, flow_loss, loss_pair, noisy_latents
-from kinema.training.data import batch_indices, stack
+from kinema.backbone.components import build_components
+from kinema.backbone.config import get_preset
+from kinema.training.data import batch_indices, encode_sample, encode_samples, make_sample, stack
 from kinema.training.trainer import Trainer, learning_rate
 
 from tests.training.runs import (assert_killed_run_resumes_bit_identically, assert_torchrun_matches_one_process, losses,
@@ -55,6 +57,34 @@ def test_data_order_is_a_seeded_permutation_per_epoch():
     assert batch_indices(config, 0) == batch_indices(config, 0)
 
 
+def test_samples_drawn_by_worker_processes_are_the_samples_drawn_by_one(tmp_path):
+    # the cache of a run with --workers 2 holds exactly the latents of one drawing its samples itself
+    one = Trainer(get_config("tiny", steps=0, data={"samples": 5}), tmp_path / "one", progress=False)
+    two = Trainer(get_config("tiny", steps=0, data={"samples": 5}), tmp_path / "two", progress=False, workers=2)
+    assert [sorted(s) for s in one.data] == [sorted(s) for s in two.data]
+    assert all(torch.equal(a[k], b[k]) for a, b in zip(one.data, two.data) for k in a)
+    assert len({s["x0"].sum().item() for s in one.data}) == 5  # five different samples, not one repeated
+
+
+def test_samples_encoded_together_are_the_samples_encoded_one_by_one():
+    config = get_config("tiny", data={"samples": 3}, layout="aligned")
+    components = build_components(get_preset("tiny"), seed=0)
+    samples = [make_sample(i, config.data) for i in range(3)]
+    together = encode_samples(components, samples, "aligned")
+    for sample, batched in zip(samples, together):
+        alone = encode_sample(components, sample, "aligned")
+        assert sorted(alone) == sorted(batched)
+        assert all(torch.allclose(alone[k], batched[k], atol=1e-5) for k in alone)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_run_keeps_its_samples_on_the_gpu_and_repeats_exactly(tmp_path):
+    config = get_config("tiny", steps=6, data={"samples": 4}, batch_size=2)
+    first = Trainer(config, tmp_path / "a", progress=False)
+    assert all(v.is_cuda for s in first.data for v in s.values())
+    losses_a = first.train().losses
+    assert losses_a == Trainer(config, tmp_path / "b", progress=False).train().losses
+    assert losses_a[-1] < losses_a[0]
 
 def test_killed_run_resumes_bit_identically(tmp_path):
     steps = ["--set", "steps=40"]

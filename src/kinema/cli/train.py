@@ -50,8 +50,10 @@ def _group_and_field(item: str, group: str) -> KinemaInputError:
               help="Shared cache of encoded samples (default: RUN/latents.safetensors).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch (default: torch's).")
+@click.option("--workers", type=click.IntRange(min=1, max=256), default=1, show_default=True,
+              help="Processes that draw the training samples (the same data for any number).")
 def train(preset: str, out: str, resume: bool, overrides: tuple[str, ...], latents: str | None, no_progress: bool,
-          threads: int | None) -> None:
+          threads: int | None, workers: int) -> None:
     """Train; checkpoints, metrics.jsonl and exported weights go to --out."""
     import torch
 
@@ -65,6 +67,6 @@ def train(preset: str, out: str, resume: bool, overrides: tuple[str, ...], laten
     check_output_dir(out, "--out")
     if latents is not None and not os.path.exists(latents):  # an existing (maybe read-only, shared) cache is only read
         check_output(latents, "--latents")
-    result = Trainer(config, out, resume=resume, progress=not no_progress, latents=latents).train()
+    result = Trainer(config, out, resume=resume, progress=not no_progress, latents=latents, workers=workers).train()
     if os.environ.get("RANK", "0") == "0" and result.losses:
         click.echo(f"step {result.step}: loss {result.losses[-1]:.4f}; weights in {result.run.export}")

@@ -290,6 +290,11 @@ PRESETS: dict[str, TrainConfig] = {
     # driving frame 0 is the reference's own skeleton.
     "puppet-32": _puppet("puppet-32", steps=1500, data=replace(EMBEDDED_DATA, size=(32, 32), frames=13)),
     "puppet": _puppet("puppet", steps=4200, data=EMBEDDED_DATA, decay_steps=1800),
+    # The same recipe on the wider `puppet-wide` backbone, from scratch on one GPU (TRAINING.md): 8x the data,
+    # batch 32; run with --workers to draw the samples in parallel.
+    "puppet-gpu": replace(_puppet("puppet-gpu", steps=6000, data=replace(EMBEDDED_DATA, samples=8192), decay_steps=2400),
+                          model="puppet-wide", batch_size=32, checkpoint_every=1000,
+                          optim=OptimConfig(lr=5e-4, weight_decay=0.01, warmup_steps=200, decay_steps=2400)),
     # Recipe R2 (issue 8): seconds on CPU, for tests.
     "tiny-r2": TrainConfig(name="tiny-r2", recipe="scail-2", data=DataConfig(samples=8), r2=R2TrainConfig(slots=2)),
     # R2 on the `puppet` backbone, warm-started from the embedded pose model (widened channels start at zero);

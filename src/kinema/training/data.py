@@ -6,8 +6,14 @@ its latents are encoded once by the codec and the frozen text encoder and kept f
 
 from __future__ import annotations
 
+import multiprocessing
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
+from itertools import islice
+from typing import TypeVar
 
+import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -100,30 +106,65 @@ def make_sample(index: int, config: DataConfig) -> Sample:
     return (pose_sample if config.recipe == "pose" else oracle_sample)(seed, config)
 
 
-@torch.no_grad()
-def encode_sample(components: WanComponents, sample: Sample, layout: r1.Layout) -> dict[str, torch.Tensor]:
-    """Latents of one sample through the same builder as inference (``r1.build_inputs``).
+ENCODE_BATCH = 16  # samples encoded together (one codec and text-encoder call each, not one per sample)
 
-    Returns ``condition`` (20, f, h, w'), ``x0`` (16, f, h, w'), ``text`` (L, D) and the scalar
+
+@torch.no_grad()
+def encode_samples(components: WanComponents, samples: list[Sample], layout: r1.Layout) -> list[dict[str, torch.Tensor]]:
+    """Latents of samples of one shape, through the same builder as inference (``r1.build_inputs``), in one batch.
+
+    Returns per sample ``condition`` (20, f, h, w'), ``x0`` (16, f, h, w'), ``text`` (L, D) and the scalar
     ``character_width`` (latent columns of the character video).
     """
     device = components.transformer.device
-    ref = to_tensor(sample.reference[None])[:, :, 0].to(device)
-    drv, tgt = to_tensor(sample.driving).to(device), to_tensor(sample.target).to(device)
+    ref = torch.cat([to_tensor(s.reference[None]) for s in samples])[:, :, 0].to(device)  # (B, 3, H, W)
+    drv = torch.cat([to_tensor(s.driving) for s in samples]).to(device)  # (B, 3, F, H, W)
+    tgt = torch.cat([to_tensor(s.target) for s in samples]).to(device)
     inputs = r1.build_inputs(components, ref, drv, layout)
-    x0 = r1.target_latents(components, inputs, tgt, drv)
-    out = {"condition": inputs.condition[0], "x0": x0[0], "text": encode_prompt(components, [sample.text])[0],
-           "character_width": torch.tensor(inputs.character_width)}
+    batch = {"condition": inputs.condition, "x0": r1.target_latents(components, inputs, tgt, drv),
+             "text": encode_prompt(components, [s.text for s in samples])}
     if inputs.context is not None:
-        out["context"] = inputs.context[0]
-    return {k: v.float().cpu() for k, v in out.items()}
+        batch["context"] = inputs.context
+    return [{**{k: v[i].float().cpu().clone() for k, v in batch.items()},  # each its own storage
+             "character_width": torch.tensor(inputs.character_width)} for i in range(len(samples))]
+
+
+def encode_sample(components: WanComponents, sample: Sample, layout: r1.Layout) -> dict[str, torch.Tensor]:
+    """Latents of one sample (:func:`encode_samples` of one)."""
+    return encode_samples(components, [sample], layout)[0]
+
+
+T = TypeVar("T")
+
+
+def rendered(make: Callable[[int], T], indices: range, workers: int = 1) -> Iterator[T]:
+    """``make(i)`` for each of ``indices``, in order; drawn by ``workers`` processes when more than one. They are
+    spawned (not forked: the parent may hold a GPU), and each sample is a function of its index alone, so the
+    data set does not depend on ``workers``. ``make`` must pickle (a module-level function or a partial of one).
+    """
+    if workers <= 1:
+        yield from map(make, indices)
+        return
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=_one_thread) as pool:
+        yield from pool.imap(make, indices, chunksize=4)
+
+
+def _one_thread() -> None:
+    """A drawing process computes on one thread (as DataLoader workers do): N processes of N threads each
+    would oversubscribe the cores."""
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
 
 
 def encode_dataset(components: WanComponents, config: DataConfig, layout: r1.Layout, indices: range,
-                   progress: bool = True) -> list[dict[str, torch.Tensor]]:
-    """Encode the samples ``indices`` (a rank encodes only its own share when sharded by the caller)."""
-    return [encode_sample(components, make_sample(i, config), layout)
-            for i in tqdm(indices, desc="encoding samples", disable=not progress)]
+                   progress: bool = True, workers: int = 1) -> Iterator[dict[str, torch.Tensor]]:
+    """The encoded samples ``indices``, in order (a rank encodes only its own share when sharded by the
+    caller), their pixels drawn by ``workers`` processes and encoded :data:`ENCODE_BATCH` at a time."""
+    samples = rendered(partial(make_sample, config=config), indices, workers)
+    with tqdm(total=len(indices), desc="encoding samples", disable=not progress) as bar:
+        while chunk := list(islice(samples, ENCODE_BATCH)):
+            yield from encode_samples(components, chunk, layout)
+            bar.update(len(chunk))
 
 
 def lead_in_frames(config: DataConfig) -> int:

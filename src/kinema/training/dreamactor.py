@@ -3,6 +3,8 @@ temporal token stream of :mod:`kinema.recipes.dreamactor_m2`, loss on the charac
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from torch import nn
 
@@ -25,8 +27,9 @@ class DreamActorRecipe:
     def cache_key(self) -> dict:
         return {"data": self.config.to_dict()["data"], "model": self.config.model, "layout": self.config.layout}
 
-    def encode(self, components: WanComponents, indices: range, progress: bool) -> list[dict[str, torch.Tensor]]:
-        return encode_dataset(components, self.config.data, self.config.layout, indices, progress)
+    def encode(self, components: WanComponents, indices: range, progress: bool,
+               workers: int = 1) -> Iterator[dict[str, torch.Tensor]]:
+        return encode_dataset(components, self.config.data, self.config.layout, indices, progress, workers)
 
     def batch(self, step: int) -> list[int]:
         return batch_indices(self.config, step)

@@ -7,6 +7,7 @@ encoding through the recipe's inference input builder, the token stream, the los
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Protocol
 
 import torch
@@ -27,8 +28,10 @@ class TrainingRecipe(Protocol):
     def cache_key(self) -> dict:
         """What the encoded samples depend on (besides the codec)."""
 
-    def encode(self, components: WanComponents, indices: range, progress: bool) -> list[dict[str, torch.Tensor]]:
-        """Encoded samples ``indices``: tensors on CPU, ``x0`` (C, F, H, W) among them."""
+    def encode(self, components: WanComponents, indices: range, progress: bool,
+               workers: int = 1) -> Iterator[dict[str, torch.Tensor]]:
+        """The encoded samples ``indices``, one by one: tensors on CPU, ``x0`` (C, F, H, W) among them; their pixels drawn by
+        ``workers`` processes (the same samples for any number)."""
 
     def batch(self, step: int) -> list[int]:
         """Sample indices of the global batch of ``step`` (a pure function of the config and step)."""

@@ -20,7 +20,10 @@ reference frames are given, not predicted).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -37,7 +40,7 @@ from kinema.puppet.dataset import sample_seed
 from kinema.recipes import scail2 as r2
 from kinema.segment import triplet_slots
 from kinema.training.config import TrainConfig
-from kinema.training.data import epoch_order, stack
+from kinema.training.data import epoch_order, rendered, stack
 from kinema.training.flow import flow_loss
 
 
@@ -124,9 +127,11 @@ class ScailRecipe:
         c = self.config.to_dict()
         return {"recipe": "scail-2", "data": c["data"], "model": self.config.model, "r2": c["r2"]}
 
-    def encode(self, components: WanComponents, indices: range, progress: bool) -> list[dict[str, torch.Tensor]]:
-        return [encode_sample(components, make_sample(i, self.config), self.recipe)
-                for i in tqdm(indices, desc="encoding R2 samples", disable=not progress)]
+    def encode(self, components: WanComponents, indices: range, progress: bool,
+               workers: int = 1) -> Iterator[dict[str, torch.Tensor]]:
+        samples = rendered(partial(make_sample, config=self.config), indices, workers)
+        for sample in tqdm(samples, total=len(indices), desc="encoding R2 samples", disable=not progress):
+            yield encode_sample(components, sample, self.recipe)
 
     def batch(self, step: int) -> list[int]:
         mode, earlier = step_mode(self.config, self.modes, step)

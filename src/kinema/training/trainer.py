@@ -127,6 +127,27 @@ class EMA:
             self.shadow[k].lerp_(p.detach().float(), 1 - d)
 
 
+def on_device(data: list[dict[str, torch.Tensor]], device: torch.device,
+              share: float = 0.5) -> list[dict[str, torch.Tensor]]:
+    """The encoded samples moved to an accelerator ``device`` when they fill at most ``share`` of its free memory
+    (each step then gathers its batch there, not on the CPU); as they are on the CPU or when they would not fit."""
+    if device.type != "cuda":
+        return data
+    size = sum(v.numel() * v.element_size() for s in data for v in s.values())
+    if size > share * torch.cuda.mem_get_info(device)[0]:
+        return data
+    return [{k: v.to(device) for k, v in s.items()} for s in data]
+
+
+def batch_noise(shape: tuple[int, ...], generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """Standard normal noise of the global batch, a function of ``generator``'s state: drawn by it on a CPU; on an
+    accelerator by a generator there seeded from it (millions of draws on the CPU would outlast the step)."""
+    if device.type == "cpu":
+        return torch.randn(shape, generator=generator)
+    seed = int(torch.randint(2**62, (1,), generator=generator))
+    return torch.randn(shape, generator=torch.Generator(device).manual_seed(seed), device=device)
+
+
 def cache_metadata(path: Path) -> dict[str, str] | None:
     """The metadata of an existing latents cache, None when there is none; KinemaInputError when unreadable."""
     if not path.exists():
@@ -164,8 +185,8 @@ class Trainer:
     """One training run in ``out``; ``train()`` runs to ``config.steps`` (resuming if asked)."""
 
     def __init__(self, config: TrainConfig, out: str | os.PathLike, resume: bool = False, progress: bool = True,
-                 latents: str | os.PathLike | None = None) -> None:
-        self.config, self.progress, self.world = config, progress, dist_.init_world()
+                 latents: str | os.PathLike | None = None, workers: int = 1) -> None:
+        self.config, self.progress, self.workers, self.world = config, progress, workers, dist_.init_world()
         self.run = RunDir(out, notes=self.world.main)
         self.latents_path = Path(latents) if latents else self.run.path / "latents.safetensors"
         check_backbone(config)  # a missing model or an unreadable cache fails before the run directory is touched
@@ -178,7 +199,7 @@ class Trainer:
         self.components, _ = load_backbone(config)
         self.components.to(self.world.device)
         names = prepare_transformer(self.components, config, self.recipe)
-        self.data = self._latents(self.latents_path)
+        self.data = on_device(self._latents(self.latents_path), self.world.device)
         self.empty_text = encode_prompt(self.components, [""])[0].float().cpu()
         self.model = dist_.wrap(SegmentModel(self.components.transformer, self.recipe), self.world, config.fsdp)
         self.params = {n: p for n, p in self.components.transformer.named_parameters() if n in names}
@@ -203,8 +224,9 @@ class Trainer:
             flat = load_file(path)
             return [{k.split("/", 1)[1]: v for k, v in flat.items() if k.startswith(f"{i}/")}
                     for i in range(self.config.data.samples)]
-        data = self.recipe.encode(self.components, range(self.config.data.samples), self.progress and self.world.main)
-        data = [{k: v.to(CACHE_DTYPE) if v.is_floating_point() else v for k, v in s.items()} for s in data]
+        encoded = self.recipe.encode(self.components, range(self.config.data.samples), self.progress and self.world.main,
+                                     self.workers)
+        data = [{k: v.to(CACHE_DTYPE) if v.is_floating_point() else v for k, v in s.items()} for s in encoded]
         if self.world.main:
             with atomic_path(path) as tmp:
                 save_file({f"{i}/{k}": v for i, s in enumerate(data) for k, v in s.items()}, tmp, metadata={"key": key})
@@ -244,7 +266,7 @@ class Trainer:
         indices = self.recipe.batch(self.step)
         shapes = self.data[indices[0]]["x0"].shape
         sigmas = sample_sigmas(c.batch_size, c.flow, generator)  # global draws, then this rank's share
-        noise = torch.randn((c.batch_size, *shapes), generator=generator)
+        noise = batch_noise((c.batch_size, *shapes), generator, world.device)
         drop = torch.rand(c.batch_size, generator=generator) < c.text_dropout
         local = world.shard(list(range(c.batch_size)))
         micro = len(local) // c.grad_accum
