@@ -1,5 +1,7 @@
 """Widening the patch embedding and LoRA adapters round-tripping through diffusers."""
 
+from pathlib import Path
+
 import pytest
 import torch
 from diffusers import WanImageToVideoPipeline, WanPipeline, WanTransformer3DModel
@@ -98,3 +100,112 @@ def test_real_shapes_on_meta_device(name, params):
     count = sum(p.numel() for p in components.transformer.parameters())
     assert abs(count - params) / params < 0.005
     assert components.transformer.patch_embedding.weight.is_meta
+
+
+ORIGINAL = {"attn1": "self_attn", "attn2": "cross_attn", "to_q": "q", "to_k": "k", "to_v": "v", "to_out.0": "o",
+            "ffn.net.0.proj": "ffn.0", "ffn.net.2": "ffn.2"}
+
+
+def _trained_adapter(path, seed, rank=4, scale=1.0):
+    """A random kinema adapter (attention and ffn) on the tiny model, saved in diffusers format; its B scaled."""
+    model = build_components(get_preset("tiny"), seed=1).transformer
+    add_lora(model, lora_config("attn_ffn", rank=rank))
+    g = torch.Generator().manual_seed(seed)
+    for name, param in model.named_parameters():
+        if "lora_" in name:
+            param.data.copy_(torch.randn(param.shape, generator=g) * (0.2 * scale if "lora_B" in name else 0.2))
+    return save_lora(model, path)
+
+
+def _as_original(state, alpha_scale):
+    """diffusers keys -> the original Wan / ComfyUI layout (lora_down / lora_up, alpha = rank x alpha_scale, B
+    divided by alpha_scale so that the update stays the same)."""
+    out = {}
+    for key, value in state.items():
+        module, kind = key.removeprefix("transformer.").rsplit(".lora_", 1)
+        for ours, theirs in ORIGINAL.items():
+            module = module.replace(ours, theirs)
+        if kind.startswith("A"):
+            out[f"diffusion_model.{module}.lora_down.weight"] = value
+            out[f"diffusion_model.{module}.alpha"] = torch.tensor(value.shape[0] * alpha_scale)
+        else:
+            out[f"diffusion_model.{module}.lora_up.weight"] = value / alpha_scale
+    return out
+
+
+def _musubi(original):
+    """The original layout -> musubi-tuner / kohya keys (``lora_unet_blocks_0_self_attn_q.lora_down.weight``)."""
+    out = {}
+    for key, value in original.items():
+        module, _, suffix = key.removeprefix("diffusion_model.").partition(".lora_")
+        if suffix:
+            out[f"lora_unet_{module.replace('.', '_')}.lora_{suffix}"] = value
+        else:
+            module = key.removeprefix("diffusion_model.").removesuffix(".alpha")
+            out[f"lora_unet_{module.replace('.', '_')}.alpha"] = value
+    return out
+
+
+@torch.no_grad()
+def _forward_with(tmp_path, adapters):
+    from kinema.backbone.lora import load_loras
+
+    components = build_components(get_preset("tiny"), seed=1)
+    x, t, text, image = inputs(components)
+    load_loras(components.transformer, adapters)
+    return forward_segments(components.transformer, [Segment(x, t)], text, image)[0]
+
+
+def test_original_wan_and_musubi_lora_layouts_load_as_their_diffusers_twin(tmp_path):
+    from safetensors.torch import load_file
+
+    path = _trained_adapter(tmp_path / "diffusers.safetensors", seed=1)
+    original = _as_original(load_file(path), alpha_scale=0.5)
+    save_file(original, tmp_path / "original.safetensors")
+    save_file(_musubi(original), tmp_path / "musubi.safetensors")
+    base, ours = _forward_with(tmp_path, ()), _forward_with(tmp_path, [path])
+    assert (ours - base).abs().max() > 1e-2  # the adapter changes the output
+    for name in ("original", "musubi"):
+        theirs = _forward_with(tmp_path, [tmp_path / f"{name}.safetensors"])
+        assert (theirs - ours).abs().max() <= 1e-5, name
+
+
+def test_weighted_adapters_together_equal_one_adapter_of_their_summed_update(tmp_path):
+    # LoRA updates add: A at 1 and B at 0.5 together equal one adapter holding A and B with B's up-projection halved
+    a = _trained_adapter(tmp_path / "a.safetensors", seed=1)
+    b = _trained_adapter(tmp_path / "b.safetensors", seed=2)
+    half_b = _trained_adapter(tmp_path / "half_b.safetensors", seed=2, scale=0.5)
+    together = _forward_with(tmp_path, [f"{a}:1", f"{b}:0.5"])
+    assert (together - _forward_with(tmp_path, [a])).abs().max() > 1e-3
+    assert (together - _forward_with(tmp_path, [a, half_b])).abs().max() <= 1e-5
+    assert (_forward_with(tmp_path, [f"{b}:0"]) - _forward_with(tmp_path, ())).abs().max() <= 1e-6
+
+
+def test_adapter_weights_parse_and_absurd_ones_are_named():
+    from kinema.backbone.lora import AdapterSpec, parse_adapter
+
+    assert parse_adapter("a/b.safetensors") == AdapterSpec(Path("a/b.safetensors"), 1.0)
+    assert parse_adapter("a/b.safetensors:0.7") == AdapterSpec(Path("a/b.safetensors"), 0.7)
+    assert parse_adapter("a:b/c.safetensors") == AdapterSpec(Path("a:b/c.safetensors"), 1.0)  # a colon in a folder
+    assert str(parse_adapter("x.safetensors:-1.5")) == "x.safetensors:-1.5"
+    for bad in ("x.safetensors:nan", "x.safetensors:1e9", "x.safetensors:inf"):
+        with pytest.raises(KinemaInputError, match="Give a weight in"):
+            parse_adapter(bad)
+
+
+def test_animate_takes_several_weighted_adapters_and_records_them(tmp_path):
+    import json
+
+    from kinema.cli.main import main
+    from tests.core.conftest import random_media
+
+    media = random_media(tmp_path / "media", frames=5, side=32)
+    a = _trained_adapter(tmp_path / "a.safetensors", seed=1)
+    b = _trained_adapter(tmp_path / "b.safetensors", seed=2)
+    out = tmp_path / "out.mp4"
+    argv = ["animate", "--model", "tiny", "--reference", str(media / "reference.png"), "--driving",
+            str(media / "driving.mp4"), "--steps", "1", "--frames", "5", "--adapter", f"{a}:0.8", "--adapter", str(b)]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert json.loads(out.with_suffix(".json").read_text())["adapters"] == [f"{a}:0.8", str(b)]
+    assert main([*argv[:-2], "--adapter", str(tmp_path / "missing.safetensors"), "--out", str(tmp_path / "x.mp4")]) == 2
+    assert not (tmp_path / "x.mp4").exists()

@@ -166,7 +166,7 @@ def test_lora_run_ships_its_card_and_widened_embedding_to_kinema_replace(tmp_pat
     assert card["patch_embedding"] == "patch_embedding.safetensors" and card["r2"]["slots"] == 2
     trained = load_file(export / "patch_embedding.safetensors")["weight"]
     assert trained.shape[1] == 39 and trained[:, 36:].abs().sum() > 0  # 37 + 2 slots; the new channels learned
-    animator = ScailAnimator.load("tiny", adapter=export / "lora.safetensors")
+    animator = ScailAnimator.load("tiny", adapters=[export / "lora.safetensors"])
     assert animator.recipe.slots == 2  # from the adapter's card, not the base model's default of 4
     assert torch.equal(animator.components.transformer.patch_embedding.weight, trained)
 

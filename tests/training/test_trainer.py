@@ -166,7 +166,7 @@ def test_lora_run_exports_an_adapter_that_animate_loads_with_its_card(tmp_path):
     export = trainer.train().run.export
     assert all(torch.equal(p, frozen[n]) for n, p in trainer.components.transformer.named_parameters() if n in frozen)
     assert sorted(p.name for p in export.iterdir()) == ["kinema.json", "lora.safetensors"]  # 36 channels: not widened
-    base, tuned = Animator.load("tiny"), Animator.load("tiny", adapter=export / "lora.safetensors")
+    base, tuned = Animator.load("tiny"), Animator.load("tiny", adapters=[export / "lora.safetensors"])
     assert tuned.pose_driven and not base.pose_driven  # the card beside the adapter says how to drive it
     lora_b = [p for n, p in tuned.components.transformer.named_parameters() if "lora_B" in n]
     assert lora_b and any(p.abs().sum() > 0 for p in lora_b)

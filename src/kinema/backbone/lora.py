@@ -1,5 +1,11 @@
 """LoRA adapters via peft, saved in the format diffusers' ``WanPipeline.load_lora_weights`` reads.
 
+Loading takes the formats people share for Wan, through diffusers' converters: diffusers / peft keys
+(``transformer.blocks.0.attn1.to_q.lora_A.weight``), the original Wan and ComfyUI layout
+(``diffusion_model.blocks.0.self_attn.q.lora_down.weight`` with ``alpha``, e.g. the lightx2v few-step
+LoRAs) and musubi / kohya keys (``lora_unet_blocks_0_self_attn_q.lora_down.weight``). Several adapters
+load together, each with its weight (``PATH:WEIGHT``).
+
 Presets: ``ffn`` (DreamActor-M2: feed-forward layers only, text branch excluded) and
 ``attn_ffn`` (AniX: self/cross attention projections and feed-forward layers).
 
@@ -10,7 +16,11 @@ so the adapter file stays one diffusers can read.
 
 from __future__ import annotations
 
+import math
 import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from diffusers import WanPipeline, WanTransformer3DModel
@@ -27,6 +37,47 @@ ATTN = tuple(f"{a}.{p}" for a in ("attn1", "attn2") for p in ("to_q", "to_k", "t
 LORA_TARGETS: dict[str, tuple[str, ...]] = {"ffn": FFN, "attn_ffn": ATTN + FFN}
 ADAPTER = "kinema"
 PATCH_EMBEDDING = "patch_embedding.safetensors"  # the trained, widened patch embedding beside an adapter
+
+
+@dataclass(frozen=True)
+class AdapterSpec:
+    """One LoRA file to load and the weight its update is scaled by."""
+
+    path: Path
+    weight: float = 1.0
+
+    def __str__(self) -> str:
+        return str(self.path) if self.weight == 1.0 else f"{self.path}:{self.weight:g}"
+
+
+MAX_ADAPTER_WEIGHT = 100.0
+
+
+def parse_adapter(text: str | os.PathLike) -> AdapterSpec:
+    """``PATH`` or ``PATH:WEIGHT`` (weight 1 when none is given); KinemaInputError for a weight that is not a
+    finite number in [-100, 100]."""
+    text = str(text)
+    path, sep, weight = text.rpartition(":")
+    if not sep or "/" in weight or weight.endswith(".safetensors"):
+        return AdapterSpec(Path(text))
+    try:
+        value = float(weight)
+    except ValueError:
+        return AdapterSpec(Path(text))  # a colon in the file name
+    if not math.isfinite(value) or abs(value) > MAX_ADAPTER_WEIGHT:
+        raise KinemaInputError(f"--adapter '{text}'", f"has weight {weight}",
+                               f"Give a weight in [-{MAX_ADAPTER_WEIGHT:g}, {MAX_ADAPTER_WEIGHT:g}], e.g. {path}:0.8.")
+    return AdapterSpec(Path(path), value)
+
+
+Adapters = Sequence[AdapterSpec | str | os.PathLike] | AdapterSpec | str | os.PathLike | None  # see as_adapters
+
+
+def as_adapters(items: Adapters) -> tuple[AdapterSpec, ...]:
+    """Adapters given as specs, ``PATH[:WEIGHT]`` strings or paths (None or empty: none)."""
+    if items is None or isinstance(items, (str, os.PathLike, AdapterSpec)):
+        items = () if items is None else (items,)
+    return tuple(i if isinstance(i, AdapterSpec) else parse_adapter(i) for i in items)
 
 
 def lora_config(preset: str = "ffn", rank: int = 256, alpha: float | None = None) -> LoraConfig:
@@ -57,25 +108,38 @@ def save_lora(model: WanTransformer3DModel, path: str | os.PathLike) -> Path:
     return path
 
 
-def load_lora(model: WanTransformer3DModel, path: str | os.PathLike) -> WanTransformer3DModel:
-    """Load a diffusers-format Wan LoRA file (kinema's or any Wan LoRA diffusers can read) into ``model``."""
+def load_lora(model: WanTransformer3DModel, path: str | os.PathLike, name: str = ADAPTER) -> WanTransformer3DModel:
+    """Load a Wan LoRA file in any format diffusers reads (module docstring) into ``model`` as adapter ``name``."""
     path = Path(path)
     require_file(path, "adapter", "Pass a .safetensors LoRA file.")
     if path.suffix != ".safetensors":
         raise KinemaInputError(f"adapter '{path}'", "is not a .safetensors file", "kinema loads adapters only from safetensors.")
     try:
         state_dict, metadata = WanPipeline.lora_state_dict(str(path), return_lora_metadata=True)
-    except (OSError, ValueError, SafetensorError) as err:
+    except (OSError, ValueError, KeyError, SafetensorError) as err:
         raise KinemaInputError(f"adapter '{path}'", f"is not a readable safetensors file ({type(err).__name__})",
                                "Pass a LoRA .safetensors file, e.g. the one kinema train exports.") from None
     try:
-        model.load_lora_adapter(state_dict, prefix="transformer", adapter_name=ADAPTER, metadata=metadata)
+        model.load_lora_adapter(state_dict, prefix="transformer", adapter_name=name, metadata=metadata)
     except (RuntimeError, ValueError) as err:  # e.g. a size mismatch: trained on another base model
         raise KinemaInputError(f"adapter '{path}'", f"does not fit this model ({str(err).splitlines()[0][:200]})",
                                "Use the --model it was trained on (kinema train writes it into kinema.json beside it).") from None
-    if ADAPTER not in getattr(model, "peft_config", {}):  # diffusers only warns when no key matches
+    if name not in getattr(model, "peft_config", {}):  # diffusers only warns when no key matches
         raise KinemaInputError(f"adapter '{path}'", "has no LoRA weights for this Wan transformer",
                                "Pass a Wan LoRA (diffusers or original format) trained for this model.")
+    return model
+
+
+def load_loras(model: WanTransformer3DModel, adapters: Adapters) -> WanTransformer3DModel:
+    """Load several adapters (:func:`as_adapters`), each scaled by its weight, all active together."""
+    adapters = as_adapters(adapters)
+    names = [ADAPTER if len(adapters) == 1 else f"{ADAPTER}-{i}" for i in range(len(adapters))]
+    with warnings.catch_warnings():  # peft warns on every adapter after the first: several are what was asked for
+        warnings.filterwarnings("ignore", message="Already found a `peft_config`")
+        for name, spec in zip(names, adapters):
+            load_lora(model, spec.path, name)
+    if adapters:
+        model.set_adapters(names, [spec.weight for spec in adapters])
     return model
 
 

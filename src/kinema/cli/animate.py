@@ -39,13 +39,13 @@ def animate(reference, driving, out, model, adapter, steps, seed, size, frames, 
             segmenter, bind, driving_resolution) -> None:
     from kinema.pipelines.inputs import check_video_out
 
-    check_video_out(out, generation_inputs((reference,), driving, caption, adapter, driving_pose, reference_pose, masks,
+    check_video_out(out, generation_inputs((reference,), driving, caption, *(a.path for a in adapter), driving_pose, reference_pose, masks,
                                            *reference_masks))
     from kinema.cli.jobs import Request, report, run
 
     request = Request("animate", (reference,), driving, model, steps=steps, seed=seed, guidance=guidance,
                       flow_shift=flow_shift, scheduler=scheduler, size=size, frames=frames, prompt=prompt, caption=caption,
-                      fit=fit, adapter=adapter, layout=layout, driving_mode=driving_mode, driving_pose=driving_pose,
+                      fit=fit, adapters=adapter, layout=layout, driving_mode=driving_mode, driving_pose=driving_pose,
                       reference_pose=reference_pose, pose_backend=pose_backend, masks=masks,
                       reference_masks=reference_masks, segmenter=segmenter, bind=bind,
                       driving_resolution=driving_resolution)

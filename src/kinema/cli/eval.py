@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from kinema.cli.options import SEED
+from kinema.cli.options import SEED, adapters_callback
 
 
 @click.group(invoke_without_command=True, help="Evaluate a method on a puppet benchmark against exact targets "
@@ -14,7 +14,8 @@ from kinema.cli.options import SEED
               "(default: the method the model's card fits: r1-pose for the embedded model).")
 @click.option("--model", default="embedded", show_default=True,
               help="embedded (the shipped puppet model), a Wan diffusers directory, or a preset name (random weights).")
-@click.option("--adapter", type=click.Path(), default=None, help="LoRA .safetensors (diffusers Wan format).")
+@click.option("--adapter", multiple=True, callback=adapters_callback, metavar="PATH[:WEIGHT]",
+              help="LoRA .safetensors at a weight (default 1); repeat to combine several.")
 @click.option("--cases", type=int, default=None, help="Evaluate the first N cases (default: the benchmark's count).")
 @click.option("--steps", type=int, default=None, help="Denoising steps (default: the model's, else 30).")
 @click.option("--guidance", type=float, default=None, help="Text classifier-free guidance scale (default: the model's, else 5).")
@@ -33,7 +34,7 @@ def eval(ctx, benchmark, method, model, adapter, cases, steps, guidance, seed, o
     check_output_dir(out, "--out")
     if steps is not None and not 1 <= steps <= 1000:
         raise KinemaInputError(f"--steps {steps}", "is outside 1..1000", "Pass e.g. --steps 30.")
-    options = MethodOptions(model=model, adapter=adapter, steps=steps, guidance=guidance, seed=seed)
+    options = MethodOptions(model=model, adapters=tuple(map(str, adapter)), steps=steps, guidance=guidance, seed=seed)
     results = run_eval(EvalConfig(benchmark, method, cases, options), out)
     for name in results["methods"]:
         agg = results["aggregates"][name]

@@ -14,6 +14,7 @@ from typing import Literal
 
 import click
 
+from kinema.backbone.lora import AdapterSpec
 from kinema.errors import KinemaInputError
 from kinema.pipelines.animate import AnimationResult
 
@@ -38,7 +39,7 @@ class Request:
     prompt: str = ""
     caption: str = "none"
     fit: str = "error"
-    adapter: str | None = None
+    adapters: tuple[AdapterSpec, ...] = ()  # LoRAs, each at its weight
     layout: str | None = None
     driving_mode: str = "pose"
     driving_pose: str | None = None
@@ -69,7 +70,7 @@ def run(request: Request, out: str | os.PathLike) -> AnimationResult:
     from kinema.pipelines.animate import AnimateConfig, adapter_card, animate, sampler_for
     from kinema.pipelines.replace import ScailConfig, animate_scail
 
-    card = adapter_card(request.model, request.adapter)
+    card = adapter_card(request.model, request.adapters)
     try:
         sampler = sampler_for(card, request.steps, request.guidance, request.flow_shift, request.scheduler)
     except ValueError as err:
@@ -79,12 +80,12 @@ def run(request: Request, out: str | os.PathLike) -> AnimationResult:
         config = AnimateConfig(size=request.size, frames=request.frames, prompt=prompt, seed=request.seed,
                                layout=request.layout, fit=request.fit, sampler=sampler)
         return animate(request.references[0], request.driving, out, config, model=request.model,
-                       adapter=request.adapter, driving_pose=request.driving_pose, pose_backend=request.pose_backend,
+                       adapters=request.adapters, driving_pose=request.driving_pose, pose_backend=request.pose_backend,
                        reference_pose=request.reference_pose)
     config = ScailConfig(mode=request.recipe_mode, size=request.size, frames=request.frames, prompt=prompt,
                          seed=request.seed, fit=request.fit, bind=request.bind, sampler=sampler)
     return animate_scail(request.references, request.driving, out, config, model=request.model,
-                         adapter=request.adapter, masks=request.masks, reference_masks=request.reference_masks,
+                         adapters=request.adapters, masks=request.masks, reference_masks=request.reference_masks,
                          segmenter=request.segmenter, driving_resolution=request.driving_resolution)
 
 

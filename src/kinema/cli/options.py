@@ -31,10 +31,19 @@ def size_callback(ctx: click.Context, param: click.Parameter, value: str | None)
     return None if value is None else parse_size(value)
 
 
+def adapters_callback(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple:
+    """click callback: each ``--adapter PATH[:WEIGHT]`` as a :class:`~kinema.backbone.lora.AdapterSpec`."""
+    from kinema.backbone.lora import parse_adapter
+
+    return tuple(parse_adapter(v) for v in value)
+
+
 def generation_options(command: Callable) -> Callable:
     """The options every generating verb shares: adapter, steps, seed, size, frames, prompt, caption, scheduler."""
     options = [
-        click.option("--adapter", type=click.Path(), default=None, help="LoRA .safetensors (diffusers Wan format)."),
+        click.option("--adapter", multiple=True, callback=adapters_callback, metavar="PATH[:WEIGHT]",
+                     help="LoRA .safetensors (diffusers, original Wan / ComfyUI or musubi keys) at a weight "
+                          "(default 1); repeat to combine several."),
         click.option("--steps", type=int, default=None, help="Denoising steps (default: the model's, else 30)."),
         click.option("--seed", type=SEED, default=0, show_default=True),
         click.option("--size", default=None, callback=size_callback,

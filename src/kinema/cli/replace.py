@@ -65,11 +65,11 @@ def replace(reference, driving, out, model, adapter, steps, seed, size, frames, 
             flow_shift, fit, masks, reference_masks, segmenter, bind, driving_resolution) -> None:
     from kinema.pipelines.inputs import check_video_out
 
-    check_video_out(out, generation_inputs(reference, driving, caption, adapter, masks, *reference_masks))
+    check_video_out(out, generation_inputs(reference, driving, caption, *(a.path for a in adapter), masks, *reference_masks))
     from kinema.cli.jobs import Request, report, run
 
     request = Request("replace", reference, driving, model, steps=steps, seed=seed, guidance=guidance,
                       flow_shift=flow_shift, scheduler=scheduler, size=size, frames=frames, prompt=prompt, caption=caption,
-                      fit=fit, adapter=adapter, masks=masks, reference_masks=reference_masks, segmenter=segmenter,
+                      fit=fit, adapters=adapter, masks=masks, reference_masks=reference_masks, segmenter=segmenter,
                       bind=bind, driving_resolution=driving_resolution)
     report(run(request, out), out)

@@ -28,11 +28,11 @@ ALL_MODES = ("animate", "replace", "multi")
 @dataclass(frozen=True)
 class MethodOptions:
     """What a model method needs: ``model`` (``embedded``, a preset name or a diffusers directory), LoRA
-    ``adapter``, sampling ``steps`` and ``guidance`` (None: the model card's, else 30 and 5), noise ``seed``
+    ``adapters`` (``PATH[:WEIGHT]`` each), sampling ``steps`` and ``guidance`` (None: the model card's, else 30 and 5), noise ``seed``
     and text ``prompt``."""
 
     model: str = "embedded"
-    adapter: str | None = None
+    adapters: tuple[str, ...] = ()
     steps: int | None = None
     guidance: float | None = None
     seed: int = 0
@@ -77,7 +77,7 @@ def _r1(driving: Literal["rgb", "pose"]) -> Callable[[MethodOptions], Method]:
         from kinema.pipelines.animate import AnimateConfig, Animator, sampler_for
         from kinema.pose.render import render_pose
 
-        animator = Animator.load(options.model, options.adapter)
+        animator = Animator.load(options.model, options.adapters)
 
         def method(case: Case) -> np.ndarray:
             tri = case.triplet
@@ -100,7 +100,7 @@ def _r2(options: MethodOptions) -> Method:
     from kinema.pipelines.replace import ScailAnimator, ScailConfig
     from kinema.segment import PuppetSegmenter
 
-    animator = ScailAnimator.load(options.model, options.adapter)
+    animator = ScailAnimator.load(options.model, options.adapters)
 
     def method(case: Case) -> np.ndarray:
         tri = case.triplet

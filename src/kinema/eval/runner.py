@@ -54,7 +54,8 @@ def run_eval(config: EvalConfig, out: str | os.PathLike, progress: bool = True) 
     specs = bench.case_specs(config.cases)
     out = Path(out)
     check_output_dir(out, "eval output directory")
-    manifest = {"benchmark": bench.to_dict(), "method": config.method, "options": asdict(config.options)}
+    options = json.loads(json.dumps(asdict(config.options)))  # as run.json holds them (lists, not tuples)
+    manifest = {"benchmark": bench.to_dict(), "method": config.method, "options": options}
     unwritten = not _check_manifest(out, manifest)  # run.json is written once a method has been built
     estimator, kp_reason = pose_estimator(bench.config.families[0])
     scoring = {"pose": POSE_BACKEND if estimator is not None else None, "scoring": SCORING_VERSION}
@@ -92,11 +93,11 @@ def run_eval(config: EvalConfig, out: str | os.PathLike, progress: bool = True) 
 def resolve(config: EvalConfig, mode: str) -> EvalConfig:
     """``config`` with the method, steps and guidance of its model's card where it gives none; a KinemaInputError
     when its method does not fit the ``mode`` benchmark or the model (RGB driving into a pose-driven model)."""
-    from kinema.pipelines.animate import adapter_card, sampler_for
+    from kinema.pipelines.animate import adapter_card, model_with_adapters, sampler_for
 
     options = config.options
-    card = adapter_card(options.model, options.adapter)
-    model = f"--model '{options.model}'" + (f" with --adapter '{options.adapter}'" if options.adapter else "")
+    card = adapter_card(options.model, options.adapters)
+    model = model_with_adapters(options.model, options.adapters)
     method = choose_method(config.method, mode, card, model)
     try:
         sampler = sampler_for(card, options.steps, options.guidance)

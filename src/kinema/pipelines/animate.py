@@ -16,7 +16,7 @@ import torch
 from kinema.backbone.components import WanComponents, build_components, load_components
 from kinema.backbone.config import PRESETS, get_preset
 from kinema.backbone.encoders import encode_prompt
-from kinema.backbone.lora import load_lora, load_patch_embedding
+from kinema.backbone.lora import Adapters, as_adapters, load_loras, load_patch_embedding
 from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
 from kinema.io import load_image, read_video, write_json_atomic, write_video
@@ -112,9 +112,12 @@ def model_card(model: str) -> dict:
     return _read_card(Path(resolve_model(model)))
 
 
-def adapter_card(model: str, adapter: str | os.PathLike | None) -> dict:
-    """The model's card, overridden by the one kinema's trainer writes beside a LoRA adapter."""
-    return {**model_card(model), **(_read_card(Path(adapter).parent) if adapter is not None else {})}
+def adapter_card(model: str, adapters: Adapters = ()) -> dict:
+    """The model's card, overridden by the ones kinema's trainer writes beside LoRA adapters (in their order)."""
+    card = model_card(model)
+    for spec in as_adapters(adapters):
+        card.update(_read_card(spec.path.parent))
+    return card
 
 
 RECIPE_USE = {  # what a trained recipe's weights are, and the verb that drives them
@@ -124,20 +127,32 @@ RECIPE_USE = {  # what a trained recipe's weights are, and the verb that drives 
 }
 
 
-def check_recipe(card: dict, expected: str, model: str, adapter: str | os.PathLike | None) -> None:
+def check_recipe(card: dict, expected: str, model: str, adapters: Adapters = ()) -> None:
     """KinemaInputError when ``card`` names a trained recipe other than ``expected``."""
     found = card.get("recipe", expected)
     if found != expected:
         what, fix = RECIPE_USE[found]
-        raise KinemaInputError(f"--model '{model}'" + (f" with --adapter '{adapter}'" if adapter else ""),
-                               f"is {what}", fix)
+        raise KinemaInputError(model_with_adapters(model, adapters), f"is {what}", fix)
 
 
-def load_adapter(components: WanComponents, adapter: str | os.PathLike, card: dict) -> None:
-    """Load a LoRA into the transformer, and the widened patch embedding its card names (trained with it)."""
-    load_lora(components.transformer, adapter)
-    if "patch_embedding" in card:
-        load_patch_embedding(components.transformer, Path(adapter).parent / card["patch_embedding"])
+def model_with_adapters(model: str, adapters: Adapters = ()) -> str:
+    """How an error names a model and its adapters: ``--model 'M' with --adapter 'A' --adapter 'B:0.5'``."""
+    return f"--model '{model}'" + "".join(f" --adapter '{a}'" if i else f" with --adapter '{a}'"
+                                          for i, a in enumerate(as_adapters(adapters)))
+
+
+def load_adapters(components: WanComponents, adapters: Adapters) -> None:
+    """Load LoRAs into the transformer, each at its weight, and the widened patch embedding that one trained by
+    kinema names in its card (trained with it; two such adapters would each replace the embedding)."""
+    adapters = as_adapters(adapters)
+    load_loras(components.transformer, adapters)
+    widened = [(a, _read_card(a.path.parent)) for a in adapters]
+    widened = [(a, card) for a, card in widened if "patch_embedding" in card]
+    if len(widened) > 1:
+        raise KinemaInputError(f"--adapter '{widened[1][0]}'", f"brings its own patch embedding, as '{widened[0][0]}' does",
+                               "Combine at most one adapter that kinema trained with widened inputs (R2) with others.")
+    for spec, card in widened:
+        load_patch_embedding(components.transformer, spec.path.parent / card["patch_embedding"])
 
 
 @dataclass(frozen=True)
@@ -192,16 +207,15 @@ class Animator:
         return self.card.get("driving") == "pose"
 
     @classmethod
-    def load(cls, model: str = EMBEDDED, adapter: str | os.PathLike | None = None, device: str = "cpu",
+    def load(cls, model: str = EMBEDDED, adapters: Adapters = (), device: str = "cpu",
              dtype: torch.dtype = torch.float32) -> Animator:
         """Load the embedded model, a preset by name (random weights) or a local diffusers-format Wan
-        directory (with its ``kinema.json`` if kinema trained it), plus a LoRA."""
-        card = adapter_card(model, adapter)
-        check_recipe(card, "dreamactor-m2", model, adapter)
+        directory (with its ``kinema.json`` if kinema trained it), plus LoRAs."""
+        card = adapter_card(model, adapters)
+        check_recipe(card, "dreamactor-m2", model, adapters)
         components, random_weights = load_model(model, dtype)
         animator = cls(components.to(device, dtype), random_weights, card)
-        if adapter is not None:
-            load_adapter(animator.components, adapter, card)
+        load_adapters(animator.components, adapters)
         return animator
 
     def driving_video(self, driving: np.ndarray, pose: Keypoints | None) -> tuple[np.ndarray, int]:
@@ -327,19 +341,20 @@ def reference_keypoints(animator: Animator, image: np.ndarray, pose_file: str | 
 
 def animate(reference: str | os.PathLike, driving: str | os.PathLike, out: str | os.PathLike,
             config: AnimateConfig = AnimateConfig(), model: str = EMBEDDED,
-            adapter: str | os.PathLike | None = None, progress: bool = True,
+            adapters: Adapters = (), progress: bool = True,
             driving_pose: str | os.PathLike | None = None, pose_backend: str = "puppet",
             reference_pose: str | os.PathLike | None = None) -> AnimationResult:
     """Read the inputs, animate, and write ``out`` (H.264 mp4) plus ``out`` with suffix .json, atomically."""
-    out = check_video_out(out, (reference, driving, driving_pose, reference_pose, adapter))
+    adapters = as_adapters(adapters)
+    out = check_video_out(out, (reference, driving, driving_pose, reference_pose, *(a.path for a in adapters)))
     image = load_image(reference, "reference image")
     # Only the output's frames are read (lead-in frames are generated); keypoints from a file match the whole video.
     video = read_video(driving, config.frames if driving_pose is None else None, name="driving video")
-    animator = Animator.load(model, adapter)
+    animator = Animator.load(model, adapters)
     pose = driving_keypoints(animator, video.frames, driving_pose, pose_backend)
     ref_pose = reference_keypoints(animator, image, reference_pose, pose_backend)
     result = animator(image, video.frames, config, progress, pose, ref_pose)
-    result.settings.update(reference=str(reference), driving=str(driving), adapter=adapter and str(adapter),
+    result.settings.update(reference=str(reference), driving=str(driving), adapters=[str(a) for a in adapters],
                            driving_pose=driving_pose and str(driving_pose),
                            reference_pose=reference_pose and str(reference_pose), fps=video.fps, notes=result.notes,
                            pose_backend=pose_backend if animator.pose_driven and driving_pose is None else None)

@@ -17,12 +17,13 @@ import torch
 
 from kinema.backbone.components import WanComponents
 from kinema.backbone.encoders import encode_prompt
+from kinema.backbone.lora import Adapters, as_adapters
 from kinema.backbone.segments import forward_segments
 from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
 from kinema.io import load_image, read_video, write_json_atomic, write_video
 from kinema.pipelines.animate import (
-    AnimationResult, adapter_card, card_prediction, card_sigma_data, check_recipe, load_adapter, load_model, sampler_for,
+    AnimationResult, adapter_card, card_prediction, card_sigma_data, check_recipe, load_adapters, load_model, sampler_for,
 )
 from kinema.pipelines.inputs import (
     Fit, check_video_out, fit_frames, resolve_frames, resolve_size, size_reason, to_frames, to_tensor, trim_frames,
@@ -93,20 +94,19 @@ class ScailAnimator:
         self.sigma_data = card_sigma_data(self.card)
 
     @classmethod
-    def load(cls, model: str = "tiny", adapter: str | os.PathLike | None = None, device: str = "cpu",
+    def load(cls, model: str = "tiny", adapters: Adapters = (), device: str = "cpu",
              dtype: torch.dtype = torch.float32, driving_resolution: str | None = None) -> ScailAnimator:
         """Load a preset (random weights) or a diffusers Wan directory. A trained R2 model's card
         (``kinema.json``) fixes the recipe settings (slots, driving resolution, RoPE shifts, ablations);
         otherwise slots follow the input channels and ``driving_resolution`` defaults to full."""
-        card = adapter_card(model, adapter)
-        check_recipe(card, "scail-2", model, adapter)
+        card = adapter_card(model, adapters)
+        check_recipe(card, "scail-2", model, adapters)
         components, random_weights = load_model(model, dtype)
         recipe = card_recipe(card, model, driving_resolution) if "r2" in card else r2.R2Config.for_channels(
             components.transformer.config.in_channels, components.codec.channels,
             driving_resolution=driving_resolution or "full")
         animator = cls(components.to(device, dtype), recipe, random_weights, card)
-        if adapter is not None:
-            load_adapter(animator.components, adapter, card)
+        load_adapters(animator.components, adapters)
         return animator
 
     def prepare(self, references: Sequence[np.ndarray], driving: np.ndarray, reference_masks: Sequence[np.ndarray],
@@ -197,21 +197,22 @@ def segment_inputs(images: Sequence[np.ndarray], video: np.ndarray, masks: str |
 
 
 def animate_scail(references: Sequence[str | os.PathLike], driving: str | os.PathLike, out: str | os.PathLike,
-                  config: ScailConfig = ScailConfig(), model: str = "tiny", adapter: str | os.PathLike | None = None,
+                  config: ScailConfig = ScailConfig(), model: str = "tiny", adapters: Adapters = (),
                   masks: str | os.PathLike | None = None, reference_masks: Sequence[str | os.PathLike] = (),
                   segmenter: str = "mediapipe", driving_resolution: str | None = None, progress: bool = True) -> AnimationResult:
     """Read the inputs, segment, animate or replace, and write ``out`` (mp4) plus ``out`` .json, atomically."""
-    out = check_video_out(out, (*references, driving, masks, *reference_masks, adapter))
-    check_recipe(adapter_card(model, adapter), "scail-2", model, adapter)  # before asking for masks or a segmenter
+    adapters = as_adapters(adapters)
+    out = check_video_out(out, (*references, driving, masks, *reference_masks, *(a.path for a in adapters)))
+    check_recipe(adapter_card(model, adapters), "scail-2", model, adapters)  # before asking for masks or a segmenter
     images = [load_image(r, f"reference image {k}") for k, r in enumerate(references)]
     # Only the output's frames are read; driving masks from a file match the whole video.
     video = read_video(driving, config.frames if masks is None else None, name="driving video")
     ref_masks, drv_masks = segment_inputs(images, video.frames, masks, reference_masks, segmenter)
-    animator = ScailAnimator.load(model, adapter, driving_resolution=driving_resolution)
+    animator = ScailAnimator.load(model, adapters, driving_resolution=driving_resolution)
     result = animator(images, video.frames, ref_masks, drv_masks, config, progress)
     result.settings.update(references=[str(r) for r in references], driving=str(driving), masks=masks and str(masks),
                            reference_masks=[str(m) for m in reference_masks], segmenter=segmenter,
-                           adapter=adapter and str(adapter), fps=video.fps, notes=result.notes)
+                           adapters=[str(a) for a in adapters], fps=video.fps, notes=result.notes)
     write_video(out, result.frames, fps=video.fps)
     write_json_atomic(out.with_suffix(".json"), result.settings)
     return result

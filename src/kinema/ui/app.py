@@ -23,7 +23,7 @@ from kinema.io import write_json_atomic
 from kinema.pipelines.animate import AnimationResult, model_card
 from kinema.ui.access import Login
 from kinema.ui.examples import PuppetExample, make_examples, score, unscorable
-from kinema.ui.forms import DEFAULT_MODELS
+from kinema.ui.forms import DEFAULT_MODELS, as_adapters
 from kinema.cli.jobs import Request
 from kinema.ui.jobs import card_defaults, output_path, run
 from kinema.ui.results import Outcome, error_markdown, gallery
@@ -97,11 +97,11 @@ def job_handler(tab: Tab, examples: dict[str, PuppetExample], out: Path, history
     return run_job
 
 
-def card_sampling(model: str, adapter: str | None) -> tuple[Any, Any, Any]:
+def card_sampling(model: str, adapters: str | None) -> tuple[Any, Any, Any]:
     """Steps, guidance and flow shift of a newly chosen model's card (unchanged when the model cannot be read:
     the job will name the problem)."""
     try:
-        defaults = card_defaults(model.strip(), (adapter or "").strip() or None)
+        defaults = card_defaults(model.strip(), as_adapters(adapters))
     except KinemaInputError:
         return gr.skip(), gr.skip(), gr.skip()
     return defaults.steps, defaults.guidance, defaults.flow_shift
@@ -117,10 +117,10 @@ def wire(tab: Tab, examples: dict[str, PuppetExample], out: Path, history: gr.St
     tab.examples.load_input_event.then(handler, **job)
     for event in tab.own_files:
         event(lambda: "", outputs=tab.form.example, queue=False, api_visibility="private")
-    model, adapter = tab.form.widget("model"), tab.form.widget("adapter")
+    model, adapters = tab.form.widget("model"), tab.form.widget("adapters")
     sampling = [tab.form.widget(n) for n in ("steps", "guidance", "flow_shift")]
-    for event in (model.change, adapter.blur):
-        event(card_sampling, [model, adapter], sampling, queue=False, api_visibility="private")
+    for event in (model.change, adapters.blur):
+        event(card_sampling, [model, adapters], sampling, queue=False, api_visibility="private")
 
 
 def build(examples_root: Path, out: Path) -> gr.Blocks:

@@ -15,6 +15,7 @@ import gradio as gr
 from gradio.data_classes import FileData
 
 from kinema.backbone.config import PRESETS
+from kinema.backbone.lora import AdapterSpec, parse_adapter
 from kinema.pipelines.animate import EMBEDDED
 from kinema.pose.estimators import ESTIMATORS
 from kinema.cli.jobs import Mode, Request
@@ -67,6 +68,11 @@ def as_bind(value: str | None) -> tuple[int, ...] | None:
     """The Bind box: '1,0' parsed as ``--bind`` is, '' -> left to right."""
     text = as_text(value)
     return parse_bind(text) if text else None
+
+
+def as_adapters(value: str | None) -> tuple[AdapterSpec, ...]:
+    """The LoRA box: one ``PATH[:WEIGHT]`` per line, parsed as each ``--adapter`` is; '' -> none."""
+    return tuple(parse_adapter(line.strip()) for line in as_text(value).splitlines() if line.strip())
 
 
 def as_optional_int(value: float | None) -> int | None:
@@ -154,8 +160,9 @@ def generation_widgets(mode: Mode) -> dict[str, tuple[gr.components.Component, C
                                    info="when an input's aspect ratio differs from the output size"), as_text)
         widgets["caption"] = (gr.Radio(["none", "openai"], value="none", label="Caption",
                                        info="write the prompt from captions (server in KINEMA_LLM_BASE_URL)"), as_text)
-        widgets["adapter"] = (gr.Textbox(label="LoRA adapter", placeholder="path on the server (.safetensors)"),
-                              as_optional_text)
+        widgets["adapters"] = (gr.Textbox(label="LoRA adapters", lines=2,
+                                          placeholder="path on the server (.safetensors), :WEIGHT after it to "
+                                                      "scale it; one per line"), as_adapters)
     return widgets
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from kinema.backbone.lora import Adapters
 from kinema.cli import jobs
 from kinema.cli.jobs import Request
 from kinema.errors import KinemaInputError
@@ -36,9 +37,9 @@ def run(request: Request, out: str | os.PathLike) -> AnimationResult:
     return jobs.run(request, out)
 
 
-def card_defaults(model: str, adapter: str | None = None) -> SamplerConfig:
+def card_defaults(model: str, adapters: Adapters = ()) -> SamplerConfig:
     """The sampling settings a job on ``model`` gets when the form leaves them alone (the CLI's defaults)."""
-    return sampler_for(adapter_card(model, adapter))
+    return sampler_for(adapter_card(model, adapters))
 
 
 def output_path(root: Path, run_id: str) -> Path:
