@@ -21,8 +21,9 @@ import numpy as np
 import torch
 
 from kinema.eval.metrics import psnr
-from kinema.pipelines.animate import EMBEDDED, Animator, model_card
+from kinema.pipelines.dreamactor_m2 import Animator
 from kinema.pipelines.inputs import to_frames
+from kinema.pipelines.models import EMBEDDED, model_card
 from kinema.recipes import dreamactor_m2 as r1
 from kinema.sampling.prediction import to_sample
 from kinema.training.config import config_from_dict

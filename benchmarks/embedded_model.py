@@ -17,8 +17,9 @@ import torch
 from kinema.io import write_json_atomic
 from kinema.eval.benchmarks import get_benchmark, render_case
 from kinema.guidance.puppet import model_prompt
-from kinema.pipelines.animate import EMBEDDED_DIR, AnimateConfig, Animator, sampler_for
 from kinema.pipelines.demo import BENCHMARK, run_demo
+from kinema.pipelines.dreamactor_m2 import AnimateConfig, Animator
+from kinema.pipelines.models import EMBEDDED_DIR, sampler_for
 
 TIMED_STEPS = (None, 20)  # the card's sampling steps, and 20 (TRAINING.md's figures before the card set 2)
 TOLERANCE = {"psnr": 0.3, "psnr_char": 0.5, "ssim": 0.01, "ssim_char": 0.02, "kp_pck_body": 0.05,

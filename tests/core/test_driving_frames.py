@@ -5,7 +5,7 @@ import numpy as np
 from PIL import Image
 
 from kinema.io import write_video
-from kinema.pipelines.animate import AnimateConfig, animate
+from kinema.pipelines.dreamactor_m2 import AnimateConfig, animate
 from kinema.sampling import SamplerConfig
 from tests.core.test_media_readers import size_changing_mp4
 

@@ -8,7 +8,7 @@ from PIL import Image
 
 from kinema.eval.benchmarks import get_benchmark, render_case
 from kinema.io import read_video, write_video
-from kinema.pipelines.animate import model_card
+from kinema.pipelines.models import model_card
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

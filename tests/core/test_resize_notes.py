@@ -11,8 +11,8 @@ from kinema.backbone.components import build_components
 from kinema.backbone.config import get_preset
 from kinema.cli.main import main
 from kinema.io import write_video
-from kinema.pipelines.animate import AnimateConfig, Animator
-from kinema.pipelines.replace import ScailAnimator, ScailConfig
+from kinema.pipelines.dreamactor_m2 import AnimateConfig, Animator
+from kinema.pipelines.scail2 import ScailAnimator, ScailConfig
 from kinema.sampling import SamplerConfig
 
 ONE_STEP = SamplerConfig(steps=1, guidance=1.0)

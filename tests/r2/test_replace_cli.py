@@ -11,7 +11,7 @@ from PIL import Image
 
 from kinema.cli.main import main
 from kinema.io import load_image, read_video, write_video
-from kinema.pipelines.replace import ScailAnimator, ScailConfig, segment_inputs
+from kinema.pipelines.scail2 import ScailAnimator, ScailConfig, segment_inputs
 from kinema.recipes import dreamactor_m2 as r1
 from kinema.recipes import scail2 as r2
 

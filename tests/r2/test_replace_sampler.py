@@ -3,7 +3,7 @@ and records the sampler it used (issue 18: defaults come from the model card eve
 
 import numpy as np
 
-from kinema.pipelines.replace import ScailAnimator, ScailConfig
+from kinema.pipelines.scail2 import ScailAnimator, ScailConfig
 from kinema.sampling import SamplerConfig
 
 CARD = {"recipe": "scail-2", "guidance": 1.0, "flow_shift": 8.0}

@@ -10,8 +10,9 @@ import pytest
 
 from kinema.cli.main import main
 from kinema.io import read_video
-from kinema.pipelines.animate import EMBEDDED_DIR, Animator
 from kinema.pipelines.demo import run_demo
+from kinema.pipelines.dreamactor_m2 import Animator
+from kinema.pipelines.models import EMBEDDED_DIR
 from kinema.pose import Keypoints
 from kinema.puppet import get_preset, make_triplet
 from kinema.puppet.dataset import write_triplet

@@ -12,8 +12,9 @@ from safetensors.torch import load_file
 from kinema.cli.main import main
 from kinema.errors import KinemaInputError
 from kinema.io import read_video, write_video
-from kinema.pipelines.animate import Animator, model_card
-from kinema.pipelines.replace import ScailAnimator
+from kinema.pipelines.dreamactor_m2 import Animator
+from kinema.pipelines.models import model_card
+from kinema.pipelines.scail2 import ScailAnimator
 from kinema.recipes import dreamactor_m2 as r1
 from kinema.recipes import scail2 as r2
 from kinema.training.config import get_config

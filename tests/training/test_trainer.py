@@ -158,7 +158,7 @@ def test_nested_overrides_reach_the_pose_augmentation():
 
 
 def test_lora_run_exports_an_adapter_that_animate_loads_with_its_card(tmp_path):
-    from kinema.pipelines.animate import Animator
+    from kinema.pipelines.dreamactor_m2 import Animator
 
     config = get_config("tiny", steps=2, data={"samples": 2}, adapter="ffn", lora_rank=4, optim={"lr": 1e-2})
     trainer = Trainer(config, tmp_path / "run", progress=False)
@@ -175,7 +175,7 @@ def test_lora_run_exports_an_adapter_that_animate_loads_with_its_card(tmp_path):
 def test_half_precision_export_loads_back_in_float32(tmp_path):
     from safetensors import safe_open
 
-    from kinema.pipelines.animate import Animator
+    from kinema.pipelines.dreamactor_m2 import Animator
 
     config = get_config("tiny", steps=1, data={"samples": 2}, export_dtype="float16")
     model = Trainer(config, tmp_path / "run", progress=False).train().run.export / "model"
@@ -249,7 +249,7 @@ def test_preconditioned_model_samples_with_the_sigma_data_of_its_card(tmp_path):
     import numpy as np
 
     from kinema.errors import KinemaInputError
-    from kinema.pipelines.animate import AnimateConfig, Animator
+    from kinema.pipelines.dreamactor_m2 import AnimateConfig, Animator
     from kinema.sampling import SamplerConfig
 
     config = get_config("tiny", steps=2, data={"samples": 2}, prediction="preconditioned", flow={"sigma_data": 0.2})

@@ -16,7 +16,7 @@ import click
 
 from kinema.backbone.lora import AdapterSpec
 from kinema.errors import KinemaInputError
-from kinema.pipelines.animate import AnimationResult
+from kinema.pipelines.dreamactor_m2 import AnimationResult
 
 Mode = Literal["animate", "replace"]
 
@@ -67,8 +67,9 @@ class Request:
 def run(request: Request, out: str | os.PathLike) -> AnimationResult:
     """Run ``request``, writing ``out`` (.mp4) and its settings .json beside it."""
     from kinema.cli.caption import prompt_for
-    from kinema.pipelines.animate import AnimateConfig, adapter_card, animate, sampler_for
-    from kinema.pipelines.replace import ScailConfig, animate_scail
+    from kinema.pipelines.dreamactor_m2 import AnimateConfig, animate
+    from kinema.pipelines.models import adapter_card, sampler_for
+    from kinema.pipelines.scail2 import ScailConfig, animate_scail
 
     card = adapter_card(request.model, request.adapters)
     try:

@@ -74,7 +74,8 @@ class MethodSpec:
 def _r1(driving: Literal["rgb", "pose"]) -> Callable[[MethodOptions], Method]:
     def build(options: MethodOptions) -> Method:
         from kinema.guidance.puppet import model_prompt
-        from kinema.pipelines.animate import AnimateConfig, Animator, sampler_for
+        from kinema.pipelines.dreamactor_m2 import AnimateConfig, Animator
+        from kinema.pipelines.models import sampler_for
         from kinema.pose.render import render_pose
 
         animator = Animator.load(options.model, options.adapters)
@@ -96,8 +97,8 @@ def _r2(options: MethodOptions) -> Method:
     """Recipe R2 (SCAIL-2): animate / multi cases in animation mode, replace cases in replacement mode;
     masks from the puppet segmenter of the reference and driving clips, bound as the triplet binds them."""
     from kinema.guidance.puppet import model_prompt
-    from kinema.pipelines.animate import sampler_for
-    from kinema.pipelines.replace import ScailAnimator, ScailConfig
+    from kinema.pipelines.models import sampler_for
+    from kinema.pipelines.scail2 import ScailAnimator, ScailConfig
     from kinema.segment import PuppetSegmenter
 
     animator = ScailAnimator.load(options.model, options.adapters)

@@ -93,7 +93,7 @@ def run_eval(config: EvalConfig, out: str | os.PathLike, progress: bool = True) 
 def resolve(config: EvalConfig, mode: str) -> EvalConfig:
     """``config`` with the method, steps and guidance of its model's card where it gives none; a KinemaInputError
     when its method does not fit the ``mode`` benchmark or the model (RGB driving into a pose-driven model)."""
-    from kinema.pipelines.animate import adapter_card, model_with_adapters, sampler_for
+    from kinema.pipelines.models import adapter_card, model_with_adapters, sampler_for
 
     options = config.options
     card = adapter_card(options.model, options.adapters)

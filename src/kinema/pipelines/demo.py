@@ -16,7 +16,8 @@ from kinema.eval.benchmarks import Case, get_benchmark, render_case
 from kinema.eval.scoring import pose_estimator, score_case
 from kinema.guidance.puppet import model_prompt
 from kinema.io import atomic_path, check_output_dir, write_json_atomic, write_video
-from kinema.pipelines.animate import EMBEDDED, AnimateConfig, Animator, sampler_for
+from kinema.pipelines.dreamactor_m2 import AnimateConfig, Animator
+from kinema.pipelines.models import EMBEDDED, sampler_for
 from kinema.pose.estimators import PoseEstimator
 
 BENCHMARK = "puppet-animate"  # held-out identities, backgrounds and seeds; the same cases `kinema eval` scores

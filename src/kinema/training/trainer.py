@@ -33,7 +33,7 @@ from kinema.backbone.widen import narrow_patch_embedding, widen_patch_embedding
 from kinema.errors import KinemaInputError
 from kinema.io import atomic_path, write_json_atomic
 from kinema.io.atomic import atomic_dir
-from kinema.pipelines.animate import MODEL_CARD, resolve_model
+from kinema.pipelines.models import MODEL_CARD, resolve_model
 from kinema.recipes import dreamactor_m2 as r1
 from kinema.training import distributed as dist_
 from kinema.training.config import OptimConfig, TrainConfig

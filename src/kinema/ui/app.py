@@ -20,7 +20,8 @@ import gradio as gr
 
 from kinema.errors import KinemaInputError
 from kinema.io import write_json_atomic
-from kinema.pipelines.animate import AnimationResult, model_card
+from kinema.pipelines.dreamactor_m2 import AnimationResult
+from kinema.pipelines.models import model_card
 from kinema.ui.access import Login
 from kinema.ui.examples import PuppetExample, make_examples, score, unscorable
 from kinema.ui.forms import DEFAULT_MODELS, as_adapters

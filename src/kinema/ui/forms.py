@@ -16,7 +16,7 @@ from gradio.data_classes import FileData
 
 from kinema.backbone.config import PRESETS
 from kinema.backbone.lora import AdapterSpec, parse_adapter
-from kinema.pipelines.animate import EMBEDDED
+from kinema.pipelines.models import EMBEDDED
 from kinema.pose.estimators import ESTIMATORS
 from kinema.cli.jobs import Mode, Request
 from kinema.cli.options import parse_size

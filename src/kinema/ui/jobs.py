@@ -15,7 +15,8 @@ from kinema.backbone.lora import Adapters
 from kinema.cli import jobs
 from kinema.cli.jobs import Request
 from kinema.errors import KinemaInputError
-from kinema.pipelines.animate import AnimationResult, adapter_card, sampler_for
+from kinema.pipelines.dreamactor_m2 import AnimationResult
+from kinema.pipelines.models import adapter_card, sampler_for
 from kinema.sampling import SamplerConfig
 
 UPLOAD_FIX = {"reference image": "Drop a PNG, JPEG or WebP picture of the character in the Reference box, "

@@ -22,11 +22,12 @@ from kinema.backbone.segments import forward_segments
 from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
 from kinema.io import load_image, read_video, write_json_atomic, write_video
-from kinema.pipelines.animate import (
-    AnimationResult, adapter_card, card_prediction, card_sigma_data, check_recipe, load_adapters, load_model, sampler_for,
-)
+from kinema.pipelines.dreamactor_m2 import AnimationResult
 from kinema.pipelines.inputs import (
     Fit, check_video_out, fit_frames, resolve_frames, resolve_size, size_reason, to_frames, to_tensor, trim_frames,
+)
+from kinema.pipelines.models import (
+    adapter_card, card_prediction, card_sigma_data, check_recipe, load_adapters, load_model, sampler_for,
 )
 from kinema.recipes import scail2 as r2
 from kinema.sampling import SamplerConfig, classifier_free_guidance, sample
