@@ -30,8 +30,8 @@ class TrainingRecipe(Protocol):
 
     def encode(self, components: WanComponents, indices: range, progress: bool,
                workers: int = 1) -> Iterator[dict[str, torch.Tensor]]:
-        """The encoded samples ``indices``, one by one: tensors on CPU, ``x0`` (C, F, H, W) among them; their pixels drawn by
-        ``workers`` processes (the same samples for any number)."""
+        """The encoded samples ``indices``, one by one: tensors on CPU, ``x0`` (C, F, H, W) among them; their
+        pixels drawn by ``workers`` processes (the same samples for any number)."""
 
     def batch(self, step: int) -> list[int]:
         """Sample indices of the global batch of ``step`` (a pure function of the config and step)."""

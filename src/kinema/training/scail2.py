@@ -21,7 +21,6 @@ reference frames are given, not predicted).
 from __future__ import annotations
 
 from collections.abc import Iterator
-
 from dataclasses import asdict, dataclass
 from functools import partial
 

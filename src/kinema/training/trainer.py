@@ -221,9 +221,11 @@ class Trainer:
         tensors are kept as :data:`CACHE_DTYPE`, in memory as in the file, so a resumed run sees the same data."""
         key = json.dumps({**self.recipe.cache_key(), "codec": self.components.codec.fingerprint()}, sort_keys=True)
         if (cache_metadata(path) or {}).get("key") == key:
-            flat = load_file(path)
-            return [{k.split("/", 1)[1]: v for k, v in flat.items() if k.startswith(f"{i}/")}
-                    for i in range(self.config.data.samples)]
+            data = [{} for _ in range(self.config.data.samples)]
+            for key, value in load_file(path).items():  # "INDEX/NAME"
+                index, name = key.split("/", 1)
+                data[int(index)][name] = value
+            return data
         encoded = self.recipe.encode(self.components, range(self.config.data.samples), self.progress and self.world.main,
                                      self.workers)
         data = [{k: v.to(CACHE_DTYPE) if v.is_floating_point() else v for k, v in s.items()} for s in encoded]
@@ -276,7 +278,8 @@ class Trainer:
         for m in range(c.grad_accum):
             rows = local[m * micro:(m + 1) * micro]
             samples = [self.data[indices[i]] for i in rows]
-            text = torch.stack([self.empty_text if drop[i] else s["text"].float() for i, s in zip(rows, samples)])
+            text = torch.stack([(self.empty_text if drop[i] else s["text"]).to(world.device, torch.float32)
+                                for i, s in zip(rows, samples)])
             x0, eps, sigma = stack(samples, "x0", world.device), noise[rows].to(world.device), sigmas[rows].to(world.device)
             anchor = self.recipe.anchor(samples, world.device)
             if anchor is not None:
