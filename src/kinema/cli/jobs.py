@@ -50,6 +50,7 @@ class Request:
     segmenter: str = "mediapipe"
     bind: tuple[int, ...] | None = None
     driving_resolution: str | None = None
+    device: str = "auto"  # kinema.pipelines.models.resolve_device
 
     @property
     def uploads(self) -> tuple[str, ...]:
@@ -82,12 +83,12 @@ def run(request: Request, out: str | os.PathLike) -> AnimationResult:
                                layout=request.layout, fit=request.fit, sampler=sampler)
         return animate(request.references[0], request.driving, out, config, model=request.model,
                        adapters=request.adapters, driving_pose=request.driving_pose, pose_backend=request.pose_backend,
-                       reference_pose=request.reference_pose)
+                       reference_pose=request.reference_pose, device=request.device)
     config = ScailConfig(mode=request.recipe_mode, size=request.size, frames=request.frames, prompt=prompt,
                          seed=request.seed, fit=request.fit, bind=request.bind, sampler=sampler)
     return animate_scail(request.references, request.driving, out, config, model=request.model,
                          adapters=request.adapters, masks=request.masks, reference_masks=request.reference_masks,
-                         segmenter=request.segmenter, driving_resolution=request.driving_resolution)
+                         segmenter=request.segmenter, driving_resolution=request.driving_resolution, device=request.device)
 
 
 def report(result: AnimationResult, out: str) -> None:

@@ -53,6 +53,8 @@ def generation_options(command: Callable) -> Callable:
         click.option("--caption", type=click.Choice(["none", "puppet", "openai"]), default="none", show_default=True,
                      help=CAPTION_HELP),
         click.option("--scheduler", type=click.Choice(["unipc", "euler"]), default="unipc", show_default=True),
+        click.option("--device", default="auto", show_default=True,
+                     help="cpu, cuda or cuda:N; auto takes the CUDA GPU when there is one (bf16 there, float32 on the CPU)."),
     ]
     for option in reversed(options):
         command = option(command)

@@ -21,7 +21,8 @@ from kinema.pipelines.inputs import (
     Fit, check_video_out, fit_frames, resolve_frames, resolve_size, size_reason, to_frames, to_tensor, trim_frames,
 )
 from kinema.pipelines.models import (
-    EMBEDDED, adapter_card, card_prediction, card_sigma_data, check_recipe, load_adapters, load_model, sampler_for,
+    EMBEDDED, adapter_card, card_prediction, card_sigma_data, check_recipe, load_adapters, load_model, resolve_device,
+    sampler_for,
 )
 from kinema.pose.driving import inference_skeleton, reference_skeleton
 from kinema.pose.keypoints import Keypoints
@@ -217,20 +218,23 @@ def animate(reference: str | os.PathLike, driving: str | os.PathLike, out: str |
             config: AnimateConfig = AnimateConfig(), model: str = EMBEDDED,
             adapters: Adapters = (), progress: bool = True,
             driving_pose: str | os.PathLike | None = None, pose_backend: str = "puppet",
-            reference_pose: str | os.PathLike | None = None) -> AnimationResult:
-    """Read the inputs, animate, and write ``out`` (H.264 mp4) plus ``out`` with suffix .json, atomically."""
+            reference_pose: str | os.PathLike | None = None, device: str = "auto") -> AnimationResult:
+    """Read the inputs, animate on ``device`` (:func:`~kinema.pipelines.models.resolve_device`), and write ``out``
+    (H.264 mp4) plus ``out`` with suffix .json, atomically."""
     adapters = as_adapters(adapters)
     out = check_video_out(out, (reference, driving, driving_pose, reference_pose, *(a.path for a in adapters)))
     image = load_image(reference, "reference image")
     # Only the output's frames are read (lead-in frames are generated); keypoints from a file match the whole video.
     video = read_video(driving, config.frames if driving_pose is None else None, name="driving video")
-    animator = Animator.load(model, adapters)
+    device, dtype = resolve_device(device)
+    animator = Animator.load(model, adapters, device, dtype)
     pose = driving_keypoints(animator, video.frames, driving_pose, pose_backend)
     ref_pose = reference_keypoints(animator, image, reference_pose, pose_backend)
     result = animator(image, video.frames, config, progress, pose, ref_pose)
     result.settings.update(reference=str(reference), driving=str(driving), adapters=[str(a) for a in adapters],
                            driving_pose=driving_pose and str(driving_pose),
                            reference_pose=reference_pose and str(reference_pose), fps=video.fps, notes=result.notes,
+                           device=device,
                            pose_backend=pose_backend if animator.pose_driven and driving_pose is None else None)
     write_video(out, result.frames, fps=video.fps)
     write_json_atomic(out.with_suffix(".json"), result.settings)

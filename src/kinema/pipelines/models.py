@@ -4,6 +4,7 @@ embedded puppet model, LoRA adapters (several, each at a weight) and the samplin
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import torch
@@ -139,3 +140,19 @@ def load_adapters(components: WanComponents, adapters: Adapters) -> None:
                                "Combine at most one adapter that kinema trained with widened inputs (R2) with others.")
     for spec, card in widened:
         load_patch_embedding(components.transformer, spec.path.parent / card["patch_embedding"])
+
+
+def resolve_device(device: str = "auto") -> tuple[str, torch.dtype]:
+    """Where a model runs and in which precision: ``auto`` is the CUDA GPU when there is one, else the CPU;
+    a GPU runs bf16 (as Wan's own pipelines do), the CPU float32."""
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
+        raise KinemaInputError(f"--device '{device}'", "is not auto, cpu, cuda or cuda:N", "E.g. --device cuda:0.")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return device, torch.float32
+    index = int(device.partition(":")[2] or 0)
+    if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+        raise KinemaInputError(f"--device '{device}'", "names a CUDA GPU this machine does not have",
+                               "Use --device cpu (or auto, which takes a GPU when there is one).")
+    return device, torch.bfloat16

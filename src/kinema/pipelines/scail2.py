@@ -27,7 +27,7 @@ from kinema.pipelines.inputs import (
     Fit, check_video_out, fit_frames, resolve_frames, resolve_size, size_reason, to_frames, to_tensor, trim_frames,
 )
 from kinema.pipelines.models import (
-    adapter_card, card_prediction, card_sigma_data, check_recipe, load_adapters, load_model, sampler_for,
+    adapter_card, card_prediction, card_sigma_data, check_recipe, load_adapters, load_model, resolve_device, sampler_for,
 )
 from kinema.recipes import scail2 as r2
 from kinema.sampling import SamplerConfig, classifier_free_guidance, sample
@@ -200,8 +200,10 @@ def segment_inputs(images: Sequence[np.ndarray], video: np.ndarray, masks: str |
 def animate_scail(references: Sequence[str | os.PathLike], driving: str | os.PathLike, out: str | os.PathLike,
                   config: ScailConfig = ScailConfig(), model: str = "tiny", adapters: Adapters = (),
                   masks: str | os.PathLike | None = None, reference_masks: Sequence[str | os.PathLike] = (),
-                  segmenter: str = "mediapipe", driving_resolution: str | None = None, progress: bool = True) -> AnimationResult:
-    """Read the inputs, segment, animate or replace, and write ``out`` (mp4) plus ``out`` .json, atomically."""
+                  segmenter: str = "mediapipe", driving_resolution: str | None = None, progress: bool = True,
+                  device: str = "auto") -> AnimationResult:
+    """Read the inputs, segment, animate or replace on ``device`` (:func:`~kinema.pipelines.models.resolve_device`),
+    and write ``out`` (mp4) plus ``out`` .json, atomically."""
     adapters = as_adapters(adapters)
     out = check_video_out(out, (*references, driving, masks, *reference_masks, *(a.path for a in adapters)))
     check_recipe(adapter_card(model, adapters), "scail-2", model, adapters)  # before asking for masks or a segmenter
@@ -209,11 +211,12 @@ def animate_scail(references: Sequence[str | os.PathLike], driving: str | os.Pat
     # Only the output's frames are read; driving masks from a file match the whole video.
     video = read_video(driving, config.frames if masks is None else None, name="driving video")
     ref_masks, drv_masks = segment_inputs(images, video.frames, masks, reference_masks, segmenter)
-    animator = ScailAnimator.load(model, adapters, driving_resolution=driving_resolution)
+    device, dtype = resolve_device(device)
+    animator = ScailAnimator.load(model, adapters, device, dtype, driving_resolution=driving_resolution)
     result = animator(images, video.frames, ref_masks, drv_masks, config, progress)
     result.settings.update(references=[str(r) for r in references], driving=str(driving), masks=masks and str(masks),
                            reference_masks=[str(m) for m in reference_masks], segmenter=segmenter,
-                           adapters=[str(a) for a in adapters], fps=video.fps, notes=result.notes)
+                           adapters=[str(a) for a in adapters], device=device, fps=video.fps, notes=result.notes)
     write_video(out, result.frames, fps=video.fps)
     write_json_atomic(out.with_suffix(".json"), result.settings)
     return result
