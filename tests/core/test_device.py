@@ -52,3 +52,27 @@ def test_animate_on_the_gpu_in_bf16_matches_the_cpu(media, tmp_path):
     cpu, gpu = read_video(tmp_path / "cpu.mp4").frames, read_video(tmp_path / "gpu.mp4").frames
     assert cpu.shape == gpu.shape and json.loads((tmp_path / "gpu.json").read_text())["device"] == "cuda"
     assert abs(cpu.astype(float) - gpu.astype(float)).mean() < 8  # bf16 rounding, same noise and model
+
+
+def test_memory_plan_counts_each_component_and_the_activations_at_the_size():
+    from kinema.pipelines.memory import memory_plan
+
+    plan = memory_plan("wan2.1-i2v-14b", (832, 480), 81, torch.bfloat16, token_factor=2.0)
+    assert plan.parameters["transformer"] == pytest.approx(16.39e9, rel=0.01)
+    assert set(plan.parameters) == {"transformer", "text_encoder", "image_encoder", "vae"}
+    tokens = 21 * 30 * 52 * 2  # latent frames x (480 / 16) x (832 / 16), two segments
+    assert plan.activations == tokens * (13824 + 6 * 5120) * 2
+    assert plan.total > 45e9 and "about 51.5 GB in all" in plan.describe()
+    embedded = memory_plan("embedded", (64, 64), 21, torch.float32)  # read from the weight files' headers
+    assert embedded.parameters["transformer"] == pytest.approx(9.8e6, rel=0.02)
+
+
+def test_a_gpu_job_prints_its_plan_and_an_unreadable_model_prints_none(capsys, tmp_path):
+    from kinema.cli.jobs import Request, print_memory_plan
+
+    print_memory_plan(Request("animate", ("r.png",), "d.mp4", "embedded"), {"size": [64, 64], "frames": 21})
+    assert "memory plan: transformer 9.8 M" in capsys.readouterr().err
+    (tmp_path / "transformer").mkdir()
+    (tmp_path / "transformer" / "config.json").write_text("{not json")
+    print_memory_plan(Request("animate", ("r.png",), "d.mp4", str(tmp_path)), {})
+    assert capsys.readouterr().err == ""

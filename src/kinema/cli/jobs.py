@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import click
+import torch
 
 from kinema.backbone.lora import AdapterSpec
 from kinema.errors import KinemaInputError
@@ -69,7 +70,7 @@ def run(request: Request, out: str | os.PathLike) -> AnimationResult:
     """Run ``request``, writing ``out`` (.mp4) and its settings .json beside it."""
     from kinema.cli.caption import prompt_for
     from kinema.pipelines.dreamactor_m2 import AnimateConfig, animate
-    from kinema.pipelines.models import adapter_card, sampler_for
+    from kinema.pipelines.models import adapter_card, resolve_device, sampler_for
     from kinema.pipelines.scail2 import ScailConfig, animate_scail
 
     card = adapter_card(request.model, request.adapters)
@@ -78,6 +79,8 @@ def run(request: Request, out: str | os.PathLike) -> AnimationResult:
     except ValueError as err:
         raise KinemaInputError("sampling options", str(err), f"See kinema {request.mode} --help.") from None
     prompt = prompt_for(request.prompt, request.caption, request.references, request.driving, card)
+    if resolve_device(request.device)[0] != "cpu":
+        print_memory_plan(request, card)
     if request.recipe_mode == "pose":
         config = AnimateConfig(size=request.size, frames=request.frames, prompt=prompt, seed=request.seed,
                                layout=request.layout, fit=request.fit, sampler=sampler)
@@ -89,6 +92,25 @@ def run(request: Request, out: str | os.PathLike) -> AnimationResult:
     return animate_scail(request.references, request.driving, out, config, model=request.model,
                          adapters=request.adapters, masks=request.masks, reference_masks=request.reference_masks,
                          segmenter=request.segmenter, driving_resolution=request.driving_resolution, device=request.device)
+
+
+DEFAULT_PLAN_SIZE, DEFAULT_PLAN_FRAMES = (832, 480), 81  # what a plan assumes when neither request nor card says
+
+
+def print_memory_plan(request: Request, card: dict) -> None:
+    """On stderr, before the model loads: its parameters by component and the activations at the requested size
+    (the card's, else Wan's 832x480 and 81 frames). A model that cannot be read gets no plan: loading names it."""
+    from kinema.pipelines.memory import memory_plan
+
+    size = request.size or tuple(card.get("size", DEFAULT_PLAN_SIZE))
+    frames = request.frames or card.get("frames", DEFAULT_PLAN_FRAMES)
+    layout = request.layout or card.get("layout", "spatial")
+    factor = 1.3 if request.recipe_mode != "pose" else 1.0 if layout == "aligned" else 2.0  # the stream's tokens
+    try:
+        plan = memory_plan(request.model, size, frames, torch.bfloat16, factor)
+    except (OSError, ValueError, KeyError, KinemaInputError):
+        return
+    click.echo(plan.describe(), err=True)
 
 
 def report(result: AnimationResult, out: str) -> None:
