@@ -2,11 +2,15 @@
 
 Directory layout (what diffusers' Wan pipelines save): ``transformer/``, ``vae/``,
 ``text_encoder/``, ``tokenizer/`` and, for I2V models, ``image_encoder/`` + ``image_processor/``.
-Models on the lossless pixel codec have ``codec/`` (its config) instead of ``vae/``.
+Models on the lossless pixel codec have ``codec/`` (its config) instead of ``vae/``. Wan2.2's
+mixture-of-experts models (A14B) add ``transformer_2/``, the low-noise expert, and ``model_index.json``'s
+``boundary_ratio``: timesteps t ≥ boundary_ratio · 1000 go to ``transformer`` (high noise), the rest to
+``transformer_2``, as diffusers' Wan pipelines switch them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import string
 from collections.abc import Iterator
@@ -34,6 +38,8 @@ from kinema.backbone.config import BackboneConfig, VAEConfig
 from kinema.errors import KinemaInputError
 
 WAN_TEXT_LEN = 512  # diffusers' I2V attention processor hard-codes 512 text tokens
+NUM_TRAIN_TIMESTEPS = 1000
+MODEL_INDEX = "model_index.json"  # diffusers' pipeline config: Wan2.2's boundary_ratio
 
 
 @dataclass
@@ -48,16 +54,31 @@ class WanComponents:
     image_processor: Any | None = None
     source: str = ""
     text_len: int = WAN_TEXT_LEN
+    transformer_2: WanTransformer3DModel | None = None  # Wan2.2 MoE: the low-noise expert
+    boundary_ratio: float | None = None  # Wan2.2 MoE: where the experts switch, as a share of the 1000 timesteps
 
     @property
     def is_i2v(self) -> bool:
         return self.image_encoder is not None
 
+    @property
+    def experts(self) -> tuple[WanTransformer3DModel, ...]:
+        """The transformer, and the low-noise expert of a Wan2.2 MoE model."""
+        return (self.transformer,) if self.transformer_2 is None else (self.transformer, self.transformer_2)
+
+    def expert(self, timestep: torch.Tensor | float) -> WanTransformer3DModel:
+        """The transformer that denoises at ``timestep`` (in [0, 1000]): the high-noise one from the boundary up."""
+        if self.transformer_2 is None:
+            return self.transformer
+        t = float(timestep.flatten()[0]) if torch.is_tensor(timestep) else float(timestep)
+        return self.transformer if t >= self.boundary_ratio * NUM_TRAIN_TIMESTEPS else self.transformer_2
+
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> WanComponents:
         """Move the networks; the codec and encoders stay float32 unless ``dtype`` is given for all."""
-        self.transformer.to(device)
-        if dtype is not None and dtype != self.transformer.dtype:
-            self.transformer.to(dtype)
+        for expert in self.experts:
+            expert.to(device)
+            if dtype is not None and dtype != expert.dtype:
+                expert.to(dtype)
         self.codec.to(device)
         for module in (self.text_encoder, self.image_encoder):
             if module is not None:
@@ -68,6 +89,9 @@ class WanComponents:
         """Save in the diffusers directory layout that :func:`load_components` reads."""
         path = Path(path)
         self.transformer.save_pretrained(path / "transformer")
+        if self.transformer_2 is not None:
+            self.transformer_2.save_pretrained(path / "transformer_2")
+            (path / MODEL_INDEX).write_text(json.dumps({"boundary_ratio": self.boundary_ratio}))
         self.codec.save(path)
         self.text_encoder.save_pretrained(path / "text_encoder")
         self.tokenizer.save_pretrained(path / "tokenizer")
@@ -113,12 +137,36 @@ def build_components(config: BackboneConfig, seed: int = 0, device: str = "cpu")
             image_encoder = CLIPVisionModel(CLIPVisionConfig(**asdict(ie), projection_dim=ie.hidden_size))
             image_processor = CLIPImageProcessorPil(
                 size={"shortest_edge": ie.image_size}, crop_size={"height": ie.image_size, "width": ie.image_size})
+        low_noise = None if config.boundary_ratio is None else WanTransformer3DModel(**asdict(config.transformer))
     components = WanComponents(transformer, codec, text_encoder, tokenizer, image_encoder, image_processor, config.name,
-                               te.text_len)
-    for module in (transformer, text_encoder, image_encoder):
+                               te.text_len, low_noise, config.boundary_ratio)
+    for module in (*components.experts, text_encoder, image_encoder):
         if module is not None:
             module.eval()
     return components
+
+
+def _low_noise_expert(path: Path, torch_dtype: torch.dtype) -> tuple[WanTransformer3DModel | None, float | None]:
+    """A Wan2.2 MoE directory's ``transformer_2/`` and the ``boundary_ratio`` of its ``model_index.json``;
+    (None, None) for a one-transformer model. KinemaInputError when only one of the two is there."""
+    index = path / MODEL_INDEX
+    try:
+        boundary = json.loads(index.read_text()).get("boundary_ratio") if index.is_file() else None
+    except (OSError, ValueError, AttributeError):
+        raise KinemaInputError(f"model directory '{path}'", f"has an unreadable {MODEL_INDEX}",
+                               "Restore it from the checkpoint's release.") from None
+    has_expert = (path / "transformer_2").is_dir()
+    if boundary is None and not has_expert:
+        return None, None
+    if not has_expert:
+        raise KinemaInputError(f"model directory '{path}'", f"sets boundary_ratio {boundary} in {MODEL_INDEX} but has no "
+                               "transformer_2/ (the low-noise expert)", "Download the whole Wan2.2 checkpoint.")
+    if not isinstance(boundary, (int, float)) or not 0 < boundary < 1:
+        raise KinemaInputError(f"model directory '{path}'", f"has transformer_2/ but boundary_ratio {boundary!r} in "
+                               f"{MODEL_INDEX}", "Give it the release's boundary_ratio (0.875 for T2V-A14B, 0.9 for I2V-A14B).")
+    with quiet_loading():
+        expert = WanTransformer3DModel.from_pretrained(path / "transformer_2", torch_dtype=torch_dtype, local_files_only=True)
+    return expert, float(boundary)
 
 
 @contextmanager
@@ -159,9 +207,10 @@ def load_components(path: str | os.PathLike, torch_dtype: torch.dtype = torch.fl
             image_encoder = CLIPVisionModel.from_pretrained(path / "image_encoder", dtype=torch.float32, **kwargs)
             image_processor = CLIPImageProcessorPil.from_pretrained(path / "image_processor", **kwargs)
     text_len = min(tokenizer.model_max_length, WAN_TEXT_LEN)  # a kinema-trained small model may use fewer
+    low_noise, boundary = _low_noise_expert(path, torch_dtype)
     components = WanComponents(transformer, codec, text_encoder, tokenizer, image_encoder, image_processor, str(path),
-                               text_len)
-    for module in (transformer, text_encoder, image_encoder):
+                               text_len, low_noise, boundary)
+    for module in (*components.experts, text_encoder, image_encoder):
         if module is not None:
             module.eval()
     return components

@@ -75,6 +75,7 @@ class BackboneConfig:
     text_encoder: TextEncoderConfig = field(default_factory=TextEncoderConfig)
     image_encoder: ImageEncoderConfig | None = None
     description: str = ""
+    boundary_ratio: float | None = None  # Wan2.2 MoE: a second (low-noise) transformer below this share of timesteps
     shapes_only: bool = False  # real model sizes: for the meta device and memory planning, not random-weight runs
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,6 +99,10 @@ PRESETS: dict[str, BackboneConfig] = {
     ),
     "tiny-t2v": BackboneConfig(
         "tiny-t2v", TransformerConfig(in_channels=16), _TINY_VAE, description="tiny T2V layout (16 input channels)",
+    ),
+    "tiny-moe": BackboneConfig(
+        "tiny-moe", TransformerConfig(in_channels=36), _TINY_VAE, boundary_ratio=0.875,
+        description="tiny with Wan2.2-A14B's two experts: high noise (transformer) above t = 875, low noise below",
     ),
     "puppet": BackboneConfig(
         "puppet",

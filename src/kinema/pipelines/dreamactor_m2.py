@@ -74,7 +74,8 @@ class Animator:
             raise KinemaInputError(f"--layout {layout}", f"needs {channels} input channels; model "
                                    f"'{self.components.source}' was trained with the {self.card['layout']} layout "
                                    f"({transformer.config.in_channels})", f"Use --layout {self.card['layout']}.")
-        widen_patch_embedding(transformer, max(channels, transformer.config.in_channels))
+        for expert in self.components.experts:
+            widen_patch_embedding(expert, max(channels, transformer.config.in_channels))
 
     @property
     def pose_driven(self) -> bool:
@@ -159,7 +160,7 @@ class Animator:
 
         def velocity(context: torch.Tensor):
             def v(x: torch.Tensor, t: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-                out = r1.predict(self.components.transformer, inputs, x.to(dtype), t, context.to(dtype))
+                out = r1.predict(self.components.expert(t), inputs, x.to(dtype), t, context.to(dtype))
                 return to_velocity(out.float(), x, sigma, self.prediction, self.sigma_data)
             return v
 

@@ -15,7 +15,7 @@ from kinema.backbone.components import build_components
 from kinema.backbone.config import PRESETS, get_preset
 from kinema.pipelines.models import resolve_model
 
-COMPONENTS = ("transformer", "text_encoder", "image_encoder", "vae")
+COMPONENTS = ("transformer", "transformer_2", "text_encoder", "image_encoder", "vae")
 GB = 1e9
 WAN_VAE_STRIDE = 8
 
@@ -36,7 +36,8 @@ def component_parameters(model: str) -> dict[str, int]:
     path = resolve_model(model)
     if path in PRESETS:
         components = build_components(get_preset(path), device="meta")
-        modules = {"transformer": components.transformer, "text_encoder": components.text_encoder,
+        modules = {"transformer": components.transformer, "transformer_2": components.transformer_2,
+                   "text_encoder": components.text_encoder,
                    "image_encoder": components.image_encoder, "vae": getattr(components.codec, "vae", None)}
         return {k: sum(p.numel() for p in m.parameters()) for k, m in modules.items() if m is not None}
     return {k: count_parameters(Path(path) / k) for k in COMPONENTS if (Path(path) / k).is_dir()}

@@ -132,6 +132,9 @@ def load_adapters(components: WanComponents, adapters: Adapters) -> None:
     """Load LoRAs into the transformer, each at its weight, and the widened patch embedding that one trained by
     kinema names in its card (trained with it; two such adapters would each replace the embedding)."""
     adapters = as_adapters(adapters)
+    if adapters and components.transformer_2 is not None:
+        raise KinemaInputError(f"--adapter '{adapters[0]}'", "is for a one-transformer model; this is a two-expert "
+                               "Wan2.2 model, whose LoRAs come per expert", "Run it without --adapter.")
     load_loras(components.transformer, adapters)
     widened = [(a, _read_card(a.path.parent)) for a in adapters]
     widened = [(a, card) for a, card in widened if "patch_embedding" in card]

@@ -88,7 +88,8 @@ class ScailAnimator:
         if components.transformer.config.in_channels > channels:
             raise ValueError(f"model has {components.transformer.config.in_channels} input channels, "
                              f"more than recipe R2 with {recipe.slots} slots uses ({channels})")
-        widen_patch_embedding(components.transformer, channels)
+        for expert in components.experts:
+            widen_patch_embedding(expert, channels)
         self.components, self.recipe, self.random_weights = components, recipe, random_weights
         self.card = card or {}
         self.prediction = card_prediction(self.card)
@@ -170,18 +171,19 @@ class ScailAnimator:
     def _sample(self, inputs: r2.R2Inputs, config: ScailConfig, sampler: SamplerConfig, progress: bool) -> torch.Tensor:
         """Denoise from seeded noise with text classifier-free guidance, as ``sampler`` sets."""
         text = encode_prompt(self.components, [config.prompt, config.negative_prompt])
-        model, dtype = self.components.transformer, self.components.transformer.dtype
+        device, dtype = self.components.transformer.device, self.components.transformer.dtype
         image = None if inputs.image_tokens is None else inputs.image_tokens.to(dtype)
 
         def velocity(context: torch.Tensor):
             def v(x: torch.Tensor, t: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+                model = self.components.expert(t)  # Wan2.2 MoE: the expert of this noise level
                 out = forward_segments(model, r2.segments(inputs, x.to(dtype), t), context.to(dtype), image)[0]
                 return to_velocity(out.float(), x, sigma, self.prediction, self.sigma_data)
             return v
 
         guided = classifier_free_guidance(velocity(text[:1]), velocity(text[1:]), sampler.guidance)
         noise = torch.randn(inputs.latent_shape, generator=torch.Generator().manual_seed(config.seed))
-        return sample(guided, noise.to(model.device), sampler, progress)
+        return sample(guided, noise.to(device), sampler, progress)
 
 
 def segment_inputs(images: Sequence[np.ndarray], video: np.ndarray, masks: str | os.PathLike | None,

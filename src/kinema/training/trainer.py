@@ -72,8 +72,13 @@ def load_backbone(config: TrainConfig) -> tuple[WanComponents, bool]:
     shipped pose model, a warm start); each brings its codec."""
     check_backbone(config)
     if config.model in BACKBONES:
-        return build_components(get_preset(config.model), seed=config.seed), True
-    return load_components(resolve_model(config.model)), False
+        components, fresh = build_components(get_preset(config.model), seed=config.seed), True
+    else:
+        components, fresh = load_components(resolve_model(config.model)), False
+    if components.transformer_2 is not None:
+        raise KinemaInputError(f"model '{config.model}'", "is a two-expert (Wan2.2 MoE) model; the trainer trains one "
+                               "transformer", "Train a one-transformer Wan model (Wan2.1, Wan2.2-TI2V-5B) or a preset.")
+    return components, fresh
 
 
 def prepare_transformer(components: WanComponents, config: TrainConfig, recipe: TrainingRecipe) -> list[str]:

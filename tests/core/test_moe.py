@@ -1,0 +1,57 @@
+"""Wan2.2's mixture of experts: a high-noise and a low-noise transformer, switched at boundary_ratio."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from kinema.backbone.components import build_components, load_components
+from kinema.backbone.config import get_preset
+from kinema.cli.main import main
+from kinema.errors import KinemaInputError
+from kinema.pipelines.dreamactor_m2 import AnimateConfig, Animator
+from kinema.sampling import SamplerConfig
+
+
+def _timesteps_seen(expert, seen):
+    """Record the timesteps ``expert`` embeds (its condition embedder runs once per forward)."""
+    def hook(_, args, kwargs):
+        seen.append(float((args[0] if args else kwargs["timestep"]).flatten()[0]))
+    return expert.condition_embedder.register_forward_pre_hook(hook, with_kwargs=True)
+
+
+def test_each_step_goes_to_the_expert_of_its_noise_level():
+    animator = Animator.load("tiny-moe")
+    high, low = animator.components.experts
+    assert any(not torch.equal(a, b) for a, b in zip(high.parameters(), low.parameters()))  # two different experts
+    seen_high, seen_low = [], []
+    hooks = [_timesteps_seen(high, seen_high), _timesteps_seen(low, seen_low)]
+    rng = np.random.default_rng(0)
+    reference, driving = rng.integers(0, 255, (32, 32, 3), np.uint8), rng.integers(0, 255, (5, 32, 32, 3), np.uint8)
+    animator(reference, driving, AnimateConfig(sampler=SamplerConfig("euler", 8, 3.0, 1.0)), progress=False)
+    for h in hooks:
+        h.remove()
+    assert seen_high and seen_low
+    assert min(seen_high) >= 875 > max(seen_low)
+
+
+def test_a_two_expert_directory_round_trips_and_a_missing_expert_is_named(tmp_path):
+    built = build_components(get_preset("tiny-moe"), seed=0)
+    built.save(tmp_path / "moe")
+    loaded = load_components(tmp_path / "moe")
+    assert loaded.boundary_ratio == 0.875
+    assert all(torch.equal(a, b) for a, b in zip(built.transformer_2.state_dict().values(),
+                                                 loaded.transformer_2.state_dict().values()))
+    assert loaded.expert(900) is loaded.transformer and loaded.expert(874.9) is loaded.transformer_2
+    built.transformer_2 = None  # a Wan2.1-style directory, then one that lost its low-noise expert
+    built.save(tmp_path / "one")
+    assert load_components(tmp_path / "one").transformer_2 is None
+    (tmp_path / "one" / "model_index.json").write_text(json.dumps({"boundary_ratio": 0.9}))
+    with pytest.raises(KinemaInputError, match="has no transformer_2/"):
+        load_components(tmp_path / "one")
+
+
+def test_the_trainer_refuses_a_two_expert_model_before_writing(tmp_path, capsys):
+    assert main(["train", "--out", str(tmp_path / "run"), "--set", "model=tiny-moe", "--set", "steps=1"]) == 2
+    assert "two-expert (Wan2.2 MoE) model" in capsys.readouterr().err
