@@ -1,6 +1,7 @@
 """Wan2.2's mixture of experts: a high-noise and a low-noise transformer, switched at boundary_ratio."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -55,3 +56,28 @@ def test_a_two_expert_directory_round_trips_and_a_missing_expert_is_named(tmp_pa
 def test_the_trainer_refuses_a_two_expert_model_before_writing(tmp_path, capsys):
     assert main(["train", "--out", str(tmp_path / "run"), "--set", "model=tiny-moe", "--set", "steps=1"]) == 2
     assert "two-expert (Wan2.2 MoE) model" in capsys.readouterr().err
+
+
+def test_a_wan22_vae_of_48_channels_and_stride_16_animates_at_multiples_of_32():
+    # Wan2.2-TI2V-5B's VAE layout in small: patch 2 inside the VAE (12 input channels), z 48, stride 16
+    from diffusers import AutoencoderKLWan
+
+    from kinema.backbone.codecs import WanVAECodec
+    from kinema.backbone.config import TransformerConfig
+    from kinema.recipes import dreamactor_m2 as r1
+
+    vae = AutoencoderKLWan(base_dim=8, z_dim=48, dim_mult=[1, 1, 1, 1], num_res_blocks=1, is_residual=True,
+                           patch_size=2, in_channels=12, out_channels=12, scale_factor_spatial=16,
+                           latents_mean=[0.0] * 48, latents_std=[1.0] * 48).eval()
+    codec = WanVAECodec(vae)
+    assert (codec.channels, codec.spatial_stride) == (48, 16)
+    preset = get_preset("tiny")
+    channels = r1.in_channels(48, "spatial")  # nothing assumes Wan2.1's 16 latent channels
+    components = build_components(replace(preset, transformer=TransformerConfig(in_channels=channels, out_channels=48)))
+    components.codec = codec
+    rng = np.random.default_rng(0)
+    reference, driving = rng.integers(0, 255, (40, 40, 3), np.uint8), rng.integers(0, 255, (5, 40, 40, 3), np.uint8)
+    result = Animator(components, random_weights=True)(reference, driving, AnimateConfig(sampler=SamplerConfig(
+        "euler", 1, 3.0, 1.0)), progress=False)
+    assert result.frames.shape == (5, 32, 32, 3)  # 40 rounds down to 32 = stride 16 x patch 2
+    assert any("multiples of 32" in note for note in result.notes)

@@ -125,7 +125,7 @@ class WanVAECodec:
         self.vae = vae
         config = vae.config
         self.channels = config.z_dim
-        self.spatial_stride = 2 ** (len(config.dim_mult) - 1)
+        self.spatial_stride = 2 ** (len(config.dim_mult) - 1) * (config.patch_size or 1)  # 16 for Wan2.2's VAE
 
     def _stats(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         config, shape = self.vae.config, (1, self.channels, 1, 1, 1)

@@ -18,7 +18,8 @@ from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
 from kinema.io import load_image, read_video, write_json_atomic, write_video
 from kinema.pipelines.inputs import (
-    Fit, check_video_out, fit_frames, resolve_frames, resolve_size, size_reason, to_frames, to_tensor, trim_frames,
+    Fit, check_video_out, fit_frames, resolve_frames, resolve_size, size_multiple, size_reason, to_frames, to_tensor,
+    trim_frames,
 )
 from kinema.pipelines.models import (
     EMBEDDED, adapter_card, card_prediction, card_sigma_data, check_recipe, load_adapters, load_model, resolve_device,
@@ -139,10 +140,11 @@ class Animator:
         notes: list[str] = []
         driving, lead = self.driving_video(driving, pose)
         default_size = tuple(self.card["size"]) if "size" in self.card else (driving.shape[2], driving.shape[1])
-        size = resolve_size(config.size or default_size, notes)
+        multiple = size_multiple(self.components)
+        size = resolve_size(config.size or default_size, notes, multiple)
         frames = resolve_frames(config.frames, len(driving) - lead, notes, lead)
         source = "--size" if config.size else "the model's size" if "size" in self.card else "the driving video's size"
-        why = size_reason(source, config.size or default_size, size)
+        why = size_reason(source, config.size or default_size, size, multiple)
         device = self.components.transformer.device
         ref = to_tensor(fit_frames(reference[None], size, config.fit, "reference image", notes, why))[:, :, 0].to(device)
         drv = trim_frames(driving, frames, "driving video", notes, lead, config.frames)

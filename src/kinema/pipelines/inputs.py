@@ -7,6 +7,7 @@ user is told what became of their input.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Literal
@@ -15,6 +16,7 @@ import cv2
 import numpy as np
 import torch
 
+from kinema.backbone.components import WanComponents
 from kinema.errors import KinemaInputError
 from kinema.io import check_output
 from kinema.io.atomic import Inputs
@@ -46,13 +48,24 @@ def check_size(size: tuple[int, int]) -> None:
                                "Pass e.g. --size 832x480.")
 
 
-def resolve_size(size: tuple[int, int], notes: list[str]) -> tuple[int, int]:
-    """Check (W, H) is sane and round each side down to a multiple of 16."""
+def size_multiple(components: WanComponents) -> int:
+    """What output sides must be multiples of: 16, and the codec's stride times the patch size (32 for Wan2.2's
+    stride-16 VAE)."""
+    _, ph, pw = components.transformer.config.patch_size
+    stride = components.codec.spatial_stride
+    return math.lcm(SIZE_MULTIPLE, stride * ph, stride * pw)
+
+
+def resolve_size(size: tuple[int, int], notes: list[str], multiple: int = SIZE_MULTIPLE) -> tuple[int, int]:
+    """Check (W, H) is sane and round each side down to a multiple of ``multiple``."""
     check_size(size)
     w, h = size
-    rounded = (w // SIZE_MULTIPLE * SIZE_MULTIPLE, h // SIZE_MULTIPLE * SIZE_MULTIPLE)
+    rounded = (w // multiple * multiple, h // multiple * multiple)
+    if min(rounded) < multiple:
+        raise KinemaInputError(f"size {w}x{h}", f"is smaller than this model's size multiple {multiple}",
+                               f"Pass a --size with sides of at least {multiple}.")
     if rounded != (w, h):
-        notes.append(f"size {w}x{h} rounded down to {rounded[0]}x{rounded[1]} (sides must be multiples of {SIZE_MULTIPLE})")
+        notes.append(f"size {w}x{h} rounded down to {rounded[0]}x{rounded[1]} (sides must be multiples of {multiple})")
     return rounded
 
 
@@ -76,9 +89,9 @@ def resolve_frames(requested: int | None, available: int, notes: list[str], lead
     return total
 
 
-def size_reason(source: str, requested: tuple[int, int], size: tuple[int, int]) -> str:
+def size_reason(source: str, requested: tuple[int, int], size: tuple[int, int], multiple: int = SIZE_MULTIPLE) -> str:
     """Why inputs are resized to ``size``: where the ``requested`` size came from, and its rounding if any."""
-    return source if tuple(requested) == tuple(size) else f"{source}, rounded down to multiples of {SIZE_MULTIPLE}"
+    return source if tuple(requested) == tuple(size) else f"{source}, rounded down to multiples of {multiple}"
 
 
 def trim_frames(frames: np.ndarray, count: int, name: str, notes: list[str], lead: int = 0,

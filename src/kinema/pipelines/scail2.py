@@ -24,7 +24,8 @@ from kinema.errors import KinemaInputError
 from kinema.io import load_image, read_video, write_json_atomic, write_video
 from kinema.pipelines.dreamactor_m2 import AnimationResult
 from kinema.pipelines.inputs import (
-    Fit, check_video_out, fit_frames, resolve_frames, resolve_size, size_reason, to_frames, to_tensor, trim_frames,
+    Fit, check_video_out, fit_frames, resolve_frames, resolve_size, size_multiple, size_reason, to_frames, to_tensor,
+    trim_frames,
 )
 from kinema.pipelines.models import (
     adapter_card, card_prediction, card_sigma_data, check_recipe, load_adapters, load_model, resolve_device, sampler_for,
@@ -129,13 +130,15 @@ class ScailAnimator:
                                    "Give one mask per reference image, in the same order.")
         driving_masks = check_masks(driving_masks, driving, "driving masks")
         requested = config.size or (driving.shape[2], driving.shape[1])
-        size = resolve_size(requested, notes)
+        multiple = size_multiple(self.components)
+        size = resolve_size(requested, notes, multiple)
         frames = resolve_frames(config.frames, len(driving), notes)
-        if self.recipe.driving_resolution == "half" and (size[0] // 2) % 16 + (size[1] // 2) % 16:
-            raise KinemaInputError(f"size {size[0]}x{size[1]}", "halves to sides that are not multiples of 16",
-                                   "Pass a --size with sides that are multiples of 32, or full driving resolution.")
+        if self.recipe.driving_resolution == "half" and (size[0] // 2) % multiple + (size[1] // 2) % multiple:
+            raise KinemaInputError(f"size {size[0]}x{size[1]}", f"halves to sides that are not multiples of {multiple}",
+                                   f"Pass a --size with sides that are multiples of {2 * multiple}, or full driving "
+                                   "resolution.")
         # 2. Fit frames and masks to the output size (noting each change), then bind characters to subjects.
-        why = size_reason("--size" if config.size else "the driving video's size", requested, size)
+        why = size_reason("--size" if config.size else "the driving video's size", requested, size, multiple)
         refs = [fit_frames(r[None], size, config.fit, f"reference image {k}", notes, why)[0]
                 for k, r in enumerate(references)]
         ref_masks = [fit_masks(check_masks(m, r[None], f"reference mask {k}"), size, config.fit, f"reference mask {k}")[0]
