@@ -160,12 +160,14 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=480, help="Seconds from start by which the runs have exported.")
     parser.add_argument("--runs", default="wide", help=f"Comma-separated, of: {', '.join(RUNS)}.")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "runs/gpu/out")))
-    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2 - 1))
+    parser.add_argument("--workers", type=int, default=None,
+                        help="Drawing processes per run (default: the cores but two, shared by the runs).")
     parser.add_argument("--safety", type=float, default=1.3, help="Phase-2 steps assume steps this much slower.")
     args = parser.parse_args()
     names = args.runs.split(",")
     if any(n not in RUNS for n in names):
         parser.error(f"--runs takes names from {', '.join(RUNS)}")
+    args.workers = args.workers or max(1, ((os.cpu_count() or 2) - 2) // len(names))
     import torch
 
     if args.gpu and not torch.cuda.is_available():
