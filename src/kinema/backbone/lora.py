@@ -58,12 +58,12 @@ def parse_adapter(text: str | os.PathLike) -> AdapterSpec:
     finite number in [-100, 100]."""
     text = str(text)
     path, sep, weight = text.rpartition(":")
-    if not sep or "/" in weight or weight.endswith(".safetensors"):
-        return AdapterSpec(Path(text))
     try:
-        value = float(weight)
+        value = float(weight) if sep else None
     except ValueError:
-        return AdapterSpec(Path(text))  # a colon in the file name
+        value = None  # a colon inside the path, not a weight
+    if value is None:
+        return AdapterSpec(Path(text))
     if not math.isfinite(value) or abs(value) > MAX_ADAPTER_WEIGHT:
         raise KinemaInputError(f"--adapter '{text}'", f"has weight {weight}",
                                f"Give a weight in [-{MAX_ADAPTER_WEIGHT:g}, {MAX_ADAPTER_WEIGHT:g}], e.g. {path}:0.8.")

@@ -31,6 +31,7 @@ from kinema.recipes import dreamactor_m2 as r1
 from kinema.sampling import SamplerConfig, classifier_free_guidance, sample
 from kinema.sampling.prediction import to_velocity
 
+
 @dataclass(frozen=True)
 class AnimateConfig:
     """Settings of one animation. ``size`` is (W, H); None takes the driving video's size/length."""
@@ -75,8 +76,9 @@ class Animator:
             raise KinemaInputError(f"--layout {layout}", f"needs {channels} input channels; model "
                                    f"'{self.components.source}' was trained with the {self.card['layout']} layout "
                                    f"({transformer.config.in_channels})", f"Use --layout {self.card['layout']}.")
+        width = max(channels, transformer.config.in_channels)
         for expert in self.components.experts:
-            widen_patch_embedding(expert, max(channels, transformer.config.in_channels))
+            widen_patch_embedding(expert, width)
 
     @property
     def pose_driven(self) -> bool:

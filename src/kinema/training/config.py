@@ -272,14 +272,14 @@ EMBEDDED_DATA = replace(PUPPET_DATA, samples=1024, recipe="oracle", reference_po
                         augment=PoseAugmentConfig(bbox_normalize=False))
 
 
-def _puppet(name: str, steps: int, data: DataConfig, decay_steps: int = 0) -> TrainConfig:
+def _puppet(name: str, steps: int, data: DataConfig, decay_steps: int = 0, warmup_steps: int = 50) -> TrainConfig:
     """A stage of the embedded model: the aligned layout, x-prediction of the residual over the still reference
     with the x̂0 loss, σ shifted towards noise, bf16, batch 8; the learning rate decays over the last ``decay_steps``."""
     return TrainConfig(name=name, model="puppet", prediction="sample", anchor="reference", layout="aligned", steps=steps,
                        batch_size=8, ema_decay=0.999, mixed_precision="bf16", export_dtype="float16",
                        checkpoint_every=250, keep_checkpoints=2, log_every=10, data=data,
                        flow=FlowConfig(shift=3.0, loss="sample"),
-                       optim=OptimConfig(lr=5e-4, weight_decay=0.01, warmup_steps=50, decay_steps=decay_steps))
+                       optim=OptimConfig(lr=5e-4, weight_decay=0.01, warmup_steps=warmup_steps, decay_steps=decay_steps))
 
 
 PRESETS: dict[str, TrainConfig] = {
@@ -292,9 +292,8 @@ PRESETS: dict[str, TrainConfig] = {
     "puppet": _puppet("puppet", steps=4200, data=EMBEDDED_DATA, decay_steps=1800),
     # The same recipe on the wider `puppet-wide` backbone, from scratch on one GPU (TRAINING.md): 8x the data,
     # batch 32; run with --workers to draw the samples in parallel.
-    "puppet-gpu": replace(_puppet("puppet-gpu", steps=6000, data=replace(EMBEDDED_DATA, samples=8192), decay_steps=2400),
-                          model="puppet-wide", batch_size=32, checkpoint_every=1000,
-                          optim=OptimConfig(lr=5e-4, weight_decay=0.01, warmup_steps=200, decay_steps=2400)),
+    "puppet-gpu": replace(_puppet("puppet-gpu", steps=6000, data=replace(EMBEDDED_DATA, samples=8192), decay_steps=2400,
+                                  warmup_steps=200), model="puppet-wide", batch_size=32, checkpoint_every=1000),
     # Recipe R2 (issue 8): seconds on CPU, for tests.
     "tiny-r2": TrainConfig(name="tiny-r2", recipe="scail-2", data=DataConfig(samples=8), r2=R2TrainConfig(slots=2)),
     # R2 on the `puppet` backbone, warm-started from the embedded pose model (widened channels start at zero);
