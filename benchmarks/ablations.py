@@ -10,10 +10,10 @@ warm-start from the embedded pose model; the ``r1-*`` runs train from scratch (`
 lr 5e-4), since the embedded model already learned with augmentation on self-supervised data:
 
     full              R2: environment switch, mode-specific RoPE, binding slots; animate:replace 3:1
-    no-switch         r2.switch=false (the switch channel stays zero)
-    no-mode-rope      r2.mode_rope=false (replacement uses the animation RoPE shift)
+    no-switch         r2.switch=false (the masks' white environment channel stays empty)
+    no-mode-rope      r2.mode_rope=false (replacement uses the animation RoPE coordinates)
     multi             R2 with two bound characters per sample (crossing / overlapping subjects)
-    multi-no-binding  the same without binding slots (r2.binding=false)
+    multi-no-binding  the same without binding slots (r2.binding=false: every character in one colour)
     pose              recipe R1 (DreamActor-M2 pose skeleton), the R2 variants' optimiser
     r1-augment        R1 from scratch with pose augmentation (bone scaling, bbox normalisation)
     r1-no-augment     the same without (bone_scale_prob=0, bbox_normalize=false)

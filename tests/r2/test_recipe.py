@@ -1,118 +1,135 @@
-"""Recipe R2: segment shapes, RoPE coordinates and mask channels per mode; widening is a no-op."""
+"""Recipe R2 = SCAIL-2's released layout: segment order, RoPE coordinates per mode, the pooled driving RoPE,
+the 28-channel colour masks, and the added embeddings starting as no-ops."""
 
 import copy
 
 import pytest
 import torch
 
-from kinema.backbone.rope import grid_coords
-from kinema.backbone.segments import Segment, forward_segments
-from kinema.backbone.widen import widen_patch_embedding
-from kinema.recipes import dreamactor_m2 as r1
+from kinema.backbone.rope import grid_coords, rope_table
+from kinema.backbone.segments import Segment, _rotary, forward_segments
 from kinema.recipes import scail2 as r2
 from tests.r2.conftest import conditions
 
-BASE = r1.in_channels(16)  # the Wan2.1-I2V layout of the tiny presets' 16-channel VAE
-SWITCH = BASE  # channel index of the environment switch in a segment
+
+@pytest.fixture(scope="module")
+def released(tiny):
+    """The tiny preset given the released layout (a copy: the package fixture stays the I2V layout)."""
+    transformer = copy.deepcopy(tiny.transformer)
+    added = r2.prepare_transformer(transformer, tiny.codec.channels)
+    assert added == [r2.POSE_EMBEDDING, r2.MASK_EMBEDDING]
+    return transformer
 
 
-@pytest.mark.parametrize("resolution", ["full", "half"])
 @pytest.mark.parametrize("mode", r2.MODES)
-def test_segment_shapes_coordinates_and_mask_channels(tiny, mode, resolution):
+@pytest.mark.parametrize("resolution", ["full", "half"])
+def test_segment_order_channels_and_coordinates(tiny, mode, resolution):
     config = r2.R2Config(driving_resolution=resolution)
-    refs, drv, ref_masks, drv_masks = conditions()
-    inputs = r2.build_inputs(tiny, refs, drv, ref_masks, drv_masks, mode, config)
-    noisy = torch.randn(inputs.latent_shape)
-    target, driving = r2.segments(inputs, noisy, torch.tensor([700.0]))
-    f, h, w = 3, 4, 4  # 9 frames -> 3 latent frames; 32 px / VAE stride 8
+    inputs = r2.build_inputs(tiny, *conditions(refs=2), mode, config)  # 2 references: 1 extra view + the reference
+    refs, video, driving = r2.segments(inputs, torch.randn(inputs.latent_shape), torch.tensor([700.0]))
+    f, h = 3, 4  # 9 frames -> 3 latent frames; 32 px / VAE stride 8
     hd = h // 2 if resolution == "half" else h
-    assert target.latents.shape == (1, config.in_channels(), 2 + f, h, w) and config.in_channels() == 41
-    assert driving.latents.shape == (1, config.in_channels(), f, hd, hd)
-    assert (target.predicted, driving.predicted) == (True, False)
-    assert float(target.timestep) == 700.0 and float(driving.timestep) == 0.0
-    # Target: 2 reference frames at t = -2, -1, the video at t = 0..f-1.
-    coords = grid_coords(*target.grid((1, 2, 2)), target.offset)
-    assert coords[:, 0].min() == -2 and coords[:, 0].max() == f - 1
-    # Driving: co-located (replace) or one target width to the right (animate); half grid centred.
-    centre = (w // 2 - hd // 2) // 2
-    expected = (0, centre, centre + (w // 2 if mode == "animate" else 0))
-    assert driving.offset == expected
-    # I2V mask and Z: 1 and the reference latents on the 2 reference frames only.
-    x = target.latents
-    assert torch.equal(x[:, 16:20, :2], torch.ones_like(x[:, 16:20, :2])) and not x[:, 16:36, 2:].any()
-    assert torch.equal(x[:, 20:36, :2], inputs.reference_latents)
-    assert torch.equal(driving.latents[:, 16:20], torch.ones_like(driving.latents[:, 16:20]))
-    assert torch.equal(driving.latents[:, :16], driving.latents[:, 20:36])
-    # Switch: constant over every token, 1 in replacement.
-    for seg in (target, driving):
-        assert torch.all(seg.latents[:, SWITCH] == float(mode == "replace"))
-    # Slots: slot s on reference frame s (and nowhere else on the target), driving subject s, empty slots zero.
-    slots = x[:, SWITCH + 1:]
-    assert slots[0, 0, 0].sum() > 0 and slots[0, 1, 1].sum() > 0
-    assert not slots[0, 0, 1:].any() and not slots[0, 1, [0, 2, 3, 4]].any() and not slots[0, 2:].any()
-    d = driving.latents[:, SWITCH + 1:]
-    assert torch.allclose(d[:, :2], r2.pool_mask(drv_masks, (hd, hd))) and not d[:, 2:].any()
+    assert refs.latents.shape == (1, 20, 2, h, h) and video.latents.shape == (1, 20, f, h, h)
+    assert driving.latents.shape == (1, 20, f, hd, hd) and driving.pool == (2 if resolution == "half" else 1)
+    assert [s.predicted for s in (refs, video, driving)] == [False, True, False]
+    assert [s.embedding for s in (refs, video, driving)] == ["patch_embedding", "patch_embedding", r2.POSE_EMBEDDING]
+    assert all(float(s.timestep) == 700.0 for s in (refs, video, driving))  # one timestep for the whole sequence
+    # I2V-mask channels: ones on the given segments, zeros on the video; the video's mask is blank (bias only).
+    assert torch.all(refs.latents[:, 16:] == 1) and torch.all(driving.latents[:, 16:] == 1)
+    assert not video.latents[:, 16:].any() and not video.mask.any()
+    assert refs.mask.shape == (1, 28, 2, h, h) and driving.mask.shape == (1, 28, f, hd, hd)
+    # RoPE (t, h, w) in video-grid tokens: animation = reference the frame before; replacement = rows +120.
+    if mode == "animate":
+        assert (refs.offset, video.offset, driving.offset) == ((0, 0, 0), (2, 0, 0), (2, 0, 120))
+    else:
+        assert (refs.offset, video.offset, driving.offset) == ((0, 120, 0), (1, 0, 0), (1, 0, 120))
+    assert torch.equal(refs.latents[:, :16, 1:], inputs.reference_latents[:, :, 1:])
 
 
-def test_modes_differ_only_in_switch_and_rope_offset(tiny):
-    built = {m: r2.build_inputs(tiny, *conditions(), m) for m in r2.MODES}
-    a, r = built["animate"], built["replace"]
-    keep = [c for c in range(a.driving.shape[1]) if c != SWITCH]
-    assert torch.equal(a.driving[:, keep], r.driving[:, keep])
-    keep = [c for c in range(a.condition.shape[1]) if c != SWITCH - 16]
-    assert torch.equal(a.condition[:, keep], r.condition[:, keep])
-    assert a.driving_offset != r.driving_offset
-    assert not torch.equal(a.condition, r.condition) and not torch.equal(a.driving, r.driving)
+def test_the_first_reference_is_the_reference_and_comes_last_in_the_sequence(tiny):
+    references, driving, ref_masks, drv_masks = conditions(refs=2)
+    inputs = r2.build_inputs(tiny, references, driving, ref_masks, drv_masks, "animate")
+    own = tiny.codec.encode(references[:, 0, :, None])  # (1, C, 1, h, w)
+    torch.testing.assert_close(inputs.reference_latents[:, :, -1:], own)
 
 
-def test_widened_channels_start_as_a_no_op(tiny):
-    """Widened model + R2 segments == the 36-channel model on the same segments without the mask channels."""
-    base = copy.deepcopy(tiny.transformer)
-    widened = widen_patch_embedding(copy.deepcopy(tiny.transformer), r2.R2Config().in_channels())
-    text = torch.randn(1, 512, 32, generator=torch.Generator().manual_seed(1))
-    for mode in r2.MODES:
-        inputs = r2.build_inputs(tiny, *conditions(), mode)
-        segments = r2.segments(inputs, torch.randn(inputs.latent_shape), torch.tensor([400.0]))
-        narrow = [Segment(s.latents[:, :BASE], s.timestep, s.offset, s.predicted) for s in segments]
-        with torch.no_grad():
-            out = forward_segments(widened, segments, text)[0]
-            assert torch.equal(out, forward_segments(base, narrow, text)[0])
-    with torch.no_grad():  # the new channels are live once trained
-        widened.patch_embedding.weight[:, BASE:] = 0.5
-        assert not torch.equal(forward_segments(widened, segments, text)[0], out)
+def test_pooled_driving_rope_is_the_2x2_average_of_the_full_grid(released):
+    f, h, w = 2, 2, 3  # driving token grid; the full grid is (2, 4, 6)
+    seg = Segment(torch.zeros(1, 20, f, 2 * h, 2 * w), torch.zeros(1), (1, 0, 120), False, r2.POSE_EMBEDDING, pool=2)
+    cos, sin = _rotary(released, [seg])
+    full_cos, full_sin = rope_table(grid_coords(f, 2 * h, 2 * w, (0, 0, 0)), released.rope)  # relative to its own origin
+    for got, full in ((cos, full_cos), (sin, full_sin)):
+        full = full.reshape(f, h, 2, w, 2, -1)
+        expected = (full[:, :, 0, :, 0] + full[:, :, 0, :, 1] + full[:, :, 1, :, 0] + full[:, :, 1, :, 1]) / 4
+        torch.testing.assert_close(got[0, :, 0], expected.reshape(f * h * w, -1))
 
 
-def test_training_targets_and_video_slice(tiny):
-    refs, drv, ref_masks, drv_masks = conditions()
-    inputs = r2.build_inputs(tiny, refs, drv, ref_masks, drv_masks, "replace")
-    x0 = r2.target_latents(tiny, inputs, drv)
-    assert x0.shape == inputs.latent_shape
-    assert torch.equal(x0[:, :, :2], inputs.reference_latents)
-    assert r2.video_latents(inputs, x0).shape == (1, 16, 3, 4, 4)
-
-
-def test_pool_mask_is_latent_coverage():
-    masks = torch.zeros(1, 1, 5, 16, 16)
-    masks[:, :, 0, :8] = 1  # top half on frame 0
-    masks[:, :, 1:3] = 1  # 2 of the 4 frames folded into latent frame 1
-    pooled = r2.pool_mask(masks, (2, 2))
-    assert torch.equal(pooled[0, 0, 0], torch.tensor([[1.0, 1.0], [0.0, 0.0]]))
-    assert torch.equal(pooled[0, 0, 1], torch.full((2, 2), 0.5))
-
-
-def test_ablation_flags_zero_their_channels(tiny):
-    inputs = r2.build_inputs(tiny, *conditions(), "replace", r2.R2Config(switch=False, binding=False))
-    assert not inputs.driving[:, SWITCH:].any() and not inputs.condition[:, SWITCH - 16:].any()
-    same_rope = r2.R2Config(animate_shift=(0, 0, 0))
-    assert r2.build_inputs(tiny, *conditions(), "animate", same_rope).driving_offset == (0, 0, 0)
-
-
-def test_more_bound_characters_than_slots_is_refused(tiny):
+def test_colour_masks_switch_and_binding():
+    slots = torch.zeros(1, 2, 1, 4, 4)
+    slots[:, 0, :, :2, :2] = 1
+    slots[:, 1, :, 2:, 2:] = 1
+    config = r2.R2Config()
+    env = r2.colour_masks(slots, True, config)
+    assert torch.equal(env[:, r2.BLUE], slots[:, 0]) and torch.equal(env[:, r2.RED], slots[:, 1])
+    assert torch.equal(env[:, r2.WHITE], 1 - slots.amax(1))  # the kept environment: white where no character is
+    assert not r2.colour_masks(slots, False, config)[:, r2.WHITE].any()
+    assert not r2.colour_masks(slots, True, r2.R2Config(switch=False))[:, r2.WHITE].any()
+    unbound = r2.colour_masks(slots, True, r2.R2Config(binding=False))
+    assert torch.equal(unbound[:, r2.BLUE], slots.amax(1)) and not unbound[:, r2.RED].any()
     with pytest.raises(ValueError, match="binding slots"):
-        r2.build_inputs(tiny, *conditions(refs=1, slots=3), "animate", r2.R2Config(slots=2))
+        r2.colour_masks(slots, True, r2.R2Config(slots=1))
 
 
-def test_config_matches_checkpoint_channels():
-    assert r2.R2Config.for_channels(36).slots == 4 and r2.R2Config.for_channels(39).slots == 2
+def test_compressed_masks_fold_four_frames_into_28_channels():
+    masks = torch.zeros(1, 7, 5, 8, 8)
+    masks[:, r2.RED, 0, :4] = 1  # frame 0: top half red
+    masks[:, r2.GREEN, 3] = 1  # frame 3 = the 3rd frame of latent frame 1
+    out = r2.compress_masks(masks, (2, 2))
+    assert out.shape == (1, 28, 2, 2, 2)
+    for k in range(4):  # latent frame 0: frame 0 repeated in every frame slot
+        assert torch.equal(out[0, 7 * k + r2.RED, 0], torch.tensor([[1.0, 1.0], [0.0, 0.0]]))
+    assert torch.equal(out[0, 7 * 2 + r2.GREEN, 1], torch.ones(2, 2)) and out[0, :, 1].sum() == 4
+    with pytest.raises(ValueError, match="1 \\+ 4k"):
+        r2.compress_masks(torch.zeros(1, 7, 4, 8, 8), (2, 2))
+
+
+def test_modes_differ_in_the_white_channel_only(tiny):
+    a, r = (r2.build_inputs(tiny, *conditions(), m) for m in r2.MODES)
+    assert torch.equal(a.references, r.references) and torch.equal(a.driving, r.driving)
+    colours = [c for c in range(28) if c % 7 != r2.WHITE]
+    assert torch.equal(a.driving_masks[:, colours], r.driving_masks[:, colours])
+    assert a.reference_masks[:, r2.WHITE].any() and not r.reference_masks[:, r2.WHITE].any()
+    assert r.driving_masks[:, r2.WHITE].any() and not a.driving_masks[:, r2.WHITE].any()
+    same = r2.build_inputs(tiny, *conditions(), "replace", r2.R2Config(mode_rope=False))
+    assert r2.coordinates(same) == r2.coordinates(a)
+
+
+def test_added_mask_embedding_starts_as_a_no_op(tiny, released):
+    """With the mask embedding at zero, masks change nothing; once trained they do."""
+    text = torch.randn(1, 512, 32, generator=torch.Generator().manual_seed(1))
+    inputs = r2.build_inputs(tiny, *conditions(), "replace")
+    segments = r2.segments(inputs, torch.randn(inputs.latent_shape), torch.tensor([400.0]))
+    bare = [Segment(s.latents, s.timestep, s.offset, s.predicted, s.embedding, None, s.pool) for s in segments]
+    with torch.no_grad():
+        out = forward_segments(released, segments, text)[0]
+        assert torch.equal(out, forward_segments(released, bare, text)[0])
+        live = copy.deepcopy(released)
+        live.patch_embedding_mask.weight.fill_(0.5)
+        assert not torch.equal(forward_segments(live, segments, text)[0], out)
+
+
+def test_prepare_keeps_the_i2v_noisy_and_mask_columns(tiny, released):
+    torch.testing.assert_close(released.patch_embedding.weight, tiny.transformer.patch_embedding.weight[:, :20])
+    torch.testing.assert_close(released.patch_embedding_pose.weight, released.patch_embedding.weight)
+    assert r2.prepare_transformer(released, 16) == []  # already laid out
+    with pytest.raises(ValueError, match="fewer"):
+        r2.prepare_transformer(copy.deepcopy(released), 32)
+
+
+def test_config_bounds():
     with pytest.raises(ValueError):
         r2.R2Config(slots=0)
+    with pytest.raises(ValueError):
+        r2.R2Config(slots=r2.MAX_SLOTS + 1)
+    with pytest.raises(ValueError):
+        r2.R2Config(driving_resolution="quarter")

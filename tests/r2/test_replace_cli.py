@@ -12,11 +12,7 @@ from PIL import Image
 from kinema.cli.main import main
 from kinema.io import load_image, read_video, write_video
 from kinema.pipelines.scail2 import ScailAnimator, ScailConfig, segment_inputs
-from kinema.recipes import dreamactor_m2 as r1
 from kinema.recipes import scail2 as r2
-
-BASE = r1.in_channels(16)  # the Wan2.1-I2V layout of the tiny presets' 16-channel VAE
-SLOTS = BASE + 1  # first binding-slot channel of a segment
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +51,7 @@ def test_replace_writes_video_and_records_the_binding(media, multi, tmp_path):
     assert main([*argv(media, out), "--bind", ",".join(map(str, bind))]) == 0
     assert read_video(out).frames.shape == (9, 32, 32, 3)
     settings = json.loads(out.with_suffix(".json").read_text())
-    assert settings["mode"] == "replace" and settings["recipe"]["slots"] == 4
+    assert settings["mode"] == "replace" and settings["recipe"]["slots"] == 6
     assert [b["driving_subject"] for b in settings["binding"]] == bind
     assert [b["reference"] for b in settings["binding"]] == [0, 1]
 
@@ -70,13 +66,19 @@ def test_binding_order_is_honoured_in_the_slots(media, multi, tiny):
                                               [media / f"ref{k}_mask.png" for k in refs], "mediapipe")
         bind = tuple(true_bind(multi)[k] for k in refs)
         prepared = animator.prepare(images, video, ref_masks, drv_masks, ScailConfig(bind=bind), [])
+        inputs = prepared.inputs
         for slot, k in enumerate(refs):
+            colour = r2.SLOT_COLOURS[slot]  # slot k: reference k's character and its true driving actor, one colour
             actor = torch.from_numpy(multi.driving.masks[:, multi.binding.index(k)]).float()
-            expected = r2.pool_mask(actor[None, None], (4, 4))[0, 0]
-            assert torch.allclose(prepared.inputs.driving[0, SLOTS + slot], expected)
+            half = torch.nn.functional.avg_pool2d(actor, 2)  # (T, 16, 16): the driving runs at half resolution
+            painted = torch.zeros(1, 7, *half.shape)
+            painted[0, colour] = half
+            expected = r2.compress_masks(painted, (2, 2))
+            torch.testing.assert_close(inputs.driving_masks[:, colour::7], expected[:, colour::7])
             reference = torch.from_numpy(multi.references[k].masks[0, 0]).float()
-            on_frame = prepared.inputs.condition[0, SLOTS - 16 + slot, slot]
-            assert torch.allclose(on_frame, torch.nn.functional.interpolate(reference[None, None], (4, 4), mode="area")[0, 0])
+            position = len(refs) - 1 if slot == 0 else slot - 1  # the sequence: extra views, then the reference
+            on_image = inputs.reference_masks[0, colour, position]
+            torch.testing.assert_close(on_image, torch.nn.functional.interpolate(reference[None, None], (4, 4), mode="area")[0, 0])
 
 
 def test_animate_rgb_routes_to_the_animation_mode(media, tmp_path):
@@ -92,7 +94,7 @@ def test_animate_rgb_routes_to_the_animation_mode(media, tmp_path):
     ("mask frame count", (0, 1), "short_masks.npz", [], "has 5 frames of 32x32 but its video/image has 9 frames"),
     ("mask size", (0, 1), "small_masks.npz", [], "has 9 frames of 32x16 but"),
     ("empty masks", (0, 1), "empty_masks.npz", [], "driving masks .*is empty"),
-    ("more characters than slots", (0, 1, 0, 1, 0), "driving_masks.npz", [], "5 reference characters: exceed"),
+    ("more characters than slots", (0, 1) * 3 + (0,), "driving_masks.npz", [], "7 reference characters: exceed"),
     ("bind out of range", (0, 1), "driving_masks.npz", ["--bind", "0,5"], "distinct driving subject indices"),
     ("malformed bind", (0, 1), "driving_masks.npz", ["--bind", "a,b"], "comma-separated"),
 ])

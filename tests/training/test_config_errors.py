@@ -71,7 +71,7 @@ def test_an_absurd_learning_rate_is_refused_before_anything_is_written(tmp_path,
 @pytest.mark.parametrize("override,named", [("r2.bystanders=10", "r2.bystanders 10: must be in [0, 3]"),
                                             ("r2.characters=5", "r2.characters 5: must be in [1, r2.slots")])
 def test_more_puppet_actors_than_a_scene_holds_are_refused(tmp_path, capsys, override, named):
-    assert train(tmp_path, "r2.slots=8", override, preset="tiny-r2") == 2
+    assert train(tmp_path, "r2.slots=6", override, preset="tiny-r2") == 2
     assert named in capsys.readouterr().err and not (tmp_path / "run").exists()
 
 

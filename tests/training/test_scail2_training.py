@@ -15,7 +15,6 @@ from kinema.io import read_video, write_video
 from kinema.pipelines.dreamactor_m2 import Animator
 from kinema.pipelines.models import model_card
 from kinema.pipelines.scail2 import ScailAnimator
-from kinema.recipes import dreamactor_m2 as r1
 from kinema.recipes import scail2 as r2
 from kinema.training.config import get_config
 from kinema.training.data import stack
@@ -27,6 +26,19 @@ from kinema.training.trainer import Trainer, load_backbone, prepare_transformer
 from tests.training.runs import assert_killed_run_resumes_bit_identically, assert_torchrun_matches_one_process
 
 SMALL = ["--preset", "tiny-r2", "--set", "data.samples=4", "--set", "batch_size=2", "--set", "checkpoint_every=2"]
+
+
+@pytest.fixture(scope="module")
+def tiny_r2_sample():
+    config = get_config("tiny-r2")
+    components, _ = load_backbone(config)
+    prepare_transformer(components, config, get_recipe(config))
+    sample = make_sample(0, config)
+    refs = torch.from_numpy(sample.references).permute(0, 3, 1, 2)[None].float() / 127.5 - 1
+    drv = torch.from_numpy(sample.driving).permute(3, 0, 1, 2)[None].float() / 127.5 - 1
+    inputs = r2.build_inputs(components, refs, drv, torch.from_numpy(sample.reference_masks)[None],
+                             torch.from_numpy(sample.driving_masks).transpose(0, 1)[None], sample.mode, config.r2.recipe())
+    return inputs, torch.randn(inputs.latent_shape)
 
 
 @pytest.fixture(scope="module")
@@ -59,15 +71,10 @@ def test_tiny_r2_lowers_the_loss_on_a_fixed_batch(tmp_path):
     assert after < 0.8 * before, (before, after)
 
 
-def test_loss_covers_only_the_video_latents():
-    config = get_config("tiny-r2")
-    sample = {"references": torch.tensor(1)}
-    target = torch.zeros(1, 16, 4, 4, 4)
-    prediction = target.clone()
-    prediction[:, :, 0] = 5.0  # an error on the reference frame is not trained
-    assert float(ScailRecipe(config).loss(prediction, target, [sample])) == 0.0
-    prediction[:, :, 1] = 1.0
-    assert float(ScailRecipe(config).loss(prediction, target, [sample])) == pytest.approx(1 / 3)
+def test_only_the_video_tokens_are_predicted(tiny_r2_sample):
+    inputs, noisy = tiny_r2_sample
+    predicted = [s.predicted for s in r2.segments(inputs, noisy, torch.tensor([500.0]))]
+    assert predicted == [False, True, False]  # references, video, driving
 
 
 def test_modes_mix_at_the_configured_ratio_and_batches_hold_one_mode():
@@ -97,16 +104,16 @@ def test_samples_follow_their_mode_and_use_segmenter_masks():
             assert not np.array_equal(sample.target[0, :2, :2], sample.driving[0, :2, :2])
 
 
-def test_encoded_samples_differ_by_mode_in_switch_and_offset(trained):
+def test_encoded_samples_differ_by_mode_in_the_environment_switch(trained):
     data = load_file(trained / "latents.safetensors")
     modes = {int(data[f"{i}/mode"]) for i in range(4)}
     for i in range(4):
-        switch = data[f"{i}/driving"][r1.in_channels(16)]  # [Z_D | ones | Z_D | switch | slots]
         replace = int(data[f"{i}/mode"]) == 1
-        assert torch.all(switch == float(replace))
-        assert tuple(data[f"{i}/offset"].tolist()) == ((0, 0, 0) if replace else (0, 0, 2))  # (0, 0, 1) x 2 patches
+        white_ref = data[f"{i}/reference_masks"][r2.WHITE]  # frame slot 0 of the 28 channels
+        white_drv = data[f"{i}/driving_masks"][r2.WHITE]
+        assert bool(white_ref.any()) != replace and bool(white_drv.any()) == replace  # the environment kept is white
+        assert data[f"{i}/driving_masks"][r2.BLUE].any()  # the one bound subject: slot 0, blue
     assert modes == {0, 1}  # samples 0-3 of tiny-r2: one replacement, three animations
-
 
 
 def test_killed_r2_run_resumes_bit_identically(tmp_path):
@@ -123,17 +130,29 @@ def test_two_torchrun_processes_match_one_process(tmp_path, engine):
 
 def test_card_round_trips_the_r2_settings(tmp_path):
     config = get_config("tiny-r2", steps=1, data={"samples": 2},
-                        r2={"slots": 3, "mode_rope": False, "switch": False, "animate_shift": (0, 1, 0)})
+                        r2={"slots": 3, "mode_rope": False, "switch": False, "driving_resolution": "full"})
     Trainer(config, tmp_path / "run", progress=False).train()
     model = tmp_path / "run" / "export" / "model"
     card = json.loads((model / "kinema.json").read_text())
     assert card["recipe"] == "scail-2" and card["driving"] == "rgb"
     animator = ScailAnimator.load(str(model))
     assert animator.recipe == config.r2.recipe()
-    assert animator.recipe == r2.R2Config(slots=3, replace_shift=(0, 1, 0), animate_shift=(0, 1, 0), switch=False)
-    assert animator.components.transformer.config.in_channels == r1.in_channels(16) + 1 + 3
+    assert animator.recipe == r2.R2Config(slots=3, driving_resolution="full", switch=False, mode_rope=False)
+    transformer = animator.components.transformer
+    assert transformer.config.in_channels == 16 + 4  # SCAIL-2's 20: no I2V y channels
+    assert hasattr(transformer, r2.POSE_EMBEDDING) and transformer.patch_embedding_mask.in_channels == r2.MASK_DIM
     with pytest.raises(KinemaInputError, match="half"):
         ScailAnimator.load(str(model), driving_resolution="half")
+
+
+def test_trained_embeddings_are_saved_and_reloaded(trained):
+    """The driving and mask embeddings learned and come back from the exported transformer (diffusers drops them)."""
+    animator = ScailAnimator.load(str(trained / "export" / "model"))
+    transformer = animator.components.transformer
+    saved = load_file(trained / "export" / "model" / "transformer" / "diffusion_pytorch_model.safetensors")
+    for name in (r2.POSE_EMBEDDING, r2.MASK_EMBEDDING):
+        torch.testing.assert_close(getattr(transformer, name).weight, saved[f"{name}.weight"].float())
+    assert saved["patch_embedding_mask.weight"].abs().sum() > 0  # trained from zero
 
 
 def _replace(sample, tmp_path: Path, *model_args: str) -> Path:
@@ -160,16 +179,19 @@ def test_exported_model_runs_kinema_replace(trained, tmp_path):
         ScailAnimator.load("embedded")
 
 
-def test_lora_run_ships_its_card_and_widened_embedding_to_kinema_replace(tmp_path):
+def test_lora_run_ships_its_card_and_embeddings_to_kinema_replace(tmp_path):
     config = get_config("tiny-r2", steps=2, data={"samples": 4}, adapter="ffn", lora_rank=4, optim={"lr": 1e-2})
     export = Trainer(config, tmp_path / "run", progress=False).train().run.export
     card = json.loads((export / "kinema.json").read_text())
     assert card["patch_embedding"] == "patch_embedding.safetensors" and card["r2"]["slots"] == 2
-    trained = load_file(export / "patch_embedding.safetensors")["weight"]
-    assert trained.shape[1] == 39 and trained[:, 36:].abs().sum() > 0  # 37 + 2 slots; the new channels learned
+    trained = load_file(export / "patch_embedding.safetensors")
+    assert trained["patch_embedding.weight"].shape[1] == 20  # narrowed from the tiny I2V preset's 36
+    assert trained["patch_embedding_mask.weight"].abs().sum() > 0  # added at zero, learned with the adapter
     animator = ScailAnimator.load("tiny", adapters=[export / "lora.safetensors"])
-    assert animator.recipe.slots == 2  # from the adapter's card, not the base model's default of 4
-    assert torch.equal(animator.components.transformer.patch_embedding.weight, trained)
+    assert animator.recipe.slots == 2  # from the adapter's card, not the released default of 6
+    transformer = animator.components.transformer
+    for name in ("patch_embedding", r2.POSE_EMBEDDING, r2.MASK_EMBEDDING):
+        assert torch.equal(getattr(transformer, name).weight, trained[f"{name}.weight"])
 
     out = _replace(make_sample(0, config), tmp_path, "--model", "tiny", "--adapter", str(export / "lora.safetensors"))
     assert json.loads(out.with_suffix(".json").read_text())["recipe"]["slots"] == 2
@@ -180,6 +202,7 @@ def test_lora_run_ships_its_card_and_widened_embedding_to_kinema_replace(tmp_pat
     ({"characters": 2}, "replace_fraction"),
     ({"replace_fraction": 1.5}, "replace_fraction"),
     ({"slots": 0}, "slots"),
+    ({"slots": 7}, "slots"),
     ({"driving_resolution": "quarter"}, "driving_resolution"),
 ])
 def test_bad_r2_config_is_named(r2_values, match):
@@ -197,12 +220,14 @@ def test_puppet_r2_preset_warm_starts_from_the_embedded_model():
     assert config.recipe == "scail-2" and config.model == "embedded"
     assert config.data.size == (64, 64) and config.data.frames == 17
     components, random_init = load_backbone(config)
-    pose_weight = components.transformer.patch_embedding.weight.detach().clone()  # (D, C_in, 1, 2, 2)
+    before = components.transformer.patch_embedding.weight.detach().clone()  # (D, C_in, 1, 2, 2), R1's aligned layout
     prepare_transformer(components, config, get_recipe(config))
-    weight = components.transformer.patch_embedding.weight.detach()
-    base = r1.in_channels(components.codec.channels)  # the I2V inputs every recipe shares
-    assert not random_init and weight.shape[1] == base + 1 + 4
-    assert torch.equal(weight[:, :base], pose_weight[:, :base]) and not weight[:, base:].any()  # switch + slots: zero
+    transformer = components.transformer
+    channels = components.codec.channels + 4
+    assert not random_init and transformer.patch_embedding.weight.shape[1] == channels
+    assert torch.equal(transformer.patch_embedding.weight, before[:, :channels])  # noisy latent + I2V mask kept
+    assert torch.equal(transformer.patch_embedding_pose.weight, before[:, :channels])  # driving starts as video
+    assert not transformer.patch_embedding_mask.weight.any() and not transformer.patch_embedding_mask.bias.any()
     assert config.prediction == model_card("embedded")["prediction"]
 
 
@@ -215,32 +240,17 @@ def test_r2_eval_method_scores_a_replace_case(trained, tmp_path):
 
 
 def test_list_overrides_become_tuples():
-    config = get_config("tiny-r2", data={"size": [64, 64]}, r2={"animate_shift": [0, 1, 0]})
-    assert config.data.size == (64, 64) and config.r2.animate_shift == (0, 1, 0)
+    config = get_config("tiny-r2", data={"size": [64, 64]})
+    assert config.data.size == (64, 64)
 
 
 @pytest.mark.parametrize("r2_values, shapes", [
-    ({"driving_resolution": "half"}, {"condition": (23, 4, 4, 4), "driving": (39, 3, 2, 2)}),
-    ({"characters": 2, "replace_fraction": 0.0}, {"condition": (23, 5, 4, 4), "driving": (39, 3, 4, 4)}),
+    ({"driving_resolution": "full"}, {"references": (20, 1, 4, 4), "driving": (20, 3, 4, 4), "driving_masks": (28, 3, 4, 4)}),
+    ({"characters": 2, "replace_fraction": 0.0}, {"references": (20, 2, 4, 4), "driving": (20, 3, 2, 2),
+                                                  "reference_masks": (28, 2, 4, 4)}),
 ])
 def test_r2_variants_train(tmp_path, r2_values, shapes):
-    """Half-resolution driving and two bound characters (multi triplets: K = 2 reference frames) train end to end."""
+    """Full-resolution driving and two bound characters (multi triplets: K = 2 references) train end to end."""
     trainer = Trainer(get_config("tiny-r2", steps=1, data={"samples": 2}, r2=r2_values), tmp_path / "run", progress=False)
     assert {k: tuple(trainer.data[0][k].shape) for k in shapes} == shapes
     assert np.isfinite(trainer.train().losses[0])
-
-
-def test_r2_warm_starts_from_an_aligned_r1_model_keeping_the_shared_inputs(tmp_path):
-    """R1's aligned layout appends the driving latents; R2 keeps the I2V columns and trains its own from zero."""
-    r1_run = Trainer(get_config("tiny", steps=1, data={"samples": 2}, layout="aligned"), tmp_path / "r1", progress=False)
-    r1_model = r1_run.train().run.export / "model"
-    aligned = r1_run.components.transformer.patch_embedding.weight.detach().clone()
-    config = get_config("tiny-r2", model=str(r1_model), steps=1, data={"samples": 2})
-    components, _ = load_backbone(config)
-    prepare_transformer(components, config, get_recipe(config))
-    weight = components.transformer.patch_embedding.weight.detach()
-    base = r1.in_channels(components.codec.channels)
-    assert aligned.shape[1] == r1.in_channels(components.codec.channels, "aligned") and weight.shape[1] == base + 1 + 2
-    torch.testing.assert_close(weight[:, :base], aligned[:, :base], rtol=0, atol=1e-3)  # exported in the card's dtype
-    assert not weight[:, base:].any()
-    Trainer(config, tmp_path / "r2", progress=False).train()

@@ -35,6 +35,7 @@ from transformers.utils import logging as transformers_logging
 
 from kinema.backbone.codecs import Codec, PixelCodec, PixelCodecConfig, WanVAECodec, load_codec
 from kinema.backbone.config import BackboneConfig, VAEConfig
+from kinema.backbone.embeddings import attach_saved_embeddings
 from kinema.errors import KinemaInputError
 
 WAN_TEXT_LEN = 512  # diffusers' I2V attention processor hard-codes 512 text tokens
@@ -165,8 +166,21 @@ def _low_noise_expert(path: Path, torch_dtype: torch.dtype) -> tuple[WanTransfor
         raise KinemaInputError(f"model directory '{path}'", f"has transformer_2/ but boundary_ratio {boundary!r} in "
                                f"{MODEL_INDEX}", "Give it the release's boundary_ratio (0.875 for T2V-A14B, 0.9 for I2V-A14B).")
     with quiet_loading():
-        expert = WanTransformer3DModel.from_pretrained(path / "transformer_2", torch_dtype=torch_dtype, local_files_only=True)
+        expert = load_transformer(path / "transformer_2", torch_dtype)
     return expert, float(boundary)
+
+
+def load_transformer(path: Path, torch_dtype: torch.dtype) -> WanTransformer3DModel:
+    """A diffusers ``WanTransformer3DModel`` with the extra patch embeddings saved beside its weights
+    (:mod:`kinema.backbone.embeddings`; diffusers itself would drop them, with a warning that they are unused)."""
+    level = diffusers_logging.get_verbosity()
+    diffusers_logging.set_verbosity_error()
+    try:
+        transformer = WanTransformer3DModel.from_pretrained(path, torch_dtype=torch_dtype, local_files_only=True)
+    finally:
+        diffusers_logging.set_verbosity(level)
+    attach_saved_embeddings(transformer, path)
+    return transformer
 
 
 @contextmanager
@@ -198,7 +212,7 @@ def load_components(path: str | os.PathLike, torch_dtype: torch.dtype = torch.fl
                 "Point --model at a Wan checkpoint in diffusers format (e.g. Wan2.1-I2V-14B-480P-Diffusers).")
     kwargs = {"local_files_only": True}
     with quiet_loading():
-        transformer = WanTransformer3DModel.from_pretrained(path / "transformer", torch_dtype=torch_dtype, **kwargs)
+        transformer = load_transformer(path / "transformer", torch_dtype)
         codec = load_codec(path)
         text_encoder = UMT5EncoderModel.from_pretrained(path / "text_encoder", dtype=torch_dtype, **kwargs)
         tokenizer = T5Tokenizer.from_pretrained(path / "tokenizer", **kwargs)

@@ -9,9 +9,9 @@ load together, each with its weight (``PATH:WEIGHT``).
 Presets: ``ffn`` (DreamActor-M2: feed-forward layers only, text branch excluded) and
 ``attn_ffn`` (AniX: self/cross attention projections and feed-forward layers).
 
-A recipe that widens the patch embedding (R2's switch and slot channels) trains the whole widened
-embedding beside the adapter; it ships as its own safetensors file (:func:`save_patch_embedding`),
-so the adapter file stays one diffusers can read.
+A recipe that changes the patch embedding or adds embeddings (R1's aligned layout widens it; R2 narrows
+it and adds SCAIL-2's driving and mask embeddings) trains them beside the adapter; they ship as their
+own safetensors file (:func:`save_patch_embeddings`), so the adapter file stays one diffusers can read.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from peft.utils import get_peft_model_state_dict
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from kinema.backbone.embeddings import attach_embeddings, embedding_state
+from kinema.backbone.widen import narrow_patch_embedding, widen_patch_embedding
 from kinema.errors import KinemaInputError, require_file
 from kinema.io.atomic import atomic_path
 
@@ -36,7 +38,7 @@ FFN = ("ffn.net.0.proj", "ffn.net.2")
 ATTN = tuple(f"{a}.{p}" for a in ("attn1", "attn2") for p in ("to_q", "to_k", "to_v", "to_out.0"))
 LORA_TARGETS: dict[str, tuple[str, ...]] = {"ffn": FFN, "attn_ffn": ATTN + FFN}
 ADAPTER = "kinema"
-PATCH_EMBEDDING = "patch_embedding.safetensors"  # the trained, widened patch embedding beside an adapter
+PATCH_EMBEDDING = "patch_embedding.safetensors"  # the trained patch embeddings beside an adapter
 
 
 @dataclass(frozen=True)
@@ -143,17 +145,19 @@ def load_loras(model: WanTransformer3DModel, adapters: Adapters) -> WanTransform
     return model
 
 
-def save_patch_embedding(model: WanTransformer3DModel, path: str | os.PathLike) -> Path:
-    """Write the patch embedding's weight and bias (a widened embedding trained with a LoRA), atomically."""
+def save_patch_embeddings(model: WanTransformer3DModel, path: str | os.PathLike) -> Path:
+    """Write every patch embedding (the widened or narrowed own one, and the extras a recipe added, e.g.
+    R2's driving and mask embeddings) under their checkpoint names, atomically."""
     path = Path(path)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.patch_embedding.state_dict().items()}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in embedding_state(model).items()}
     with atomic_path(path) as tmp:
         save_file(tensors, tmp)
     return path
 
 
-def load_patch_embedding(model: WanTransformer3DModel, path: str | os.PathLike) -> WanTransformer3DModel:
-    """Load a patch embedding written by :func:`save_patch_embedding`; its shape must match ``model``'s."""
+def load_patch_embeddings(model: WanTransformer3DModel, path: str | os.PathLike) -> WanTransformer3DModel:
+    """Load the patch embeddings written by :func:`save_patch_embeddings`: the model's own is resized to the
+    saved one (the recipe's layout), the extras are created where the base model lacks them."""
     path = Path(path)
     require_file(path, "patch embedding", "Keep the adapter's directory whole (the trainer writes it beside lora.safetensors).")
     try:
@@ -161,10 +165,16 @@ def load_patch_embedding(model: WanTransformer3DModel, path: str | os.PathLike) 
     except (OSError, SafetensorError) as err:
         raise KinemaInputError(f"patch embedding '{path}'", f"is not a readable safetensors file ({type(err).__name__})",
                                "Re-export the adapter's run (kinema train --resume exports it).") from None
-    expected = {k: v.shape for k, v in model.patch_embedding.state_dict().items()}
-    if {k: v.shape for k, v in state.items()} != expected:
-        raise KinemaInputError(f"patch embedding '{path}'", f"has shapes {[tuple(v.shape) for v in state.values()]}, "
-                               f"not the model's {[tuple(v) for v in expected.values()]}",
+    own = model.patch_embedding
+    weight = state.get("patch_embedding.weight")
+    if weight is None or weight.shape[0] != own.out_channels or weight.shape[2:] != own.weight.shape[2:]:
+        raise KinemaInputError(f"patch embedding '{path}'", f"has shape {None if weight is None else tuple(weight.shape)}, "
+                               f"which does not fit the model's {tuple(own.weight.shape)}",
                                "Use the base model the adapter was trained on.")
-    model.patch_embedding.load_state_dict(state)
+    if weight.shape[1] > own.in_channels:
+        widen_patch_embedding(model, weight.shape[1])
+    elif weight.shape[1] < own.in_channels:
+        narrow_patch_embedding(model, weight.shape[1])
+    model.patch_embedding.load_state_dict({"weight": weight, "bias": state["patch_embedding.bias"]})
+    attach_embeddings(model, {k: v.to(weight.dtype) for k, v in state.items()})
     return model

@@ -23,7 +23,12 @@ def rope_from_coords(coords: torch.Tensor, rope: WanRotaryPosEmbed) -> tuple[tor
     Returns:
         (cos, sin), each (1, N, 1, head_dim), as Wan's attention blocks expect.
     """
-    coords = coords - coords.min(dim=0).values  # relative: start each axis at 0
+    cos, sin = rope_table(coords - coords.min(dim=0).values, rope)  # relative: start each axis at 0
+    return cos[None, :, None], sin[None, :, None]
+
+
+def rope_table(coords: torch.Tensor, rope: WanRotaryPosEmbed) -> tuple[torch.Tensor, torch.Tensor]:
+    """(cos, sin), each (N, head_dim), for (N, 3) coordinates in [0, rope_max_seq_len)."""
     span = int(coords.max()) + 1 if coords.numel() else 0
     if span > rope.max_seq_len:
         raise ValueError(f"RoPE coordinates span {span} positions, more than rope_max_seq_len={rope.max_seq_len}")
@@ -32,7 +37,7 @@ def rope_from_coords(coords: torch.Tensor, rope: WanRotaryPosEmbed) -> tuple[tor
     out = []
     for table in (rope.freqs_cos, rope.freqs_sin):
         axes = table.split(dims, dim=1)  # per axis (max_seq_len, d)
-        out.append(torch.cat([axes[i][coords[:, i]] for i in range(3)], dim=-1)[None, :, None])
+        out.append(torch.cat([axes[i][coords[:, i]] for i in range(3)], dim=-1))
     return out[0], out[1]
 
 

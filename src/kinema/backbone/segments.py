@@ -1,7 +1,10 @@
 """The Wan transformer on a stream of token segments (SPEC "The mechanism").
 
-A :class:`Segment` is a latent video that goes through the model's own ``patch_embedding``,
-placed at RoPE coordinates ``offset + grid`` with its own timestep (0 for clean conditions).
+A :class:`Segment` is a latent video that goes through one of the model's patch embeddings (its own
+``patch_embedding`` or an extra one, :mod:`kinema.backbone.embeddings`), plus an optional mask through
+``patch_embedding_mask``, placed at RoPE coordinates ``offset + grid`` with its own timestep (0 for clean
+conditions). A pooled segment (SCAIL-2's half-resolution driving) carries the average of the rotations of
+the ``pool × pool`` full-grid positions each of its tokens covers.
 :func:`forward_segments` rebuilds ``WanTransformer3DModel.forward`` from the model's submodules,
 so checkpoint keys, peft LoRA layers, gradient checkpointing and attention backends all apply.
 With one segment at offset 0 it equals the stock forward.
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from diffusers import WanTransformer3DModel
 
-from kinema.backbone.rope import grid_coords, rope_from_coords
+from kinema.backbone.rope import grid_coords, rope_table
 
 
 @dataclass
@@ -27,12 +30,18 @@ class Segment:
         timestep: (B,) flow-matching timestep in [0, 1000]; zeros for clean condition tokens.
         offset: RoPE coordinate (t, h, w) of the first patch, in patch units; may be negative.
         predicted: whether the model's output for this segment is returned (and trained on).
+        embedding: the patch embedding module that embeds ``latents``.
+        mask: (B, C_mask, F, H, W) embedded by ``patch_embedding_mask`` and added to the tokens, or None.
+        pool: tokens per side of the full grid one token covers (its RoPE is their 2D average).
     """
 
     latents: torch.Tensor
     timestep: torch.Tensor
     offset: tuple[int, int, int] = (0, 0, 0)
     predicted: bool = True
+    embedding: str = "patch_embedding"
+    mask: torch.Tensor | None = None
+    pool: int = 1
 
     def grid(self, patch_size: tuple[int, int, int]) -> tuple[int, int, int]:
         """Post-patch (frames, height, width)."""
@@ -40,15 +49,31 @@ class Segment:
         return f // patch_size[0], h // patch_size[1], w // patch_size[2]
 
 
-def _embed(model: WanTransformer3DModel, segments: list[Segment]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Patch-embed every segment: tokens (B, S, D), coords (S, 3), per-token timesteps (B, S)."""
-    tokens, coords, steps = [], [], []
+def _embed(model: WanTransformer3DModel, segments: list[Segment]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Patch-embed every segment: tokens (B, S, D), per-token timesteps (B, S)."""
+    tokens, steps = [], []
     for seg in segments:
-        x = model.patch_embedding(seg.latents)  # (B, D, f, h, w)
+        x = getattr(model, seg.embedding)(seg.latents)  # (B, D, f, h, w)
+        if seg.mask is not None:
+            x = x + model.patch_embedding_mask(seg.mask)
         tokens.append(x.flatten(2).transpose(1, 2))  # (B, f*h*w, D)
-        coords.append(grid_coords(*seg.grid(model.config.patch_size), seg.offset, device=x.device))
         steps.append(seg.timestep[:, None].expand(-1, tokens[-1].shape[1]))
-    return torch.cat(tokens, 1).contiguous(), torch.cat(coords), torch.cat(steps, 1)
+    return torch.cat(tokens, 1).contiguous(), torch.cat(steps, 1)
+
+
+def _rotary(model: WanTransformer3DModel, segments: list[Segment]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(cos, sin), each (1, S, 1, head_dim): every segment's full-grid coordinates, read relative to the
+    smallest of all, averaged over each pooled token's ``pool × pool`` positions."""
+    grids = [seg.grid(model.config.patch_size) for seg in segments]
+    coords = [grid_coords(f, h * seg.pool, w * seg.pool, seg.offset, device=seg.latents.device)
+              for seg, (f, h, w) in zip(segments, grids)]
+    origin = torch.cat(coords).min(dim=0).values
+    cos, sin = [], []
+    for seg, (f, h, w), c in zip(segments, grids, coords):
+        p = seg.pool
+        for out, table in zip((cos, sin), rope_table(c - origin, model.rope)):
+            out.append(table.reshape(f, h, p, w, p, -1).mean((2, 4)).flatten(0, 2) if p > 1 else table)
+    return torch.cat(cos)[None, :, None], torch.cat(sin)[None, :, None]
 
 
 def _time_embedding(model: WanTransformer3DModel, steps: torch.Tensor, text: torch.Tensor,
@@ -83,8 +108,8 @@ def forward_segments(model: WanTransformer3DModel, segments: list[Segment], enco
     Returns:
         The velocity prediction (B, C_out, F, H, W) of each segment with ``predicted=True``, in order.
     """
-    tokens, coords, steps = _embed(model, segments)
-    rotary = rope_from_coords(coords, model.rope)
+    tokens, steps = _embed(model, segments)
+    rotary = _rotary(model, segments)
     temb, proj, context = _time_embedding(model, steps, encoder_hidden_states, encoder_hidden_states_image)
 
     for block in model.blocks:

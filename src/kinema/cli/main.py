@@ -25,6 +25,7 @@ VERBS = {
     "train": "kinema.cli.train:train",
     "serve": "kinema.cli.serve:serve",
     "scene": "kinema.cli.scene:scene",
+    "convert": "kinema.cli.convert:convert",
 }
 HELP = {
     "animate": "Animate a reference character with a driving video.",
@@ -36,6 +37,7 @@ HELP = {
     "replace": "Put reference characters into a driving video in place of its subjects.",
     "train": "Train a model (flow matching; LoRA or full; torchrun for several processes).",
     "scene": "Make procedural Gaussian-splat scenes; render a scene along an instruction's camera path.",
+    "convert": "Convert a released checkpoint (SCAIL-2) into a model directory for --model.",
     "serve": "Serve the web UI (Gradio, the [ui] extra) on this machine: animate and replace in the browser.",
 }
 

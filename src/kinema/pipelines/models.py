@@ -11,7 +11,7 @@ import torch
 
 from kinema.backbone.components import WanComponents, build_components, load_components
 from kinema.backbone.config import PRESETS, get_preset
-from kinema.backbone.lora import Adapters, as_adapters, load_loras, load_patch_embedding
+from kinema.backbone.lora import Adapters, as_adapters, load_loras, load_patch_embeddings
 from kinema.errors import KinemaInputError
 from kinema.sampling import SamplerConfig
 from kinema.sampling.prediction import SIGMA_DATA, Prediction, check_prediction
@@ -129,7 +129,7 @@ def model_with_adapters(model: str, adapters: Adapters = ()) -> str:
 
 
 def load_adapters(components: WanComponents, adapters: Adapters) -> None:
-    """Load LoRAs into the transformer, each at its weight, and the widened patch embedding that one trained by
+    """Load LoRAs into the transformer, each at its weight, and the patch embeddings that one trained by
     kinema names in its card (trained with it; two such adapters would each replace the embedding)."""
     adapters = as_adapters(adapters)
     if adapters and components.transformer_2 is not None:
@@ -139,10 +139,10 @@ def load_adapters(components: WanComponents, adapters: Adapters) -> None:
     widened = [(a, _read_card(a.path.parent)) for a in adapters]
     widened = [(a, card) for a, card in widened if "patch_embedding" in card]
     if len(widened) > 1:
-        raise KinemaInputError(f"--adapter '{widened[1][0]}'", f"brings its own patch embedding, as '{widened[0][0]}' does",
-                               "Combine at most one adapter that kinema trained with widened inputs (R2) with others.")
+        raise KinemaInputError(f"--adapter '{widened[1][0]}'", f"brings its own patch embeddings, as '{widened[0][0]}' does",
+                               "Combine at most one adapter that kinema trained with its own input layout (R1 aligned, R2) with others.")
     for spec, card in widened:
-        load_patch_embedding(components.transformer, spec.path.parent / card["patch_embedding"])
+        load_patch_embeddings(components.transformer, spec.path.parent / card["patch_embedding"])
 
 
 def resolve_device(device: str = "auto") -> tuple[str, torch.dtype]:

@@ -19,7 +19,6 @@ from kinema.backbone.components import WanComponents
 from kinema.backbone.encoders import encode_prompt
 from kinema.backbone.lora import Adapters, as_adapters
 from kinema.backbone.segments import forward_segments
-from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
 from kinema.io import load_image, read_video, write_json_atomic, write_video
 from kinema.pipelines.dreamactor_m2 import AnimationResult
@@ -71,8 +70,11 @@ class Prepared:
 
 def card_recipe(card: dict, model: str, driving_resolution: str | None) -> r2.R2Config:
     """The R2 settings a trained model's card records; a different requested driving resolution is an error."""
-    values = card["r2"]
-    recipe = r2.R2Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+    try:
+        recipe = r2.R2Config(**card["r2"])
+    except (TypeError, ValueError):
+        raise KinemaInputError(f"model '{model}'", f"records R2 settings {card['r2']} of another token layout (kinema "
+                               "before SCAIL-2's released layout)", "Retrain it with this kinema (kinema train).") from None
     if driving_resolution not in (None, recipe.driving_resolution):
         raise KinemaInputError(f"--driving-resolution {driving_resolution}",
                                f"differs from the {recipe.driving_resolution} resolution model '{model}' was trained with",
@@ -81,16 +83,13 @@ def card_recipe(card: dict, model: str, driving_resolution: str | None) -> r2.R2
 
 
 class ScailAnimator:
-    """A Wan model prepared for recipe R2 (patch embedding widened by the switch and N slot channels, zero-initialised)."""
+    """A Wan model prepared for recipe R2: SCAIL-2's released layout (:func:`r2.prepare_transformer`: the video
+    patch embedding takes latents + I2V mask, the driving and mask embeddings added where missing)."""
 
     def __init__(self, components: WanComponents, recipe: r2.R2Config = r2.R2Config(), random_weights: bool = False,
                  card: dict | None = None) -> None:
-        channels = recipe.in_channels(components.codec.channels)
-        if components.transformer.config.in_channels > channels:
-            raise ValueError(f"model has {components.transformer.config.in_channels} input channels, "
-                             f"more than recipe R2 with {recipe.slots} slots uses ({channels})")
         for expert in components.experts:
-            widen_patch_embedding(expert, channels)
+            r2.prepare_transformer(expert, components.codec.channels)
         self.components, self.recipe, self.random_weights = components, recipe, random_weights
         self.card = card or {}
         self.prediction = card_prediction(self.card)
@@ -99,15 +98,14 @@ class ScailAnimator:
     @classmethod
     def load(cls, model: str = "tiny", adapters: Adapters = (), device: str = "cpu",
              dtype: torch.dtype = torch.float32, driving_resolution: str | None = None) -> ScailAnimator:
-        """Load a preset (random weights) or a diffusers Wan directory. A trained R2 model's card
-        (``kinema.json``) fixes the recipe settings (slots, driving resolution, RoPE shifts, ablations);
-        otherwise slots follow the input channels and ``driving_resolution`` defaults to full."""
+        """Load a preset (random weights), a diffusers Wan directory, or a converted SCAIL-2 checkpoint
+        (``kinema convert scail2``). A trained R2 model's card (``kinema.json``) fixes the recipe settings
+        (slots, driving resolution, ablations); otherwise they are the released model's."""
         card = adapter_card(model, adapters)
         check_recipe(card, "scail-2", model, adapters)
         components, random_weights = load_model(model, dtype)
-        recipe = card_recipe(card, model, driving_resolution) if "r2" in card else r2.R2Config.for_channels(
-            components.transformer.config.in_channels, components.codec.channels,
-            driving_resolution=driving_resolution or "full")
+        recipe = (card_recipe(card, model, driving_resolution) if "r2" in card
+                  else r2.R2Config(driving_resolution=driving_resolution or "half"))
         animator = cls(components.to(device, dtype), recipe, random_weights, card)
         load_adapters(animator.components, adapters)
         return animator
@@ -161,7 +159,7 @@ class ScailAnimator:
         prepared = self.prepare(references, driving, reference_masks, driving_masks, config, notes)
         sampler = config.sampler or sampler_for(self.card)
         latents = self._sample(prepared.inputs, config, sampler, progress)
-        video = self.components.codec.decode(r2.video_latents(prepared.inputs, latents))
+        video = self.components.codec.decode(latents)
         if self.random_weights:
             notes.append(f"model '{self.components.source}' has random weights: the output shows the pipeline "
                          "working, not a trained animation; pass --model DIR for trained weights")

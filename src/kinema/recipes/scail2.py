@@ -1,27 +1,35 @@
-"""SCAIL-2 in-context driving with an environment switch and binding slots (SPEC "R2", SCAIL-2 §3.3).
+"""SCAIL-2 in-context driving, laid out as the released model (zai-org/SCAIL-2, ``model_scail2.py``;
+SPEC "R2", SCAIL-2 §3.3), so that its checkpoint runs unchanged (``kinema convert scail2``).
 
-Token stream for one denoising step (two segments, same patch embedding):
+Token stream for one denoising step, in sequence order (C = the codec's latent channels, 16 for Wan2.1):
 
-    target  [noisy C | I2V mask 4 | Z C | switch 1 | slots N]  (B, 2C+5+N, K+f, h, w), predicted
-    driving [Z_D C   | ones 4     | Z_D C | switch 1 | slots N] (B, 2C+5+N, f, h', w'), clean (t = 0)
+    extra references  [Z_ref C | ones 4]  (K−1 latent frames)  patch_embedding       + mask_embedding(M_ref)
+    reference         [Z_ref C | ones 4]  (1 latent frame)     patch_embedding       + mask_embedding(M_ref)
+    noisy video       [x_t C   | zeros 4] (f latent frames)    patch_embedding       + mask_embedding(0)
+    driving           [Z_D C   | ones 4]  (f frames, h/2 × w/2) patch_embedding_pose + mask_embedding(M_D)
 
-(C = the codec's latent channels: 16 for Wan2.1's VAE, so 37 + N.)
+* The video patch embedding takes C + 4 channels (20 for Wan2.1: no I2V ``y`` concat, the reference
+  enters only as in-context tokens); the 4 I2V-mask channels say "given" (ones) or "to generate" (zeros).
+* Driving, in-context: Z_D = codec(driving video at half width and height), through its own
+  ``patch_embedding_pose``. Only the video's tokens are read out.
+* Masks: a separate ``patch_embedding_mask`` (28 inputs) embeds colour-coded masks and is *added* to the
+  tokens (to the video tokens it adds only its bias). :func:`colour_masks` builds them as SCAIL-2's
+  mask preparation does: 7 binary colour channels (white, red, green, blue, yellow, magenta, cyan);
+  white marks where the environment is kept (the reference's background in animation, the driving
+  shot's in replacement: the *environment switch*); the bound characters take the slot colours
+  blue, red, green, magenta, cyan, yellow (SCAIL-Pose orders subjects left to right), the same colour
+  on the reference and on the driving subject it replaces (*binding*). :func:`compress_masks` pools
+  them to the latent grid and folds 4 frames into 28 channels (channel = 7·k + colour).
+* One timestep for the whole sequence (the released model modulates every token with it).
+* RoPE, in token units of the video grid: animation puts the reference at t = K − 1 and the video from
+  t = K (the reference is "the frame before"); replacement puts the reference at the video's first
+  time but 120 rows down, so it is no part of the shot. The driving tokens sit at the video's times,
+  120 columns to the right, and carry the 2 × 2 average of the full-grid rotations they cover
+  (:class:`~kinema.backbone.segments.Segment` ``pool``).
 
-* Reference, I2V-style: the K reference images are encoded one by one and prepended as K latent
-  frames of the target with I2V mask 1 (as Wan-Animate prepends its reference frame); the video's
-  f latent frames follow with mask 0. The output's first K latent frames are dropped.
-* Driving, in-context: Z_D = codec(driving video), optionally at half resolution, is a clean segment
-  (timestep 0) beside the noisy target — SCAIL-2's "condition tokens concatenated to the denoised
-  sequence at a fixed offset". Its latent sits in both the noisy and the condition slots (x_0 at t = 0).
-* Mask channels enter through the widened patch embedding (zero-initialised, so a loaded model is
-  unchanged until trained): one environment switch (constant 1 in replacement — environment from
-  the driving video — and 0 in animation — environment from the reference) and N binding slots:
-  slot k holds character k's mask on its reference frame and driving subject k's mask on the
-  driving segment, so attention can route subject k's motion to character k.
-* Mode-specific shifted RoPE: the driving segment's coordinates depend on the mode (see
-  :class:`R2Config`); the target's video frames sit at t = 0..f-1, its reference frames at t < 0.
-
-:func:`build_inputs` is the single input builder used by inference and training.
+Ablation switches of the same layout (SCAIL-2's Table 4): ``switch=False`` leaves the white channel
+empty, ``binding=False`` draws every character in the first slot colour, ``mode_rope=False`` places
+both modes as animation. :func:`build_inputs` is the single input builder of inference and training.
 """
 
 from __future__ import annotations
@@ -34,66 +42,81 @@ import torch.nn.functional as F
 
 from kinema.backbone.codecs import TEMPORAL_STRIDE
 from kinema.backbone.components import WanComponents
+from kinema.backbone.embeddings import add_patch_embedding
 from kinema.backbone.encoders import encode_image_tokens
 from kinema.backbone.segments import Segment
+from kinema.backbone.widen import narrow_patch_embedding
 from kinema.recipes.dreamactor_m2 import MASK_CHANNELS
-from kinema.recipes.dreamactor_m2 import in_channels as i2v_channels
 
 Mode = Literal["animate", "replace"]
 MODES: tuple[Mode, ...] = ("animate", "replace")
-SWITCH_CHANNELS = 1
-WAN_LATENT_CHANNELS = 16  # Wan2.1's VAE: 36 = Wan2.1-I2V's input channels
+WHITE, RED, GREEN, BLUE, YELLOW, MAGENTA, CYAN = range(7)  # the released mask channels, in their order
+COLOURS = 7
+MASK_DIM = COLOURS * TEMPORAL_STRIDE  # 28: 7 colours x 4 frames folded into each latent frame
+SLOT_COLOURS = (BLUE, RED, GREEN, MAGENTA, CYAN, YELLOW)  # SCAIL-Pose's palette, subjects left to right
+MAX_SLOTS = len(SLOT_COLOURS)
+MODE_SHIFT = 120  # tokens: the released model's offset of the replacement reference (rows) and the driving (columns)
+POSE_EMBEDDING, MASK_EMBEDDING = "patch_embedding_pose", "patch_embedding_mask"
 
 
 @dataclass(frozen=True)
 class R2Config:
-    """Recipe R2 settings (they are properties of the trained weights, not of one call).
+    """Recipe R2 settings (properties of the trained weights, recorded in the model card).
 
     Attributes:
-        slots: binding slots N (characters the model can bind at once).
-        driving_resolution: "full", or "half" to encode the driving video at half width and height
-            (4x fewer condition tokens).
-        replace_shift: RoPE shift (t, h, w) of the driving segment in replacement, in units of the
-            target's latent grid (f, h, w). Default (0, 0, 0): co-located with the target, because the
-            output *is* the driving shot with one subject swapped — a token should attend to the
-            driving token at its own place and time (environment, occluders, lighting copy over).
-        animate_shift: the same in animation. Default (0, 0, 1): one target width to the right, the
-            layout of DreamActor-M2's spatial in-context composite. Time stays aligned (frame i drives
-            frame i) but space is not, so the model is pushed to transfer motion rather than copy the
-            driving pixels in place; the relative offset itself tells the model which mode it is in.
-        switch, binding: ablation flags; False zeroes the environment-switch / binding-slot channels
-            (the channel count, hence the weights' shapes, stays the same).
+        slots: characters the model binds at once (at most the 6 slot colours).
+        driving_resolution: "half" (the released model: 4x fewer driving tokens, pooled RoPE) or "full".
+        switch, binding, mode_rope: the ablation flags (module doc); True is the released model.
     """
 
-    slots: int = 4
-    driving_resolution: Literal["full", "half"] = "full"
-    replace_shift: tuple[int, int, int] = (0, 0, 0)
-    animate_shift: tuple[int, int, int] = (0, 0, 1)
+    slots: int = MAX_SLOTS
+    driving_resolution: Literal["full", "half"] = "half"
     switch: bool = True
     binding: bool = True
+    mode_rope: bool = True
 
     def __post_init__(self) -> None:
-        if not 1 <= self.slots <= 16:
-            raise ValueError(f"slots must be in [1, 16], got {self.slots}")
+        if not 1 <= self.slots <= MAX_SLOTS:
+            raise ValueError(f"slots must be in [1, {MAX_SLOTS}] (the slot colours), got {self.slots}")
         if self.driving_resolution not in ("full", "half"):
             raise ValueError(f"driving_resolution must be 'full' or 'half', got '{self.driving_resolution}'")
 
-    def in_channels(self, latent_channels: int = WAN_LATENT_CHANNELS) -> int:
-        """Patch-embedding inputs: the I2V layout (36 for Wan2.1) + switch + slots."""
-        return i2v_channels(latent_channels) + SWITCH_CHANNELS + self.slots
+    def in_channels(self, latent_channels: int = 16) -> int:
+        """Video patch-embedding inputs: latents + the 4 I2V-mask channels (20 for Wan2.1)."""
+        return latent_channels + MASK_CHANNELS
 
-    def shift(self, mode: Mode) -> tuple[int, int, int]:
-        if mode not in MODES:
-            raise ValueError(f"unknown R2 mode '{mode}'; use 'animate' or 'replace'")
-        return self.replace_shift if mode == "replace" else self.animate_shift
+    @property
+    def pool(self) -> int:
+        """How many video-grid tokens per side one driving token covers."""
+        return 2 if self.driving_resolution == "half" else 1
 
-    @classmethod
-    def for_channels(cls, in_channels: int, latent_channels: int = WAN_LATENT_CHANNELS, **fields) -> R2Config:
-        """The config matching a checkpoint's ``in_channels`` (the bare I2V layout = not yet widened: default slots)."""
-        base = i2v_channels(latent_channels)
-        if in_channels <= base:
-            return cls(**fields)
-        return cls(slots=in_channels - base - SWITCH_CHANNELS, **fields)
+
+def check_mode(mode: str) -> Mode:
+    if mode not in MODES:
+        raise ValueError(f"unknown R2 mode '{mode}'; use 'animate' or 'replace'")
+    return mode  # type: ignore[return-value]
+
+
+def prepare_transformer(transformer: torch.nn.Module, latent_channels: int) -> list[str]:
+    """Give a Wan transformer the released layout, in place; returns the names of modules it added.
+
+    The video patch embedding keeps its first C + 4 inputs (a Wan I2V model's noisy latent and mask;
+    its ``y`` columns go). A missing driving embedding starts as a copy of it (driving latents are
+    video latents), a missing mask embedding as zero (a no-op until trained)."""
+    channels = latent_channels + MASK_CHANNELS
+    if transformer.config.in_channels < channels:
+        raise ValueError(f"the transformer takes {transformer.config.in_channels} input channels, fewer than recipe "
+                         f"R2's {channels} (latents {latent_channels} + the I2V mask 4)")
+    if transformer.config.in_channels > channels:
+        narrow_patch_embedding(transformer, channels)
+    added = []
+    if not hasattr(transformer, POSE_EMBEDDING):
+        add_patch_embedding(transformer, POSE_EMBEDDING, channels, copy=True)
+        added.append(POSE_EMBEDDING)
+    if not hasattr(transformer, MASK_EMBEDDING):
+        add_patch_embedding(transformer, MASK_EMBEDDING, MASK_DIM, copy=False)
+        added.append(MASK_EMBEDDING)
+    return added
 
 
 @dataclass
@@ -102,77 +125,68 @@ class R2Inputs:
 
     Attributes:
         mode: "animate" or "replace".
-        condition: (B, C+5+N, K+f, h, w) [I2V mask 4 | Z C | switch | slots], concatenated to the noisy latent.
-        driving: (B, 2C+5+N, f, h', w') the clean driving segment.
-        driving_offset: RoPE coordinate of the driving segment's first patch.
-        references: K, the number of prepended reference latent frames.
-        image_tokens: CLIP tokens of the references (concatenated) for I2V models, else None.
+        config: the recipe settings (coordinates and pooling follow them).
+        references: (B, C+4, K, h, w) [Z_ref | ones] in sequence order: the extra views, then the reference.
+        reference_masks: (B, 28, K, h, w) their compressed colour masks.
+        driving: (B, C+4, f, h', w') [Z_D | ones]; driving_masks: (B, 28, f, h', w').
+        frames: f, the video's latent frames.
+        image_tokens: CLIP tokens of the reference (the last one) for I2V models, else None.
     """
 
     mode: Mode
-    condition: torch.Tensor
+    config: R2Config
+    references: torch.Tensor
+    reference_masks: torch.Tensor
     driving: torch.Tensor
-    driving_offset: tuple[int, int, int]
-    references: int
+    driving_masks: torch.Tensor
+    frames: int
     image_tokens: torch.Tensor | None
 
     @property
-    def latent_channels(self) -> int:
-        """C, the codec's latent channels (the driving segment is [Z_D C | ones 4 | Z_D C | switch | slots])."""
-        return self.driving.shape[1] - self.condition.shape[1]
-
-    @property
     def latent_shape(self) -> tuple[int, ...]:
-        """Shape of the noisy latent this recipe denoises (reference frames included)."""
-        b, _, f, h, w = self.condition.shape
-        return (b, self.latent_channels, f, h, w)
+        """Shape of the noisy video latent this recipe denoises."""
+        b, c, _, h, w = self.references.shape
+        return (b, c - MASK_CHANNELS, self.frames, h, w)
 
     @property
     def reference_latents(self) -> torch.Tensor:
-        """(B, C, K, h, w) latents of the references (the Z channels of the first K frames)."""
-        return self.condition[:, MASK_CHANNELS:MASK_CHANNELS + self.latent_channels, : self.references]
+        """(B, C, K, h, w) latents of the references."""
+        return self.references[:, :-MASK_CHANNELS]
 
 
-def pool_mask(masks: torch.Tensor, latent_hw: tuple[int, int]) -> torch.Tensor:
-    """Pixel masks (B, S, F, H, W) in [0, 1] -> latent coverage (B, S, 1 + (F-1)/4, h, w).
+def colour_masks(slots: torch.Tensor, environment: bool, config: R2Config) -> torch.Tensor:
+    """Slot masks (B, S, F, H, W) in [0, 1] -> the 7 colour channels (B, 7, F, H, W).
 
-    Each latent cell gets the fraction of its pixels (and of its 4 folded frames; the first frame
-    alone, as the causal VAE encodes it) that the mask covers.
-    """
-    b, s, f, _, _ = masks.shape
-    if (f - 1) % TEMPORAL_STRIDE:
-        raise ValueError(f"mask frames must be 1 + 4k, got {f}")
-    first, rest = masks[:, :, :1], masks[:, :, 1:]
-    rest = rest.reshape(b, s, -1, TEMPORAL_STRIDE, *masks.shape[-2:]).mean(3)  # (B, S, (F-1)/4, H, W)
-    frames = torch.cat([first, rest], dim=2).flatten(1, 2)  # (B, S*f, H, W)
-    return F.interpolate(frames, size=latent_hw, mode="area").unflatten(1, (s, -1))
-
-
-def _extra_channels(config: R2Config, mode: Mode, slots: torch.Tensor) -> torch.Tensor:
-    """[switch | slots] (B, 1+N, f, h, w) from slot coverage (B, S, f, h, w), S <= N zero-padded."""
+    Slot s paints its colour (``SLOT_COLOURS[s]``; the first one for all when ``binding`` is off);
+    ``environment`` paints white wherever no character is (with ``switch`` on)."""
     b, s, f, h, w = slots.shape
     if s > config.slots:
         raise ValueError(f"{s} bound characters but the recipe has {config.slots} binding slots")
-    switch = torch.full((b, 1, f, h, w), float(mode == "replace" and config.switch)).to(slots)
-    slots = slots if config.binding else torch.zeros_like(slots)
-    return torch.cat([switch, slots, slots.new_zeros(b, config.slots - s, f, h, w)], dim=1)
+    out = slots.new_zeros(b, COLOURS, f, h, w)
+    for k in range(s):
+        colour = SLOT_COLOURS[k if config.binding else 0]
+        out[:, colour] = torch.maximum(out[:, colour], slots[:, k])
+    if environment and config.switch:
+        out[:, WHITE] = 1 - slots.amax(1).clamp(0, 1) if s else 1
+    return out
 
 
-def _driving_offset(config: R2Config, mode: Mode, target: tuple[int, int, int],
-                    driving: tuple[int, int, int]) -> tuple[int, int, int]:
-    """RoPE offset: a smaller (half-resolution) grid is centred on the target, then shifted by mode."""
-    shift = config.shift(mode)
-    return tuple((t - d) // 2 + s * t for t, d, s in zip(target, driving, shift))
+def compress_masks(masks: torch.Tensor, latent_hw: tuple[int, int]) -> torch.Tensor:
+    """Colour masks (B, 7, F, H, W), F = 1 + 4k, -> (B, 28, 1 + k, h, w), as the released mask preparation:
+    area-pooled to the latent grid, frame 0 repeated 4 times, each 4 frames folded into the channels
+    (channel = 7·j + colour for the j-th frame of a latent frame)."""
+    b, c, f, _, _ = masks.shape
+    if (f - 1) % TEMPORAL_STRIDE:
+        raise ValueError(f"mask frames must be 1 + 4k, got {f}")
+    pooled = F.interpolate(masks.transpose(1, 2).flatten(0, 1), size=latent_hw, mode="area")  # (B*F, 7, h, w)
+    pooled = pooled.unflatten(0, (b, f))  # (B, F, 7, h, w)
+    pooled = torch.cat([pooled[:, :1].expand(-1, TEMPORAL_STRIDE, -1, -1, -1), pooled[:, 1:]], dim=1)
+    return pooled.reshape(b, -1, TEMPORAL_STRIDE * c, *latent_hw).transpose(1, 2)  # (B, 28, f, h, w)
 
 
-def _grid(latents: torch.Tensor, patch: tuple[int, int, int]) -> tuple[int, int, int]:
-    """Post-patch (frames, height, width) of latents (B, C, F, H, W)."""
-    return tuple(n // p for n, p in zip(latents.shape[2:], patch))
-
-
-def _half(video: torch.Tensor) -> torch.Tensor:
-    """(B, 3, F, H, W) -> (B, 3, F, H/2, W/2) by area averaging."""
-    return F.avg_pool3d(video, kernel_size=(1, 2, 2))
+def _given(latents: torch.Tensor) -> torch.Tensor:
+    """[latents | ones 4]: a condition segment's I2V-mask channels say "given"."""
+    return torch.cat([latents, torch.ones_like(latents[:, :MASK_CHANNELS])], dim=1)
 
 
 def build_inputs(components: WanComponents, references: torch.Tensor, driving: torch.Tensor,
@@ -181,57 +195,58 @@ def build_inputs(components: WanComponents, references: torch.Tensor, driving: t
     """Encode the conditions of R2 (inference and training alike).
 
     Args:
-        references: (B, K, 3, H, W) in [-1, 1], the reference images.
+        references: (B, K, 3, H, W) in [-1, 1]: the reference (environment, CLIP) first, then extra views
+            (the sequence places the extra views before it, as the released model does).
         driving: (B, 3, F, H, W) in [-1, 1], F = 1 + 4k, the raw driving video.
-        reference_masks: (B, K, S, H, W) in [0, 1]: slot s's character on reference image k (zero
-            on the other images); S <= config.slots bound characters.
+        reference_masks: (B, K, S, H, W) in [0, 1]: slot s's character on reference image k.
         driving_masks: (B, S, F, H, W) in [0, 1]: the driving subject bound to slot s.
         mode: "animate" (environment from the reference) or "replace" (from the driving video).
     """
+    mode = check_mode(mode)
     b, k = references.shape[:2]
     s, f = driving_masks.shape[1:3]
     if reference_masks.shape[:3] != (b, k, s) or driving_masks.shape[0] != b or f != driving.shape[2]:
         raise ValueError(f"mask shapes {tuple(reference_masks.shape)} / {tuple(driving_masks.shape)} do not match "
                          f"{k} references, {driving.shape[2]} driving frames")
-    # 1. Target: K reference latent frames (I2V mask 1) then f video frames (mask 0, Z = 0).
+    order = [*range(1, k), 0]  # sequence order: extra views, then the reference
+    references, reference_masks = references[:, order], reference_masks[:, order]
     codec = components.codec
-    z_ref = codec.encode(references.flatten(0, 1)[:, :, None])  # (B*K, C, 1, h, w)
+    z_ref = codec.encode(references.flatten(0, 1)[:, :, None])  # (B*K, C, 1, h, w): each image alone
     z_ref = z_ref.unflatten(0, (b, k)).squeeze(3).transpose(1, 2)  # (B, C, K, h, w)
-    f_lat, (h, w) = 1 + (f - 1) // TEMPORAL_STRIDE, z_ref.shape[-2:]
-    z = torch.cat([z_ref, z_ref.new_zeros(b, codec.channels, f_lat, h, w)], dim=2)
-    i2v_mask = torch.cat([torch.ones_like(z[:, :MASK_CHANNELS, :k]), torch.zeros_like(z[:, :MASK_CHANNELS, k:])], 2)
-    ref_slots = F.interpolate(reference_masks.flatten(1, 2), size=(h, w), mode="area").to(z)
-    ref_slots = ref_slots.unflatten(1, (k, s)).transpose(1, 2)  # (B, S, K, h, w)
-    slots = torch.cat([ref_slots, ref_slots.new_zeros(b, s, f_lat, h, w)], dim=2)
-    condition = torch.cat([i2v_mask, z, _extra_channels(config, mode, slots)], dim=1)
+    ref_colours = colour_masks(reference_masks.transpose(1, 2).to(z_ref), mode == "animate", config)  # (B, 7, K, H, W)
+    ref_masks = torch.cat([compress_masks(ref_colours[:, :, i:i + 1], z_ref.shape[-2:]) for i in range(k)], dim=2)
 
-    # 2. Driving: a clean segment at the mode's RoPE offset.
-    video = _half(driving) if config.driving_resolution == "half" else driving
-    z_drv = codec.encode(video)  # (B, C, f, h', w')
-    drv_slots = pool_mask(driving_masks.to(z_drv), z_drv.shape[-2:])
-    drv = torch.cat([z_drv, torch.ones_like(z_drv[:, :MASK_CHANNELS]), z_drv,
-                     _extra_channels(config, mode, drv_slots)], dim=1)
-    patch = components.transformer.config.patch_size
-    offset = _driving_offset(config, mode, _grid(z[:, :, k:], patch), _grid(z_drv, patch))
+    if config.driving_resolution == "half":  # bilinear 0.5x of the released pipeline = 2x2 averaging
+        driving, driving_masks = (F.avg_pool3d(x, kernel_size=(1, 2, 2)) for x in (driving, driving_masks.to(driving)))
+    z_drv = codec.encode(driving)  # (B, C, f, h', w')
+    drv_colours = colour_masks(driving_masks.to(z_drv), mode == "replace", config)
+    drv_masks = compress_masks(drv_colours, z_drv.shape[-2:])
 
-    image_tokens = encode_image_tokens(components, references.flatten(0, 1))  # (B*K, N, C) | None
-    if image_tokens is not None:
-        image_tokens = image_tokens.unflatten(0, (b, k)).flatten(1, 2)  # (B, K*N, C)
-    return R2Inputs(mode, condition, drv, offset, k, image_tokens)
+    image_tokens = encode_image_tokens(components, references[:, -1])  # (B, N, C) | None: the reference's CLIP
+    return R2Inputs(mode, config, _given(z_ref), ref_masks, _given(z_drv), drv_masks, z_drv.shape[2], image_tokens)
+
+
+def coordinates(inputs: R2Inputs) -> tuple[tuple[int, int, int], tuple[int, int, int], tuple[int, int, int]]:
+    """RoPE offsets (t, h, w) of the references, the video and the driving, in video-grid token units."""
+    k = inputs.references.shape[2]
+    replace = inputs.mode == "replace" and inputs.config.mode_rope
+    video_t = k - 1 if replace else k
+    return (0, MODE_SHIFT if replace else 0, 0), (video_t, 0, 0), (video_t, 0, MODE_SHIFT)
 
 
 def segments(inputs: R2Inputs, noisy: torch.Tensor, timestep: torch.Tensor) -> list[Segment]:
-    """The token stream for one step: noisy (B, C, K+f, h, w), timestep (B,). Target first."""
-    target = Segment(torch.cat([noisy, inputs.condition.to(noisy)], dim=1), timestep, (-inputs.references, 0, 0))
-    driving = Segment(inputs.driving.to(noisy), torch.zeros_like(timestep), inputs.driving_offset, predicted=False)
-    return [target, driving]
+    """The token stream for one step: noisy (B, C, f, h, w), timestep (B,) shared by every token."""
+    refs, video, driving = coordinates(inputs)
+    blank = inputs.reference_masks.new_zeros(*noisy.shape[:1], MASK_DIM, *noisy.shape[2:])
+    noisy_in = torch.cat([noisy, torch.zeros_like(noisy[:, :MASK_CHANNELS])], dim=1)
+    return [
+        Segment(inputs.references.to(noisy), timestep, refs, predicted=False, mask=inputs.reference_masks.to(noisy)),
+        Segment(noisy_in, timestep, video, mask=blank.to(noisy)),
+        Segment(inputs.driving.to(noisy), timestep, driving, predicted=False, embedding=POSE_EMBEDDING,
+                mask=inputs.driving_masks.to(noisy), pool=inputs.config.pool),
+    ]
 
 
-def video_latents(inputs: R2Inputs, latents: torch.Tensor) -> torch.Tensor:
-    """The generated video's latents (B, C, f, h, w): the target without its K reference frames."""
-    return latents[:, :, inputs.references:]
-
-
-def target_latents(components: WanComponents, inputs: R2Inputs, target: torch.Tensor) -> torch.Tensor:
-    """Training x0 (B, C, K+f, h, w) for a target video (B, 3, F, H, W): [Z_ref | codec(V)] along time."""
-    return torch.cat([inputs.reference_latents, components.codec.encode(target).to(inputs.condition)], dim=2)
+def target_latents(components: WanComponents, target: torch.Tensor) -> torch.Tensor:
+    """Training x0 (B, C, f, h, w) for a target video (B, 3, F, H, W)."""
+    return components.codec.encode(target)

@@ -86,9 +86,8 @@ class DataConfig:
 class R2TrainConfig:
     """Recipe R2 (SCAIL-2 §3.3) training: the settings the weights are trained for, and the data mix.
 
-    ``slots``, ``driving_resolution``, the RoPE shifts and the ``switch`` / ``binding`` ablation flags
-    map onto :class:`kinema.recipes.scail2.R2Config` (see there); ``mode_rope=False`` is the
-    "without mode-specific RoPE" ablation: both modes use ``animate_shift``. Each sample is a
+    ``slots``, ``driving_resolution`` and the ``switch`` / ``binding`` / ``mode_rope`` ablation flags map
+    onto :class:`kinema.recipes.scail2.R2Config` (see there). Each sample is a
     replacement triplet with probability ``replace_fraction`` (SCAIL-2 mixes animate:replace about
     3:1), drawn per sample index. ``characters`` >= 2 trains on multi-character triplets instead
     (animation mode, K references bound to K subjects); ``bystanders`` is the most unbound extra
@@ -97,8 +96,6 @@ class R2TrainConfig:
 
     slots: int = R2Config.slots
     driving_resolution: Literal["full", "half"] = R2Config.driving_resolution
-    replace_shift: tuple[int, int, int] = R2Config.replace_shift
-    animate_shift: tuple[int, int, int] = R2Config.animate_shift
     switch: bool = True
     binding: bool = True
     mode_rope: bool = True
@@ -111,9 +108,7 @@ class R2TrainConfig:
 
     def recipe(self) -> R2Config:
         """The inference-side recipe settings these weights are trained for."""
-        replace_shift = self.replace_shift if self.mode_rope else self.animate_shift
-        return R2Config(self.slots, self.driving_resolution, tuple(replace_shift), tuple(self.animate_shift),
-                        self.switch, self.binding)
+        return R2Config(self.slots, self.driving_resolution, self.switch, self.binding, self.mode_rope)
 
     def check(self, data: DataConfig) -> None:
         """KinemaInputError for settings that cannot train (the fix names the field to change)."""

@@ -3,12 +3,14 @@ temporal token stream of :mod:`kinema.recipes.dreamactor_m2`, loss on the charac
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import torch
 from torch import nn
 
 from kinema.backbone.components import WanComponents
+from kinema.backbone.widen import narrow_patch_embedding, widen_patch_embedding
 from kinema.recipes import dreamactor_m2 as r1
 from kinema.training.config import TrainConfig
 from kinema.training.data import batch_indices, encode_dataset, lead_in_frames, stack
@@ -21,8 +23,16 @@ class DreamActorRecipe:
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
 
-    def in_channels(self, latent_channels: int) -> int:
-        return r1.in_channels(latent_channels, self.config.layout)
+    def prepare(self, transformer: nn.Module, latent_channels: int) -> bool:
+        """Size the patch embedding to the layout's inputs: new input channels start at zero, a warm start with
+        more inputs (another layout) keeps its first ones. True when it changed."""
+        channels, before = r1.in_channels(latent_channels, self.config.layout), transformer.config.in_channels
+        if before > channels:
+            print(f"note: the warm start has {before} input channels; keeping its first {channels} "
+                  f"(the {self.config.layout} layout's)", file=sys.stderr)
+            narrow_patch_embedding(transformer, channels)
+        widen_patch_embedding(transformer, channels)
+        return before != channels
 
     def cache_key(self) -> dict:
         return {"data": self.config.to_dict()["data"], "model": self.config.model, "layout": self.config.layout}

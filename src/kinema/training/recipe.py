@@ -22,8 +22,9 @@ from kinema.training.scail2 import ScailRecipe
 class TrainingRecipe(Protocol):
     """One recipe's part of a training run (built from the run's :class:`TrainConfig`)."""
 
-    def in_channels(self, latent_channels: int) -> int:
-        """Patch-embedding inputs the recipe feeds for a codec of ``latent_channels`` (the transformer is widened to this)."""
+    def prepare(self, transformer: nn.Module, latent_channels: int) -> bool:
+        """Give ``transformer`` the inputs the recipe feeds for a codec of ``latent_channels`` (its patch embedding
+        resized, embeddings added; new weights start as no-ops where they can), in place. True when anything changed."""
 
     def cache_key(self) -> dict:
         """What the encoded samples depend on (besides the codec)."""

@@ -10,12 +10,12 @@ is drawn from its index: replacement with probability ``r2.replace_fraction`` (S
 
 Encoding goes through :func:`kinema.recipes.scail2.build_inputs`, the builder inference uses.
 
-Batches. The driving segment's RoPE offset depends on the mode and ``forward_segments`` takes one
+Batches. The segments' RoPE coordinates depend on the mode and ``forward_segments`` takes one
 offset per segment for the whole batch, so a step trains one mode: the step's mode is drawn from
 (seed, step) with probability proportional to the number of samples of each mode (every sample is
 seen equally often in expectation), and its batch is the next run of a per-epoch permutation of
-that mode's samples. Loss: flow matching on the target's video latents only (the K prepended
-reference frames are given, not predicted).
+that mode's samples. Loss: flow matching on the video tokens (the reference and driving tokens are
+given, not predicted).
 """
 
 from __future__ import annotations
@@ -86,22 +86,23 @@ def make_sample(index: int, config: TrainConfig) -> ScailSample:
 
 @torch.no_grad()
 def encode_sample(components: WanComponents, sample: ScailSample, recipe: r2.R2Config) -> dict[str, torch.Tensor]:
-    """Latents of one sample through ``r2.build_inputs``: ``condition`` (21+N, K+f, h, w), ``driving``
-    (37+N, f, h', w'), ``x0`` (16, K+f, h, w), ``text`` (L, D), and ``mode`` / ``offset`` / ``references``."""
+    """Latents of one sample through ``r2.build_inputs``: ``references`` (C+4, K, h, w) and ``reference_masks``
+    (28, K, h, w), ``driving`` (C+4, f, h', w') and ``driving_masks`` (28, f, h', w'), ``x0`` (C, f, h, w),
+    ``text`` (L, D), and ``mode``."""
     device = components.transformer.device
     refs = to_tensor(sample.references)[0].transpose(0, 1)[None].to(device)  # (1, K, 3, H, W)
     ref_masks = torch.from_numpy(sample.reference_masks)[None].to(device)  # (1, K, S, H, W)
     drv_masks = torch.from_numpy(sample.driving_masks).transpose(0, 1)[None].to(device)  # (1, S, T, H, W)
     inputs = r2.build_inputs(components, refs, to_tensor(sample.driving).to(device), ref_masks, drv_masks,
                              sample.mode, recipe)
-    x0 = r2.target_latents(components, inputs, to_tensor(sample.target).to(device))
-    out = {"condition": inputs.condition[0], "driving": inputs.driving[0], "x0": x0[0],
+    out = {"references": inputs.references[0], "reference_masks": inputs.reference_masks[0],
+           "driving": inputs.driving[0], "driving_masks": inputs.driving_masks[0],
+           "x0": r2.target_latents(components, to_tensor(sample.target).to(device))[0],
            "text": encode_prompt(components, [sample.text])[0]}
     if inputs.image_tokens is not None:
         out["image_tokens"] = inputs.image_tokens[0]
-    out = {k: v.float().cpu() for k, v in out.items()}
-    return {**out, "mode": torch.tensor(r2.MODES.index(sample.mode)), "offset": torch.tensor(inputs.driving_offset),
-            "references": torch.tensor(inputs.references)}
+    out = {k: v.float().cpu().contiguous() for k, v in out.items()}
+    return {**out, "mode": torch.tensor(r2.MODES.index(sample.mode))}
 
 
 def step_mode(config: TrainConfig, modes: list[int], step: int) -> tuple[int, int]:
@@ -119,8 +120,9 @@ class ScailRecipe:
         self.config, self.recipe = config, config.r2.recipe()
         self.modes = [r2.MODES.index(sample_mode(i, config)) for i in range(config.data.samples)]
 
-    def in_channels(self, latent_channels: int) -> int:
-        return self.recipe.in_channels(latent_channels)
+    def prepare(self, transformer: nn.Module, latent_channels: int) -> bool:
+        before = transformer.config.in_channels
+        return bool(r2.prepare_transformer(transformer, latent_channels)) or before != transformer.config.in_channels
 
     def cache_key(self) -> dict:
         c = self.config.to_dict()
@@ -140,25 +142,23 @@ class ScailRecipe:
         return [pool[i] for i in order]
 
     def conditions(self, samples: list[dict[str, torch.Tensor]], text: torch.Tensor, device: torch.device) -> dict:
-        first = samples[0]
-        if any(not torch.equal(s["offset"], first["offset"]) for s in samples):
-            raise RuntimeError("an R2 batch mixes driving RoPE offsets; batches must hold one mode")
-        return {"condition": stack(samples, "condition", device), "driving": stack(samples, "driving", device),
-                "text": text, "mode": r2.MODES[int(first["mode"])], "offset": tuple(first["offset"].tolist()),
-                "references": int(first["references"]), "image": stack(samples, "image_tokens", device)}
+        modes = {int(s["mode"]) for s in samples}
+        if len(modes) > 1 or len({s["references"].shape for s in samples}) > 1:
+            raise RuntimeError("an R2 batch mixes modes or reference counts; batches must hold one mode")
+        return {**{k: stack(samples, k, device) for k in ("references", "reference_masks", "driving", "driving_masks")},
+                "text": text, "mode": r2.MODES[modes.pop()], "image": stack(samples, "image_tokens", device)}
 
-    def predict(self, transformer: nn.Module, noisy: torch.Tensor, timestep: torch.Tensor, condition: torch.Tensor,
-                driving: torch.Tensor, text: torch.Tensor, mode: r2.Mode, offset: tuple[int, int, int],
-                references: int, image: torch.Tensor | None = None) -> torch.Tensor:
-        inputs = r2.R2Inputs(mode, condition, driving, offset, references, image)
+    def predict(self, transformer: nn.Module, noisy: torch.Tensor, timestep: torch.Tensor, references: torch.Tensor,
+                reference_masks: torch.Tensor, driving: torch.Tensor, driving_masks: torch.Tensor, text: torch.Tensor,
+                mode: r2.Mode, image: torch.Tensor | None = None) -> torch.Tensor:
+        inputs = r2.R2Inputs(mode, self.recipe, references, reference_masks, driving, driving_masks, noisy.shape[2], image)
         return forward_segments(transformer, r2.segments(inputs, noisy, timestep), text, image)[0]
 
     def anchor(self, samples: list[dict[str, torch.Tensor]], device: torch.device) -> None:
         return None  # R2 denoises the video itself
 
     def loss(self, prediction: torch.Tensor, target: torch.Tensor, samples: list[dict[str, torch.Tensor]]) -> torch.Tensor:
-        k = int(samples[0]["references"])  # the K reference frames are conditions, not predictions
-        return flow_loss(prediction[:, :, k:], target[:, :, k:])
+        return flow_loss(prediction, target)
 
     def card(self, steps_trained: int) -> dict:
         c, d = self.config, self.config.data

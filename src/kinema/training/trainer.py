@@ -28,13 +28,12 @@ from kinema.backbone.components import WanComponents, build_components, load_com
 from kinema.backbone.config import PRESETS as BACKBONES
 from kinema.backbone.config import get_preset
 from kinema.backbone.encoders import encode_prompt
-from kinema.backbone.lora import PATCH_EMBEDDING, add_lora, lora_config, save_lora, save_patch_embedding
-from kinema.backbone.widen import narrow_patch_embedding, widen_patch_embedding
+from kinema.backbone.embeddings import extra_embeddings
+from kinema.backbone.lora import PATCH_EMBEDDING, add_lora, lora_config, save_lora, save_patch_embeddings
 from kinema.errors import KinemaInputError
 from kinema.io import atomic_path, write_json_atomic
 from kinema.io.atomic import atomic_dir
 from kinema.pipelines.models import MODEL_CARD, resolve_model
-from kinema.recipes import dreamactor_m2 as r1
 from kinema.training import distributed as dist_
 from kinema.training.config import OptimConfig, TrainConfig
 from kinema.training.data import stack
@@ -82,23 +81,18 @@ def load_backbone(config: TrainConfig) -> tuple[WanComponents, bool]:
 
 
 def prepare_transformer(components: WanComponents, config: TrainConfig, recipe: TrainingRecipe) -> list[str]:
-    """Widen to the recipe's channels (new ones zero), choose what trains (all, or a LoRA); returns trainable names."""
+    """Give the transformer the recipe's inputs (:meth:`TrainingRecipe.prepare`), choose what trains (all, or a
+    LoRA plus any patch embedding the recipe changed or added); returns trainable names."""
     transformer = components.transformer
-    channels = recipe.in_channels(components.codec.channels)
-    shared = r1.in_channels(components.codec.channels)  # noisy | I2V mask | Z: the inputs every recipe starts with
-    if transformer.config.in_channels > channels >= shared:  # a warm start from a recipe with other extra inputs
-        print(f"note: the warm start has {transformer.config.in_channels} input channels; keeping its first {shared} "
-              f"(the I2V layout) and training the recipe's {channels - shared} extra ones from zero", file=sys.stderr)
-        narrow_patch_embedding(transformer, shared)
-    widened = transformer.config.in_channels < channels
-    widen_patch_embedding(transformer, max(channels, transformer.config.in_channels))
+    changed = recipe.prepare(transformer, components.codec.channels)
     if config.adapter == "full":
         transformer.requires_grad_(True)
     else:
         transformer.requires_grad_(False)
         add_lora(transformer, lora_config(config.adapter, config.lora_rank))
-        if widened:  # new input channels must learn too, and ship with the adapter
-            transformer.patch_embedding.requires_grad_(True)
+        if changed:  # new inputs must learn too, and ship with the adapter
+            for name in ("patch_embedding", *extra_embeddings(transformer)):
+                getattr(transformer, name).requires_grad_(True)
     if config.gradient_checkpointing:
         transformer.enable_gradient_checkpointing()
     transformer.train()
@@ -339,7 +333,7 @@ class Trainer:
 
     def export(self) -> Path:
         """Write EMA inference weights: a full diffusers directory, or a LoRA file (+ kinema.json, + the patch
-        embedding when the recipe widened it)."""
+        embeddings when the recipe changed or added them)."""
         ema = {k: dist_.full_tensor(v).cpu() for k, v in self.ema.shadow.items()}
         full = dist_.full_model_state(self.model)
         if not self.world.main:
@@ -356,10 +350,10 @@ class Trainer:
             with atomic_dir(out / "model") as tmp:
                 components.save(tmp)
                 write_json_atomic(tmp / MODEL_CARD, self.model_card())
-        else:  # the adapter, its card, and the widened patch embedding that trained with it
+        else:  # the adapter, its card, and the patch embeddings that trained with it
             card = self.model_card()
             if "patch_embedding.weight" in trained:
-                save_patch_embedding(components.transformer, out / PATCH_EMBEDDING)
+                save_patch_embeddings(components.transformer, out / PATCH_EMBEDDING)
                 card["patch_embedding"] = PATCH_EMBEDDING
             save_lora(components.transformer, out / "lora.safetensors")
             write_json_atomic(out / MODEL_CARD, card)
