@@ -4,8 +4,8 @@ import pytest
 import torch
 from diffusers.models.transformers.transformer_wan import WanRotaryPosEmbed
 
-from kinema.backbone.rope import grid_coords, rope_from_coords
-from kinema.backbone.segments import Segment, forward_segments
+from kinema.backbone.rope import grid_coords, rope_table
+from kinema.backbone.segments import Segment, _rotary, forward_segments
 from tests.core.conftest import inputs
 
 
@@ -31,18 +31,21 @@ def test_per_token_timesteps_equal_stock_ti2v_path(components):
     assert (ours - stock).abs().max() <= 1e-5
 
 
-def test_rope_from_coords_equals_stock_grid_and_is_shift_invariant():
-    rope = WanRotaryPosEmbed(24, (1, 2, 2), 32)
+def test_rope_table_equals_stock_grid_and_segments_read_it_relatively(components):
+    rope = components.transformer.rope
     stock_cos, stock_sin = rope(torch.zeros(1, 4, 3, 10, 14))  # patched grid 3 x 5 x 7
-    for offset in [(0, 0, 0), (-4, 7, -2)]:
-        cos, sin = rope_from_coords(grid_coords(3, 5, 7, offset), rope)
+    cos, sin = rope_table(grid_coords(3, 5, 7), rope)
+    assert torch.equal(cos, stock_cos[0, :, 0]) and torch.equal(sin, stock_sin[0, :, 0])
+    for offset in [(0, 0, 0), (-4, 7, -2)]:  # a lone segment anywhere: the stock table
+        segment = Segment(torch.zeros(1, 4, 3, 10, 14), torch.zeros(1), offset)
+        cos, sin = _rotary(components.transformer, [segment])
         assert torch.equal(cos, stock_cos) and torch.equal(sin, stock_sin)
 
 
 def test_rope_span_beyond_table_is_refused():
     rope = WanRotaryPosEmbed(24, (1, 2, 2), 32)
     with pytest.raises(ValueError, match="rope_max_seq_len"):
-        rope_from_coords(torch.tensor([[0, 0, 0], [40, 0, 0]]), rope)
+        rope_table(torch.tensor([[0, 0, 0], [40, 0, 0]]), rope)
 
 
 @torch.no_grad()

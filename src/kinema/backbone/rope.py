@@ -2,29 +2,15 @@
 
 diffusers tabulates angles for positions 0..max_seq_len-1 and indexes them by the stock grid.
 RoPE is relative (q·k depends only on coordinate differences), so shifting every coordinate of
-an axis by the same amount changes nothing: coordinates are shifted so each axis starts at 0,
-which lets condition segments sit at negative times or beside the target in space while the
-angles come from the very table the stock forward uses.
+an axis by the same amount changes nothing: a token stream's coordinates are read relative to their
+smallest (``kinema.backbone.segments``), which lets condition segments sit at negative times or
+beside the target in space while the angles come from the very table the stock forward uses.
 """
 
 from __future__ import annotations
 
 import torch
 from diffusers.models.transformers.transformer_wan import WanRotaryPosEmbed
-
-
-def rope_from_coords(coords: torch.Tensor, rope: WanRotaryPosEmbed) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rotary (cos, sin) for token coordinates.
-
-    Args:
-        coords: (N, 3) integer (t, h, w) coordinates in patch units, any sign.
-        rope: the transformer's ``rope`` module (its tables and head-dim split).
-
-    Returns:
-        (cos, sin), each (1, N, 1, head_dim), as Wan's attention blocks expect.
-    """
-    cos, sin = rope_table(coords - coords.min(dim=0).values, rope)  # relative: start each axis at 0
-    return cos[None, :, None], sin[None, :, None]
 
 
 def rope_table(coords: torch.Tensor, rope: WanRotaryPosEmbed) -> tuple[torch.Tensor, torch.Tensor]:
