@@ -39,6 +39,22 @@ def test_colour_coded_png_decodes_exactly(tmp_path):
     assert np.array_equal(decoded, masks)
 
 
+@pytest.mark.parametrize("suffix", [".png", ".mp4"])
+def test_scail2_white_background_is_the_environment_not_a_subject(tmp_path, suffix):
+    """SCAIL-2's animation reference masks and replacement driving masks paint the kept environment white."""
+    masks = boxes(1 if suffix == ".png" else 5)
+    frames = coded(masks)
+    frames[~masks.any(1)] = 255
+    if suffix == ".png":
+        Image.fromarray(frames[0]).save(tmp_path / f"m{suffix}")
+    else:
+        write_video(tmp_path / f"m{suffix}", frames)
+    decoded = left_to_right(read_mask_file(tmp_path / f"m{suffix}"))
+    assert decoded.shape == masks.shape
+    iou = (decoded & masks).sum((0, 2, 3)) / (decoded | masks).sum((0, 2, 3))
+    assert iou.min() > (0.99 if suffix == ".png" else 0.85)
+
+
 def test_colour_coded_h264_video_decodes_closely(tmp_path):
     masks = boxes()
     write_video(tmp_path / "m.mp4", coded(masks))

@@ -1,7 +1,9 @@
 """User-supplied masks: arrays (.npz/.npy), binary or colour-coded images and videos.
 
-Colour-coded files (one flat colour per person on black, as in SCAIL-2's release) become one
-subject per colour. Lossy video blends colours at the edges, so the palette is the set of frequent
+Colour-coded files (one flat colour per person, as in SCAIL-2's release) become one subject per
+colour. The background is black, or white in files with no black at all: SCAIL-2 paints the environment
+to keep white (its animation reference masks and replacement driving masks), so there white is no
+subject; in a binary mask (white on black) white is the subject. Lossy video blends colours at the edges, so the palette is the set of frequent
 colours that are not a blend of black and another palette colour or of two palette colours;
 prefer lossless files (PNG, .npz) when masks are small.
 """
@@ -19,13 +21,14 @@ from kinema.segment.base import check_masks
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 FOREGROUND = 64  # a pixel is foreground when its brightest channel reaches this
+WHITE = 225  # on a white background, a pixel is background when its darkest channel reaches this (SCAIL-2's threshold)
 MERGE = 72.0  # RGB distance within which two colours are the same subject
 MIN_SHARE = 0.02  # a palette colour covers at least this share of the foreground pixels
 
 
-def _blend_distance(colour: np.ndarray, palette: list[np.ndarray]) -> float:
-    """Distance from ``colour`` to the segments between black/palette colours (blends of them)."""
-    anchors = [np.zeros(3), *palette]
+def _blend_distance(colour: np.ndarray, palette: list[np.ndarray], background: float) -> float:
+    """Distance from ``colour`` to the segments between the background / palette colours (blends of them)."""
+    anchors = [np.full(3, background), *palette]
     best = np.inf
     for i, a in enumerate(anchors):
         for b in anchors[i + 1:]:
@@ -35,15 +38,16 @@ def _blend_distance(colour: np.ndarray, palette: list[np.ndarray]) -> float:
     return best
 
 
-def palette(pixels: np.ndarray) -> np.ndarray:
-    """Subject colours (P, 3) float from foreground pixels (N, 3), most frequent first."""
+def palette(pixels: np.ndarray, background: float = 0.0) -> np.ndarray:
+    """Subject colours (P, 3) float from foreground pixels (N, 3), most frequent first; ``background`` is the
+    grey level (0 black, 255 white) their edges blend with."""
     bins, counts = np.unique(pixels // 16, axis=0, return_counts=True)
     found: list[np.ndarray] = []
     for i in np.argsort(-counts, kind="stable"):
         if counts[i] < MIN_SHARE * len(pixels):
             break
         colour = bins[i] * 16.0 + 8.0
-        if all(np.linalg.norm(colour - c) > MERGE for c in found) and (not found or _blend_distance(colour, found) > MERGE / 2):
+        if all(np.linalg.norm(colour - c) > MERGE for c in found) and _blend_distance(colour, found, background) > MERGE / 2:
             found.append(colour)
     return np.array(found).reshape(-1, 3)
 
@@ -52,7 +56,10 @@ def decode_colour_masks(frames: np.ndarray) -> np.ndarray:
     """Colour-coded (or binary) mask frames (T, H, W, 3) uint8 -> (T, P, H, W) bool, one subject per colour."""
     rgb = frames.astype(np.float32)
     foreground = frames.max(-1) >= FOREGROUND  # (T, H, W)
-    colours = palette(frames[foreground].astype(np.int64))
+    background = 255.0 if foreground.mean() > 1 - MIN_SHARE else 0.0  # (almost) no black: the background is white
+    if background:
+        foreground &= frames.min(-1) < WHITE
+    colours = palette(frames[foreground].astype(np.int64), background)
     if len(colours) == 0:
         return np.zeros((*frames.shape[:1], 0, *frames.shape[1:3]), bool)
     distance = np.linalg.norm(rgb[..., None, :] - colours, axis=-1)  # (T, H, W, P)
