@@ -5,6 +5,7 @@ anything is written."""
 import json
 
 import pytest
+import torch
 
 from kinema.cli.main import main
 from kinema.errors import KinemaInputError
@@ -20,9 +21,17 @@ def test_eval_defaults_to_the_embedded_model_and_its_pose_method(tmp_path, capsy
     assert main(["eval", "--benchmark", "puppet-animate", "--cases", "1", "--steps", "1", "--out", str(out)]) == 0
     run = json.loads((out / "run.json").read_text())
     assert run["method"] == "r1-pose" and run["options"]["model"] == "embedded"
+    assert run["options"]["device"] == ("cuda" if torch.cuda.is_available() else "cpu")  # --device auto, resolved
     results = json.loads((out / "results.json").read_text())
     assert results["methods"][0] == "r1-pose" and "r1" not in results["methods"]
     assert "r1-pose" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_a_gpu_this_machine_lacks_is_named(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["eval", "--benchmark", "puppet-animate", "--cases", "1", "--device", "cuda", "--out", str(out)]) == 2
+    assert "--device 'cuda'" in capsys.readouterr().err and not out.exists()
 
 
 def test_a_method_that_does_not_fit_the_model_is_refused(tmp_path, capsys):

@@ -21,20 +21,24 @@ from kinema.cli.options import SEED, adapters_callback
 @click.option("--guidance", type=float, default=None, help="Text classifier-free guidance scale (default: the model's, else 5).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Noise seed.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Output directory (resumable).")
+@click.option("--device", default="auto", show_default=True,
+              help="cpu, cuda or cuda:N; auto takes the CUDA GPU when there is one (bf16 there, float32 on the CPU).")
 @click.pass_context
-def eval(ctx, benchmark, method, model, adapter, cases, steps, guidance, seed, out) -> None:  # noqa: A001 - the verb
+def eval(ctx, benchmark, method, model, adapter, cases, steps, guidance, seed, out, device) -> None:  # noqa: A001 - the verb
     if ctx.invoked_subcommand is not None:
         return
     from kinema.errors import KinemaInputError
     from kinema.eval import EvalConfig, MethodOptions, run_eval
     from kinema.io import check_output_dir
+    from kinema.pipelines.models import resolve_device
 
     if benchmark is None or out is None:
         raise KinemaInputError("kinema eval", "needs --benchmark and --out", "E.g. kinema eval --benchmark puppet-animate --out out/eval.")
     check_output_dir(out, "--out")
     if steps is not None and not 1 <= steps <= 1000:
         raise KinemaInputError(f"--steps {steps}", "is outside 1..1000", "Pass e.g. --steps 30.")
-    options = MethodOptions(model=model, adapters=tuple(map(str, adapter)), steps=steps, guidance=guidance, seed=seed)
+    options = MethodOptions(model=model, adapters=tuple(map(str, adapter)), steps=steps, guidance=guidance, seed=seed,
+                            device=resolve_device(device)[0])
     results = run_eval(EvalConfig(benchmark, method, cases, options), out)
     for name in results["methods"]:
         agg = results["aggregates"][name]

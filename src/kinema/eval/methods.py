@@ -28,8 +28,8 @@ ALL_MODES = ("animate", "replace", "multi")
 @dataclass(frozen=True)
 class MethodOptions:
     """What a model method needs: ``model`` (``embedded``, a preset name or a diffusers directory), LoRA
-    ``adapters`` (``PATH[:WEIGHT]`` each), sampling ``steps`` and ``guidance`` (None: the model card's, else 30 and 5), noise ``seed``
-    and text ``prompt``."""
+    ``adapters`` (``PATH[:WEIGHT]`` each), sampling ``steps`` and ``guidance`` (None: the model card's, else 30 and 5), noise ``seed``,
+    text ``prompt`` and the ``device`` it runs on (``cpu`` or ``cuda[:N]``, bf16 there)."""
 
     model: str = "embedded"
     adapters: tuple[str, ...] = ()
@@ -37,6 +37,7 @@ class MethodOptions:
     guidance: float | None = None
     seed: int = 0
     prompt: str = ""
+    device: str = "cpu"
 
 
 def any_card(card: dict) -> bool:
@@ -75,10 +76,10 @@ def _r1(driving: Literal["rgb", "pose"]) -> Callable[[MethodOptions], Method]:
     def build(options: MethodOptions) -> Method:
         from kinema.guidance.puppet import model_prompt
         from kinema.pipelines.dreamactor_m2 import AnimateConfig, Animator
-        from kinema.pipelines.models import sampler_for
+        from kinema.pipelines.models import resolve_device, sampler_for
         from kinema.pose.render import render_pose
 
-        animator = Animator.load(options.model, options.adapters)
+        animator = Animator.load(options.model, options.adapters, *resolve_device(options.device))
 
         def method(case: Case) -> np.ndarray:
             tri = case.triplet
@@ -97,11 +98,11 @@ def _r2(options: MethodOptions) -> Method:
     """Recipe R2 (SCAIL-2): animate / multi cases in animation mode, replace cases in replacement mode;
     masks from the puppet segmenter of the reference and driving clips, bound as the triplet binds them."""
     from kinema.guidance.puppet import model_prompt
-    from kinema.pipelines.models import sampler_for
+    from kinema.pipelines.models import resolve_device, sampler_for
     from kinema.pipelines.scail2 import ScailAnimator, ScailConfig
     from kinema.segment import PuppetSegmenter
 
-    animator = ScailAnimator.load(options.model, options.adapters)
+    animator = ScailAnimator.load(options.model, options.adapters, *resolve_device(options.device))
 
     def method(case: Case) -> np.ndarray:
         tri = case.triplet
