@@ -6,6 +6,8 @@ import copy
 import pytest
 import torch
 
+from kinema.backbone.components import build_components
+from kinema.backbone.config import get_preset
 from kinema.backbone.rope import grid_coords, rope_table
 from kinema.backbone.segments import Segment, _rotary, forward_segments
 from kinema.recipes import scail2 as r2
@@ -122,8 +124,13 @@ def test_prepare_keeps_the_i2v_noisy_and_mask_columns(tiny, released):
     torch.testing.assert_close(released.patch_embedding.weight, tiny.transformer.patch_embedding.weight[:, :20])
     torch.testing.assert_close(released.patch_embedding_pose.weight, released.patch_embedding.weight)
     assert r2.prepare_transformer(released, 16) == []  # already laid out
-    with pytest.raises(ValueError, match="fewer"):
-        r2.prepare_transformer(copy.deepcopy(released), 32)
+
+
+def test_prepare_gives_a_t2v_model_zero_mask_columns():
+    t2v = build_components(get_preset("tiny-t2v")).transformer  # 16 inputs: the latents alone
+    own = t2v.patch_embedding.weight.detach().clone()
+    r2.prepare_transformer(t2v, 16)
+    assert torch.equal(t2v.patch_embedding.weight[:, :16], own) and not t2v.patch_embedding.weight[:, 16:].any()
 
 
 def test_config_bounds():

@@ -45,7 +45,7 @@ from kinema.backbone.components import WanComponents
 from kinema.backbone.embeddings import add_patch_embedding
 from kinema.backbone.encoders import encode_image_tokens
 from kinema.backbone.segments import Segment
-from kinema.backbone.widen import narrow_patch_embedding
+from kinema.backbone.widen import narrow_patch_embedding, widen_patch_embedding
 from kinema.recipes.dreamactor_m2 import MASK_CHANNELS
 
 Mode = Literal["animate", "replace"]
@@ -100,15 +100,13 @@ def check_mode(mode: str) -> Mode:
 def prepare_transformer(transformer: torch.nn.Module, latent_channels: int) -> list[str]:
     """Give a Wan transformer the released layout, in place; returns the names of modules it added.
 
-    The video patch embedding keeps its first C + 4 inputs (a Wan I2V model's noisy latent and mask;
-    its ``y`` columns go). A missing driving embedding starts as a copy of it (driving latents are
-    video latents), a missing mask embedding as zero (a no-op until trained)."""
+    The video patch embedding takes C + 4 inputs: a Wan I2V model keeps its noisy latent and mask columns
+    (its ``y`` columns go), a T2V model gains zero mask columns. A missing driving embedding starts as a
+    copy of it (driving latents are video latents), a missing mask embedding as zero (a no-op until trained)."""
     channels = latent_channels + MASK_CHANNELS
-    if transformer.config.in_channels < channels:
-        raise ValueError(f"the transformer takes {transformer.config.in_channels} input channels, fewer than recipe "
-                         f"R2's {channels} (latents {latent_channels} + the I2V mask 4)")
     if transformer.config.in_channels > channels:
         narrow_patch_embedding(transformer, channels)
+    widen_patch_embedding(transformer, channels)
     added = []
     if not hasattr(transformer, POSE_EMBEDDING):
         add_patch_embedding(transformer, POSE_EMBEDDING, channels, copy=True)
