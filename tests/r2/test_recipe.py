@@ -100,7 +100,8 @@ def test_modes_differ_in_the_white_channel_only(tiny):
     assert torch.equal(a.references, r.references) and torch.equal(a.driving, r.driving)
     colours = [c for c in range(28) if c % 7 != r2.WHITE]
     assert torch.equal(a.driving_masks[:, colours], r.driving_masks[:, colours])
-    assert a.reference_masks[:, r2.WHITE].any() and not r.reference_masks[:, r2.WHITE].any()
+    assert a.reference_masks[:, r2.WHITE, -1].any() and not r.reference_masks[:, r2.WHITE].any()
+    assert not a.reference_masks[:, r2.WHITE, :-1].any()  # an extra view's background is no environment
     assert r.driving_masks[:, r2.WHITE].any() and not a.driving_masks[:, r2.WHITE].any()
     same = r2.build_inputs(tiny, *conditions(), "replace", r2.R2Config(mode_rope=False))
     assert r2.coordinates(same) == r2.coordinates(a)

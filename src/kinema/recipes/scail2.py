@@ -16,9 +16,9 @@ Token stream for one denoising step, in sequence order (C = the codec's latent c
   tokens (to the video tokens it adds only its bias). :func:`colour_masks` builds them as SCAIL-2's
   mask preparation does: 7 binary colour channels (white, red, green, blue, yellow, magenta, cyan);
   white marks where the environment is kept (the reference's background in animation, the driving
-  shot's in replacement: the *environment switch*); the bound characters take the slot colours
-  blue, red, green, magenta, cyan, yellow (SCAIL-Pose orders subjects left to right), the same colour
-  on the reference and on the driving subject it replaces (*binding*). :func:`compress_masks` pools
+  shot's in replacement: the *environment switch*; extra reference views paint none); the bound
+  characters take the slot colours blue, red, green, magenta, cyan, yellow (SCAIL-Pose orders subjects
+  left to right), the same colour on the reference and on the driving subject it replaces (*binding*). :func:`compress_masks` pools
   them to the latent grid and folds 4 frames into 28 channels (channel = 7·k + colour).
 * One timestep for the whole sequence (the released model modulates every token with it).
 * RoPE, in token units of the video grid: animation puts the reference at t = K − 1 and the video from
@@ -211,8 +211,10 @@ def build_inputs(components: WanComponents, references: torch.Tensor, driving: t
     codec = components.codec
     z_ref = codec.encode(references.flatten(0, 1)[:, :, None])  # (B*K, C, 1, h, w): each image alone
     z_ref = z_ref.unflatten(0, (b, k)).squeeze(3).transpose(1, 2)  # (B, C, K, h, w)
-    ref_colours = colour_masks(reference_masks.transpose(1, 2).to(z_ref), mode == "animate", config)  # (B, 7, K, H, W)
-    ref_masks = torch.cat([compress_masks(ref_colours[:, :, i:i + 1], z_ref.shape[-2:]) for i in range(k)], dim=2)
+    slots = reference_masks.transpose(1, 2).to(z_ref)  # (B, S, K, H, W)
+    ref_masks = torch.cat([  # the environment is the reference's alone: extra views keep only their characters
+        compress_masks(colour_masks(slots[:, :, i:i + 1], mode == "animate" and i == k - 1, config), z_ref.shape[-2:])
+        for i in range(k)], dim=2)
 
     if config.driving_resolution == "half":  # bilinear 0.5x of the released pipeline = 2x2 averaging
         driving, driving_masks = (F.avg_pool3d(x, kernel_size=(1, 2, 2)) for x in (driving, driving_masks.to(driving)))
