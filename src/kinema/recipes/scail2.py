@@ -18,8 +18,9 @@ Token stream for one denoising step, in sequence order (C = the codec's latent c
   white marks where the environment is kept (the reference's background in animation, the driving
   shot's in replacement: the *environment switch*; extra reference views paint none); the bound
   characters take the slot colours blue, red, green, magenta, cyan, yellow (SCAIL-Pose orders subjects
-  left to right), the same colour on the reference and on the driving subject it replaces (*binding*). :func:`compress_masks` pools
-  them to the latent grid and folds 4 frames into 28 channels (channel = 7·k + colour).
+  left to right), the same colour on the reference and on the driving subject it replaces (*binding*).
+  :func:`compress_masks` pools them to the latent grid and folds 4 frames into 28 channels
+  (channel = 7·k + colour).
 * One timestep for the whole sequence (the released model modulates every token with it).
 * RoPE, in token units of the video grid: animation puts the reference at t = K − 1 and the video from
   t = K (the reference is "the frame before"); replacement puts the reference at the video's first
