@@ -125,3 +125,15 @@ def test_a_pose_model_in_rgb_mode_is_named_before_masks_are_asked_for(media, tmp
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "pose-driven DreamActor-M2" in err and "mask" not in err and not list(tmp_path.iterdir())
+
+
+def test_half_resolution_driving_rounds_the_size_to_twice_the_codec_multiple(tiny):
+    """Sides that would not halve to whole latent patches are rounded down, with a note (not refused)."""
+    rng = np.random.default_rng(0)
+    ref, video = rng.integers(0, 255, (48, 48, 3), np.uint8), rng.integers(0, 255, (5, 48, 48, 3), np.uint8)
+    ref_mask, drv_mask = np.zeros((1, 1, 48, 48), bool), np.zeros((5, 1, 48, 48), bool)
+    ref_mask[..., 8:40, 8:40] = drv_mask[..., 4:44, 10:30] = True
+    animator = ScailAnimator(tiny, r2.R2Config(driving_resolution="half"))
+    result = animator([ref], video, [ref_mask], drv_mask, ScailConfig(fit="stretch", sampler=None), progress=False)
+    assert result.frames.shape == (5, 32, 32, 3)
+    assert any("multiples of 32" in note for note in result.notes)

@@ -128,13 +128,9 @@ class ScailAnimator:
                                    "Give one mask per reference image, in the same order.")
         driving_masks = check_masks(driving_masks, driving, "driving masks")
         requested = config.size or (driving.shape[2], driving.shape[1])
-        multiple = size_multiple(self.components)
+        multiple = size_multiple(self.components) * self.recipe.pool  # half-resolution driving halves the sides
         size = resolve_size(requested, notes, multiple)
         frames = resolve_frames(config.frames, len(driving), notes)
-        if self.recipe.driving_resolution == "half" and (size[0] // 2) % multiple + (size[1] // 2) % multiple:
-            raise KinemaInputError(f"size {size[0]}x{size[1]}", f"halves to sides that are not multiples of {multiple}",
-                                   f"Pass a --size with sides that are multiples of {2 * multiple}, or full driving "
-                                   "resolution.")
         # 2. Fit frames and masks to the output size (noting each change), then bind characters to subjects.
         why = size_reason("--size" if config.size else "the driving video's size", requested, size, multiple)
         refs = [fit_frames(r[None], size, config.fit, f"reference image {k}", notes, why)[0]
