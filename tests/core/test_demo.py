@@ -2,6 +2,8 @@
 
 import json
 
+import torch
+
 from kinema.cli.main import main
 from kinema.io import read_video
 
@@ -22,3 +24,8 @@ def test_demo_writes_videos_and_metrics_beside_baselines(tmp_path):
 def test_demo_rejects_absurd_options(tmp_path):
     assert main(["demo", "--out", str(tmp_path / "x"), "--steps", "0", "--model", "tiny"]) == 2
     assert not (tmp_path / "x").exists()
+    if not torch.cuda.is_available():  # a GPU this machine lacks: named, nothing written
+        assert main(["demo", "--out", str(tmp_path / "y"), "--device", "cuda"]) == 2
+        assert not (tmp_path / "y").exists()
+    assert main(["demo", "--out", str(tmp_path / "z"), "--device", "tpu"]) == 2
+    assert not (tmp_path / "z").exists()

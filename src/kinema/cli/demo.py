@@ -13,7 +13,10 @@ import click
 @click.option("--steps", type=int, default=None, help="Denoising steps (default: the model's, else 30).")
 @click.option("--guidance", type=float, default=None, help="Text guidance scale (default: the model's).")
 @click.option("--no-progress", is_flag=True, help="No phase lines or sampling bar on stderr.")
-def demo(out: str, model: str, case: int, steps: int | None, guidance: float | None, no_progress: bool) -> None:
+@click.option("--device", default="cpu", show_default=True,
+              help="cpu, cuda or cuda:N (bf16 there), or auto: the CUDA GPU when there is one.")
+def demo(out: str, model: str, case: int, steps: int | None, guidance: float | None, no_progress: bool,
+         device: str) -> None:
     from kinema.io import check_output_dir
 
     if case < 0 or (steps is not None and steps < 1):
@@ -23,8 +26,11 @@ def demo(out: str, model: str, case: int, steps: int | None, guidance: float | N
     if not no_progress:  # torch and diffusers take seconds to import: say so before the first of them
         click.echo("importing torch and diffusers…", err=True)
     from kinema.pipelines.demo import run_demo
+    from kinema.pipelines.models import resolve_device
 
-    metrics = run_demo(out, model, case, steps, guidance, progress=not no_progress)
+    resolve_device(device)  # a GPU this machine lacks is named before anything is written
+
+    metrics = run_demo(out, model, case, steps, guidance, progress=not no_progress, device=device)
     for note in metrics["notes"]:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {out}/side_by_side.mp4 (reference | driving | output | exact target)")

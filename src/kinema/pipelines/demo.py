@@ -17,7 +17,7 @@ from kinema.eval.scoring import pose_estimator, score_case
 from kinema.guidance.puppet import model_prompt
 from kinema.io import atomic_path, check_output_dir, write_json_atomic, write_video
 from kinema.pipelines.dreamactor_m2 import AnimateConfig, Animator
-from kinema.pipelines.models import EMBEDDED, sampler_for
+from kinema.pipelines.models import EMBEDDED, resolve_device, sampler_for
 from kinema.pose.estimators import PoseEstimator
 
 BENCHMARK = "puppet-animate"  # held-out identities, backgrounds and seeds; the same cases `kinema eval` scores
@@ -40,8 +40,9 @@ def scores_with_baselines(case: Case, frames: np.ndarray, estimator: PoseEstimat
 
 
 def run_demo(out: str | os.PathLike, model: str = EMBEDDED, case: int = 0, steps: int | None = None,
-             guidance: float | None = None, progress: bool = True) -> dict:
-    """Write reference.png, driving.mp4, output.mp4, target.mp4, side_by_side.mp4 and metrics.json to ``out``."""
+             guidance: float | None = None, progress: bool = True, device: str = "cpu") -> dict:
+    """Write reference.png, driving.mp4, output.mp4, target.mp4, side_by_side.mp4 and metrics.json to ``out``;
+    the model runs on ``device`` (:func:`~kinema.pipelines.models.resolve_device`)."""
     out = Path(out)
     check_output_dir(out, "demo output directory")
     bench = get_benchmark(BENCHMARK)
@@ -50,7 +51,7 @@ def run_demo(out: str | os.PathLike, model: str = EMBEDDED, case: int = 0, steps
     item = render_case(bench, spec)
     tri = item.triplet
     status(f"loading the model ({model})…", progress)
-    animator = Animator.load(model)
+    animator = Animator.load(model, (), *resolve_device(device))
     card = animator.card
     prompt = model_prompt(tri, card)
     sampler = sampler_for(card, steps, guidance)
