@@ -74,5 +74,4 @@ def attach_saved_embeddings(model: WanTransformer3DModel, directory: str | Path)
     for file in files:
         with safe_open(directory / file, "pt") as f:
             state.update({k: f.get_tensor(k) for k in f.keys() if k.startswith(PREFIX)})
-    dtype = model.patch_embedding.weight.dtype
-    return attach_embeddings(model, {k: v.to(dtype) for k, v in state.items()})
+    return attach_embeddings(model, state)  # load_state_dict casts to the model's dtype

@@ -176,5 +176,5 @@ def load_patch_embeddings(model: WanTransformer3DModel, path: str | os.PathLike)
     elif weight.shape[1] < own.in_channels:
         narrow_patch_embedding(model, weight.shape[1])
     model.patch_embedding.load_state_dict({"weight": weight, "bias": state["patch_embedding.bias"]})
-    attach_embeddings(model, {k: v.to(weight.dtype) for k, v in state.items()})
+    attach_embeddings(model, state)
     return model

@@ -23,6 +23,7 @@ defaults) and sampling (UniPC, 40 steps, guidance 5, flow shift 5).
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 from collections.abc import Iterator
@@ -141,6 +142,9 @@ def read_checkpoint(src: Path) -> tuple[dict[str, torch.Tensor], Path]:
     if missing:
         raise KinemaInputError(what, f"is not a SCAIL-2 DiT: it lacks {', '.join(missing)}",
                                "Give the SCAIL-2 release (zai-org/SCAIL-2), not another Wan checkpoint.")
+    if state[f"{MASK_EMBEDDING}.weight"].shape[1] != MASK_DIM:
+        raise KinemaInputError(what, f"has a {state[f'{MASK_EMBEDDING}.weight'].shape[1]}-channel mask embedding, not "
+                               f"the released {MASK_DIM}", "Give the SCAIL-2 release.")
     return state, path
 
 
@@ -185,27 +189,24 @@ def _read_sat(path: Path, what: str) -> dict[str, torch.Tensor]:
 
 
 def transformer_config(state: dict[str, torch.Tensor], base: dict) -> dict:
-    """diffusers' ``WanTransformer3DModel`` config of ``state``: sizes from the tensors' shapes, the attention
-    heads from the base model's config (their product must be the width)."""
+    """diffusers' ``WanTransformer3DModel`` config of ``state``: the base model's config (attention heads, norms,
+    RoPE table: not readable from shapes) with every size read from the tensors' shapes."""
     weight = state["patch_embedding.weight"]  # (D, C_in, pt, ph, pw)
     dim, patch = weight.shape[0], tuple(weight.shape[2:])
-    heads, head_dim = base["num_attention_heads"], base["attention_head_dim"]
-    if heads * head_dim != dim:
-        raise KinemaInputError("--base transformer config", f"has {heads} heads x {head_dim} = {heads * head_dim} wide, "
-                               f"the SCAIL-2 checkpoint {dim}", "Use the Wan2.1-I2V-14B diffusers directory as --base.")
-    layers = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("blocks."))
+    if base["num_attention_heads"] * base["attention_head_dim"] != dim:
+        raise KinemaInputError("--base transformer config", f"has {base['num_attention_heads']} heads x "
+                               f"{base['attention_head_dim']}, not the SCAIL-2 checkpoint's width {dim}",
+                               "Use the Wan2.1-I2V-14B diffusers directory as --base.")
     image = "condition_embedder.image_embedder.norm1.weight" in state
-    return {**{k: v for k, v in base.items() if k.startswith("_") and k != "_name_or_path"},
-            "patch_size": list(patch), "num_attention_heads": heads, "attention_head_dim": head_dim,
-            "in_channels": weight.shape[1], "out_channels": state["proj_out.weight"].shape[0] // (patch[0] * patch[1] * patch[2]),
+    return {**{k: v for k, v in base.items() if not k.startswith("_")},
+            "patch_size": list(patch), "in_channels": weight.shape[1],
+            "out_channels": state["proj_out.weight"].shape[0] // math.prod(patch),
             "text_dim": state["condition_embedder.text_embedder.linear_1.weight"].shape[1],
             "freq_dim": state["condition_embedder.time_embedder.linear_1.weight"].shape[1],
-            "ffn_dim": state["blocks.0.ffn.net.0.proj.weight"].shape[0], "num_layers": layers,
-            "cross_attn_norm": "blocks.0.norm2.weight" in state, "qk_norm": base.get("qk_norm", "rms_norm_across_heads"),
-            "eps": base.get("eps", 1e-6),
+            "ffn_dim": state["blocks.0.ffn.net.0.proj.weight"].shape[0],
+            "num_layers": 1 + max(int(k.split(".")[1]) for k in state if k.startswith("blocks.")),
             "image_dim": state["condition_embedder.image_embedder.norm1.weight"].shape[0] if image else None,
-            "added_kv_proj_dim": dim if image else None, "rope_max_seq_len": base.get("rope_max_seq_len", 1024),
-            "pos_embed_seq_len": base.get("pos_embed_seq_len")}
+            "added_kv_proj_dim": dim if image else None}
 
 
 def _shards(state: dict[str, torch.Tensor], itemsize: int) -> Iterator[dict[str, torch.Tensor]]:
@@ -249,9 +250,6 @@ def convert_scail2(src: str | Path, base: str | Path, out: str | Path, dtype: to
             raise KinemaInputError(f"--base '{base}'", f"has no '{part}/'",
                                    "Give the diffusers-format Wan2.1-I2V-14B directory (Wan2.1-I2V-14B-480P-Diffusers).")
     state, path = read_checkpoint(Path(src))
-    if state[f"{MASK_EMBEDDING}.weight"].shape[1] != MASK_DIM:
-        raise KinemaInputError(f"SCAIL-2 checkpoint '{path}'", f"has a {state[f'{MASK_EMBEDDING}.weight'].shape[1]}-channel "
-                               f"mask embedding, not the released {MASK_DIM}", "Give the SCAIL-2 release.")
     config = transformer_config(state, json.loads((base / "transformer" / "config.json").read_text()))
     with atomic_dir(out) as tmp:
         write_transformer(state, config, tmp / "transformer", dtype)

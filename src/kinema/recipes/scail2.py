@@ -82,10 +82,6 @@ class R2Config:
         if self.driving_resolution not in ("full", "half"):
             raise ValueError(f"driving_resolution must be 'full' or 'half', got '{self.driving_resolution}'")
 
-    def in_channels(self, latent_channels: int = 16) -> int:
-        """Video patch-embedding inputs: latents + the 4 I2V-mask channels (20 for Wan2.1)."""
-        return latent_channels + MASK_CHANNELS
-
     @property
     def pool(self) -> int:
         """How many video-grid tokens per side one driving token covers."""
