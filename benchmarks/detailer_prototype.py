@@ -34,7 +34,8 @@ from torch import nn
 from kinema.recipes import dreamactor_m2 as r1
 from kinema.training import dreamactor
 
-FEATURES, WIDTH = 16, 32
+FEATURES = 16
+HEAD = {"width": 32, "dilations": [1, 1]}  # the head's hidden convolutions; ``--width``/``--dilations`` change it
 CARD_SAMPLING = {"guidance": 1.0, "flow_shift": 8.0, "sampling_steps": 2}  # the embedded model's
 METRICS = ("psnr", "psnr_char", "ssim", "ssim_char", "kp_pck_body", "kp_err_body")
 
@@ -56,16 +57,18 @@ def to_latents(pixels: torch.Tensor, stride: int) -> torch.Tensor:
 class Detailer(nn.Module):
     """Per-pixel correction of x̂0 from the DiT's token features and the step's pixels (module doc)."""
 
-    def __init__(self, hidden: int, patch: tuple[int, int, int], stride: int) -> None:
+    def __init__(self, hidden: int, patch: tuple[int, int, int], stride: int, width: int,
+                 dilations: list[int]) -> None:
         super().__init__()
         self.patch, self.stride = patch, stride
         self.feat = nn.Linear(hidden, FEATURES)
         self.pos = nn.Parameter(torch.zeros(FEATURES, 4 * patch[0], stride * patch[1], stride * patch[2]))
-        self.c1 = nn.Conv2d(FEATURES + 13, WIDTH, 3, padding=1)
-        self.c2 = nn.Conv2d(WIDTH, WIDTH, 3, padding=1)
-        self.c3 = nn.Conv2d(WIDTH, 3, 3, padding=1)
-        nn.init.zeros_(self.c3.weight)
-        nn.init.zeros_(self.c3.bias)
+        widths = [FEATURES + 13] + [width] * len(dilations)
+        self.convs = nn.ModuleList(nn.Conv2d(a, b, 3, padding=d, dilation=d)
+                                   for a, b, d in zip(widths, widths[1:], dilations))
+        self.out = nn.Conv2d(width, 3, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
 
     def forward(self, hidden: torch.Tensor, x0: torch.Tensor, noisy: torch.Tensor, anchor: torch.Tensor,
                 driving: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
@@ -80,14 +83,16 @@ class Detailer(nn.Module):
         t, size = pixels[0].shape[2], pixels[0].shape[-2:]
         x = torch.cat([feat, *pixels, sigma.float().view(b, 1, 1, 1, 1).expand(b, 1, t, *size)], 1)
         x = x.transpose(1, 2).flatten(0, 1)  # (B·T, 29, H, W)
-        x = self.c3(F.gelu(self.c2(F.gelu(self.c1(x)))))
+        for conv in self.convs:
+            x = F.gelu(conv(x))
+        x = self.out(x)
         return to_latents(x.unflatten(0, (b, t)).transpose(1, 2), self.stride).to(x0.dtype)
 
 
 def install(transformer: nn.Module, stride: int) -> None:
     if not hasattr(transformer, "detailer"):
         hidden = transformer.config.num_attention_heads * transformer.config.attention_head_dim
-        head = Detailer(hidden, tuple(transformer.config.patch_size), stride).to(transformer.device)
+        head = Detailer(hidden, tuple(transformer.config.patch_size), stride, **HEAD).to(transformer.device)
         transformer.add_module("detailer", head)
 
 
@@ -110,9 +115,9 @@ def predict(transformer, inputs: r1.R1Inputs, noisy: torch.Tensor, timestep: tor
 
 
 def _prepare(prepare):
-    def with_head(self, transformer, latent_channels):
-        changed = prepare(self, transformer, latent_channels)
-        install(transformer, int(round((latent_channels / 12) ** 0.5)))
+    def with_head(self, components):
+        changed = prepare(self, components)
+        install(components.transformer, components.codec.spatial_stride)
         return changed
     return with_head
 
@@ -128,7 +133,7 @@ def train(out: Path, steps: int, lr: float) -> None:
     config = get_config("puppet", model="embedded", steps=steps, optim={"lr": lr, "decay_steps": steps, "warmup_steps": 50})
     Trainer(config, out, resume=(out / "checkpoints").is_dir()).train()
     card = out / "export" / "model" / "kinema.json"
-    card.write_text(json.dumps({**json.loads(card.read_text()), **CARD_SAMPLING}, indent=2))
+    card.write_text(json.dumps({**json.loads(card.read_text()), **CARD_SAMPLING, "detailer": HEAD}, indent=2))
 
 
 def evaluate(model: Path, out: Path, steps: int | None) -> None:
@@ -140,6 +145,7 @@ def evaluate(model: Path, out: Path, steps: int | None) -> None:
 
     def load_with_head(cls, name="embedded", *args, **kwargs):
         animator = load(cls, name, *args, **kwargs)
+        HEAD.update(json.loads((Path(name) / "kinema.json").read_text()).get("detailer", {}))
         transformer = animator.components.transformer
         install(transformer, animator.components.codec.spatial_stride)
         state = load_file(Path(name) / "transformer" / "diffusion_pytorch_model.safetensors")
@@ -164,12 +170,15 @@ def main() -> None:
     t.add_argument("out", type=Path)
     t.add_argument("--steps", type=int, default=1500)
     t.add_argument("--lr", type=float, default=3e-4)
+    t.add_argument("--width", type=int, default=HEAD["width"], help="the head's hidden width")
+    t.add_argument("--dilations", default="1,1", help="one hidden 3 × 3 convolution per value, with that dilation")
     e = sub.add_parser("eval")
     e.add_argument("model", type=Path)
     e.add_argument("out", type=Path)
     e.add_argument("--steps", type=int, default=None, help="sampling steps (default: the card's 2)")
     args = parser.parse_args()
     if args.command == "train":
+        HEAD.update(width=args.width, dilations=[int(d) for d in args.dilations.split(",")])
         train(args.out, args.steps, args.lr)
     else:
         evaluate(args.model, args.out, args.steps)

@@ -18,7 +18,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 from diffusers import AutoencoderKLWan
@@ -116,6 +116,13 @@ class PixelCodec:
         (path / PIXEL_CODEC_DIR / "config.json").write_text(json.dumps(config, indent=2) + "\n")
 
 
+def vae_stride(config: Any) -> int:
+    """Spatial stride of an ``AutoencoderKLWan`` config (a mapping or an object): 8 for Wan2.1's, 16 for Wan2.2's
+    (2 x 2 pixels folded into channels before its 8x)."""
+    get = config.get if isinstance(config, dict) else lambda key, default=None: getattr(config, key, default)
+    return 2 ** (len(get("dim_mult", (1, 2, 4, 4))) - 1) * (get("patch_size") or 1)
+
+
 class WanVAECodec:
     """``AutoencoderKLWan`` with latents normalised by its ``latents_mean`` / ``latents_std`` (as diffusers' Wan pipelines)."""
 
@@ -125,7 +132,7 @@ class WanVAECodec:
         self.vae = vae
         config = vae.config
         self.channels = config.z_dim
-        self.spatial_stride = 2 ** (len(config.dim_mult) - 1) * (config.patch_size or 1)  # 16 for Wan2.2's VAE
+        self.spatial_stride = vae_stride(config)
 
     def _stats(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         config, shape = self.vae.config, (1, self.channels, 1, 1, 1)

@@ -5,7 +5,9 @@ Directory layout (what diffusers' Wan pipelines save): ``transformer/``, ``vae/`
 Models on the lossless pixel codec have ``codec/`` (its config) instead of ``vae/``. Wan2.2's
 mixture-of-experts models (A14B) add ``transformer_2/``, the low-noise expert, and ``model_index.json``'s
 ``boundary_ratio``: timesteps t ≥ boundary_ratio · 1000 go to ``transformer`` (high noise), the rest to
-``transformer_2``, as diffusers' Wan pipelines switch them.
+``transformer_2``, as diffusers' Wan pipelines switch them. Wan2.2-TI2V-5B sets ``expand_timesteps`` there:
+it was trained with a timestep per token, its clean first frame at t = 0, so kinema gives the clean
+condition tokens of its recipes t = 0 (:attr:`WanComponents.expand_timesteps`).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from kinema.errors import KinemaInputError
 
 WAN_TEXT_LEN = 512  # diffusers' I2V attention processor hard-codes 512 text tokens
 NUM_TRAIN_TIMESTEPS = 1000
-MODEL_INDEX = "model_index.json"  # diffusers' pipeline config: Wan2.2's boundary_ratio
+MODEL_INDEX = "model_index.json"  # diffusers' pipeline config: Wan2.2's boundary_ratio and expand_timesteps
 
 
 @dataclass
@@ -57,6 +59,7 @@ class WanComponents:
     text_len: int = WAN_TEXT_LEN
     transformer_2: WanTransformer3DModel | None = None  # Wan2.2 MoE: the low-noise expert
     boundary_ratio: float | None = None  # Wan2.2 MoE: where the experts switch, as a share of the 1000 timesteps
+    expand_timesteps: bool = False  # Wan2.2-TI2V: a timestep per token; clean condition tokens at t = 0
 
     @property
     def is_i2v(self) -> bool:
@@ -92,7 +95,10 @@ class WanComponents:
         self.transformer.save_pretrained(path / "transformer")
         if self.transformer_2 is not None:
             self.transformer_2.save_pretrained(path / "transformer_2")
-            (path / MODEL_INDEX).write_text(json.dumps({"boundary_ratio": self.boundary_ratio}))
+        index = {**({"boundary_ratio": self.boundary_ratio} if self.transformer_2 is not None else {}),
+                 **({"expand_timesteps": True} if self.expand_timesteps else {})}
+        if index:
+            (path / MODEL_INDEX).write_text(json.dumps(index))
         self.codec.save(path)
         self.text_encoder.save_pretrained(path / "text_encoder")
         self.tokenizer.save_pretrained(path / "tokenizer")
@@ -116,7 +122,8 @@ def build_codec(config: VAEConfig | PixelCodecConfig) -> Codec:
     """The codec of a preset: a seeded-random ``AutoencoderKLWan`` (call under the caller's seed) or the pixel codec."""
     if isinstance(config, PixelCodecConfig):
         return PixelCodec(config)
-    vae = AutoencoderKLWan(**{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()})
+    vae = AutoencoderKLWan(**{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()
+                              if v is not None})
     return WanVAECodec(vae.eval())
 
 
@@ -140,22 +147,39 @@ def build_components(config: BackboneConfig, seed: int = 0, device: str = "cpu")
                 size={"shortest_edge": ie.image_size}, crop_size={"height": ie.image_size, "width": ie.image_size})
         low_noise = None if config.boundary_ratio is None else WanTransformer3DModel(**asdict(config.transformer))
     components = WanComponents(transformer, codec, text_encoder, tokenizer, image_encoder, image_processor, config.name,
-                               te.text_len, low_noise, config.boundary_ratio)
+                               te.text_len, low_noise, config.boundary_ratio, config.expand_timesteps)
     for module in (*components.experts, text_encoder, image_encoder):
         if module is not None:
             module.eval()
     return components
 
 
-def _low_noise_expert(path: Path, torch_dtype: torch.dtype) -> tuple[WanTransformer3DModel | None, float | None]:
-    """A Wan2.2 MoE directory's ``transformer_2/`` and the ``boundary_ratio`` of its ``model_index.json``;
-    (None, None) for a one-transformer model. KinemaInputError when only one of the two is there."""
+def read_model_index(path: Path) -> dict:
+    """The ``model_index.json`` of a model directory ({} when there is none); KinemaInputError when unreadable."""
     index = path / MODEL_INDEX
     try:
-        boundary = json.loads(index.read_text()).get("boundary_ratio") if index.is_file() else None
-    except (OSError, ValueError, AttributeError):
+        values = json.loads(index.read_text()) if index.is_file() else {}
+    except (OSError, ValueError):
+        values = None
+    if not isinstance(values, dict):
         raise KinemaInputError(f"model directory '{path}'", f"has an unreadable {MODEL_INDEX}",
-                               "Restore it from the checkpoint's release.") from None
+                               "Restore it from the checkpoint's release.")
+    return values
+
+
+def _expand_timesteps(path: Path, index: dict) -> bool:
+    value = index.get("expand_timesteps", False)
+    if not isinstance(value, bool):
+        raise KinemaInputError(f"model directory '{path}'", f"has expand_timesteps {value!r} in {MODEL_INDEX}",
+                               "Set it to true (Wan2.2-TI2V-5B) or false.")
+    return value
+
+
+def _low_noise_expert(path: Path, index: dict,
+                      torch_dtype: torch.dtype) -> tuple[WanTransformer3DModel | None, float | None]:
+    """A Wan2.2 MoE directory's ``transformer_2/`` and the ``boundary_ratio`` of its ``model_index.json``;
+    (None, None) for a one-transformer model. KinemaInputError when only one of the two is there."""
+    boundary = index.get("boundary_ratio")
     has_expert = (path / "transformer_2").is_dir()
     if boundary is None and not has_expert:
         return None, None
@@ -210,6 +234,8 @@ def load_components(path: str | os.PathLike, torch_dtype: torch.dtype = torch.fl
             raise KinemaInputError(
                 f"model directory '{path}'", f"has no '{sub}/' sub-folder",
                 "Point --model at a Wan checkpoint in diffusers format (e.g. Wan2.1-I2V-14B-480P-Diffusers).")
+    index = read_model_index(path)
+    expand_timesteps = _expand_timesteps(path, index)
     kwargs = {"local_files_only": True}
     with quiet_loading():
         transformer = load_transformer(path / "transformer", torch_dtype)
@@ -221,9 +247,9 @@ def load_components(path: str | os.PathLike, torch_dtype: torch.dtype = torch.fl
             image_encoder = CLIPVisionModel.from_pretrained(path / "image_encoder", dtype=torch.float32, **kwargs)
             image_processor = CLIPImageProcessorPil.from_pretrained(path / "image_processor", **kwargs)
     text_len = min(tokenizer.model_max_length, WAN_TEXT_LEN)  # a kinema-trained small model may use fewer
-    low_noise, boundary = _low_noise_expert(path, torch_dtype)
+    low_noise, boundary = _low_noise_expert(path, index, torch_dtype)
     components = WanComponents(transformer, codec, text_encoder, tokenizer, image_encoder, image_processor, str(path),
-                               text_len, low_noise, boundary)
+                               text_len, low_noise, boundary, expand_timesteps)
     for module in (*components.experts, text_encoder, image_encoder):
         if module is not None:
             module.eval()

@@ -31,13 +31,23 @@ class TransformerConfig:
 
 @dataclass(frozen=True)
 class VAEConfig:
-    """Keyword arguments of diffusers' ``AutoencoderKLWan`` (stride 4 x 8 x 8, z 16)."""
+    """Keyword arguments of diffusers' ``AutoencoderKLWan``: Wan2.1's (stride 4 x 8 x 8, z 16) by default;
+    Wan2.2's (TI2V-5B) folds 2 x 2 pixels into 12 input channels first (``patch_size`` 2, ``is_residual``),
+    for stride 4 x 16 x 16 and z 48. ``latents_mean`` / ``latents_std``: None keeps diffusers' (Wan2.1's 16)."""
 
     base_dim: int = 96
+    decoder_base_dim: int | None = None  # None: base_dim (Wan2.2's decoder is wider: 256)
     z_dim: int = 16
     dim_mult: tuple[int, ...] = (1, 2, 4, 4)
     num_res_blocks: int = 2
     temperal_downsample: tuple[bool, ...] = (False, True, True)
+    is_residual: bool = False
+    in_channels: int = 3
+    out_channels: int = 3
+    patch_size: int | None = None
+    scale_factor_spatial: int = 8
+    latents_mean: tuple[float, ...] | None = None
+    latents_std: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,7 @@ class BackboneConfig:
     image_encoder: ImageEncoderConfig | None = None
     description: str = ""
     boundary_ratio: float | None = None  # Wan2.2 MoE: a second (low-noise) transformer below this share of timesteps
+    expand_timesteps: bool = False  # Wan2.2-TI2V: trained with a timestep per token, clean tokens at t = 0
     shapes_only: bool = False  # real model sizes: for the meta device and memory planning, not random-weight runs
 
     def to_dict(self) -> dict[str, Any]:
@@ -86,6 +97,9 @@ _TINY_VAE = VAEConfig(base_dim=3, z_dim=16, dim_mult=(1, 1, 1, 1), num_res_block
 _PIXEL_4 = PixelCodecConfig(spatial_stride=4)  # 192 latent channels
 _PIXEL_2 = PixelCodecConfig(spatial_stride=2)  # 48 latent channels
 _WAN_VAE = VAEConfig()
+_WAN22_VAE_LAYOUT = dict(z_dim=48, is_residual=True, in_channels=12, out_channels=12, patch_size=2, scale_factor_spatial=16)
+_TINY_WAN22_VAE = VAEConfig(base_dim=8, dim_mult=(1, 1, 1, 1), num_res_blocks=1, latents_mean=(0.0,) * 48,
+                            latents_std=(1.0,) * 48, **_WAN22_VAE_LAYOUT)
 _UMT5_XXL = TextEncoderConfig(d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64)
 
 PRESETS: dict[str, BackboneConfig] = {
@@ -103,6 +117,11 @@ PRESETS: dict[str, BackboneConfig] = {
     "tiny-moe": BackboneConfig(
         "tiny-moe", TransformerConfig(in_channels=36), _TINY_VAE, boundary_ratio=0.875,
         description="tiny with Wan2.2-A14B's two experts: high noise (transformer) above t = 875, low noise below",
+    ),
+    "tiny-ti2v": BackboneConfig(
+        "tiny-ti2v", TransformerConfig(in_channels=48, out_channels=48), _TINY_WAN22_VAE, expand_timesteps=True,
+        description="tiny Wan2.2-TI2V-5B layout: 48-channel latents of a stride-16 Wan2.2 VAE, no CLIP, a timestep "
+                    "per token (conditions at t = 0)",
     ),
     "puppet": BackboneConfig(
         "puppet",
@@ -132,6 +151,13 @@ PRESETS: dict[str, BackboneConfig] = {
         TransformerConfig(num_layers=30, num_attention_heads=12, attention_head_dim=128, ffn_dim=8960,
                           in_channels=16, text_dim=4096),
         _WAN_VAE, _UMT5_XXL, description="Wan2.1-T2V-1.3B shapes (1.42 B transformer parameters)", shapes_only=True,
+    ),
+    "wan2.2-ti2v-5b": BackboneConfig(
+        "wan2.2-ti2v-5b",
+        TransformerConfig(num_layers=30, num_attention_heads=24, attention_head_dim=128, ffn_dim=14336,
+                          in_channels=48, out_channels=48, text_dim=4096),
+        VAEConfig(base_dim=160, decoder_base_dim=256, **_WAN22_VAE_LAYOUT), _UMT5_XXL, expand_timesteps=True,
+        description="Wan2.2-TI2V-5B shapes (5.0 B transformer parameters)", shapes_only=True,
     ),
     "wan2.1-i2v-14b": BackboneConfig(
         "wan2.1-i2v-14b",

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 
+from kinema.backbone.codecs import vae_stride
 from kinema.backbone.components import build_components
 from kinema.backbone.config import PRESETS, get_preset
 from kinema.pipelines.models import resolve_model
@@ -74,11 +75,13 @@ def activation_bytes(model: str, size: tuple[int, int], frames: int, bytes_per_v
     path = resolve_model(model)
     if path in PRESETS:
         preset = get_preset(path)
-        config, stride = asdict(preset.transformer), getattr(preset.codec, "spatial_stride", WAN_VAE_STRIDE)
+        config = asdict(preset.transformer)
+        stride = getattr(preset.codec, "spatial_stride", None) or vae_stride(preset.codec)
     else:
         config = json.loads((Path(path) / "transformer" / "config.json").read_text())
-        codec = Path(path) / "codec" / "config.json"  # kinema's pixel codec; a Wan VAE has vae/ instead
-        stride = json.loads(codec.read_text())["spatial_stride"] if codec.is_file() else WAN_VAE_STRIDE
+        codec, vae = Path(path) / "codec" / "config.json", Path(path) / "vae" / "config.json"  # kinema's pixel codec | a Wan VAE
+        stride = (json.loads(codec.read_text())["spatial_stride"] if codec.is_file() else
+                  vae_stride(json.loads(vae.read_text())) if vae.is_file() else WAN_VAE_STRIDE)
     _, ph, pw = config.get("patch_size", (1, 2, 2))
     width = config["num_attention_heads"] * config["attention_head_dim"]
     tokens = (1 + (frames - 1) // 4) * (size[1] // stride // ph) * (size[0] // stride // pw) * token_factor

@@ -21,7 +21,9 @@ Token stream for one denoising step, in sequence order (C = the codec's latent c
   left to right), the same colour on the reference and on the driving subject it replaces (*binding*).
   :func:`compress_masks` pools them to the latent grid and folds 4 frames into 28 channels
   (channel = 7·k + colour).
-* One timestep for the whole sequence (the released model modulates every token with it).
+* One timestep for the whole sequence (the released model modulates every token with it). On a base
+  trained with a timestep per token (Wan2.2-TI2V-5B's ``expand_timesteps``, whose clean first frame is
+  at t = 0), the references and the driving take t = 0: that is how the base reads clean tokens.
 * RoPE, in token units of the video grid: animation puts the reference at t = K − 1 and the video from
   t = K (the reference is "the frame before"); replacement puts the reference at the video's first
   time but 120 rows down, so it is no part of the shot. The driving tokens sit at the video's times,
@@ -126,6 +128,8 @@ class R2Inputs:
         driving: (B, C+4, f, h', w') [Z_D | ones]; driving_masks: (B, 28, f, h', w').
         frames: f, the video's latent frames.
         image_tokens: CLIP tokens of the reference (the last one) for I2V models, else None.
+        clean_conditions: the references and driving at timestep 0 (a per-token-timestep base: Wan2.2-TI2V),
+            not at the video's (the released model, on Wan2.1).
     """
 
     mode: Mode
@@ -136,6 +140,7 @@ class R2Inputs:
     driving_masks: torch.Tensor
     frames: int
     image_tokens: torch.Tensor | None
+    clean_conditions: bool = False
 
     @property
     def latent_shape(self) -> tuple[int, ...]:
@@ -220,7 +225,8 @@ def build_inputs(components: WanComponents, references: torch.Tensor, driving: t
     drv_masks = compress_masks(drv_colours, z_drv.shape[-2:])
 
     image_tokens = encode_image_tokens(components, references[:, -1])  # (B, N, C) | None: the reference's CLIP
-    return R2Inputs(mode, config, _given(z_ref), ref_masks, _given(z_drv), drv_masks, z_drv.shape[2], image_tokens)
+    return R2Inputs(mode, config, _given(z_ref), ref_masks, _given(z_drv), drv_masks, z_drv.shape[2], image_tokens,
+                    components.expand_timesteps)
 
 
 def coordinates(inputs: R2Inputs) -> tuple[tuple[int, int, int], tuple[int, int, int], tuple[int, int, int]]:
@@ -232,14 +238,16 @@ def coordinates(inputs: R2Inputs) -> tuple[tuple[int, int, int], tuple[int, int,
 
 
 def segments(inputs: R2Inputs, noisy: torch.Tensor, timestep: torch.Tensor) -> list[Segment]:
-    """The token stream for one step: noisy (B, C, f, h, w), timestep (B,) shared by every token."""
+    """The token stream for one step: noisy (B, C, f, h, w), timestep (B,) (the conditions' too, unless
+    ``inputs.clean_conditions``)."""
     refs, video, driving = coordinates(inputs)
+    given = torch.zeros_like(timestep) if inputs.clean_conditions else timestep
     blank = inputs.reference_masks.new_zeros(*noisy.shape[:1], MASK_DIM, *noisy.shape[2:])
     noisy_in = torch.cat([noisy, torch.zeros_like(noisy[:, :MASK_CHANNELS])], dim=1)
     return [
-        Segment(inputs.references.to(noisy), timestep, refs, predicted=False, mask=inputs.reference_masks.to(noisy)),
+        Segment(inputs.references.to(noisy), given, refs, predicted=False, mask=inputs.reference_masks.to(noisy)),
         Segment(noisy_in, timestep, video, mask=blank.to(noisy)),
-        Segment(inputs.driving.to(noisy), timestep, driving, predicted=False, embedding=POSE_EMBEDDING,
+        Segment(inputs.driving.to(noisy), given, driving, predicted=False, embedding=POSE_EMBEDDING,
                 mask=inputs.driving_masks.to(noisy), pool=inputs.config.pool),
     ]
 

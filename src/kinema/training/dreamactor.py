@@ -23,10 +23,11 @@ class DreamActorRecipe:
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
 
-    def prepare(self, transformer: nn.Module, latent_channels: int) -> bool:
+    def prepare(self, components: WanComponents) -> bool:
         """Size the patch embedding to the layout's inputs: new input channels start at zero, a warm start with
         more inputs (another layout) keeps its first ones. True when it changed."""
-        channels, before = r1.in_channels(latent_channels, self.config.layout), transformer.config.in_channels
+        transformer = components.transformer
+        channels, before = r1.in_channels(components.codec.channels, self.config.layout), transformer.config.in_channels
         if before > channels:
             print(f"note: the warm start has {before} input channels; keeping its first {channels} "
                   f"(the {self.config.layout} layout's)", file=sys.stderr)

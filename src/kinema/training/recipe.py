@@ -22,9 +22,10 @@ from kinema.training.scail2 import ScailRecipe
 class TrainingRecipe(Protocol):
     """One recipe's part of a training run (built from the run's :class:`TrainConfig`)."""
 
-    def prepare(self, transformer: nn.Module, latent_channels: int) -> bool:
-        """Give ``transformer`` the inputs the recipe feeds for a codec of ``latent_channels`` (its patch embedding
-        resized, embeddings added; new weights start as no-ops where they can), in place. True when anything changed."""
+    def prepare(self, components: WanComponents) -> bool:
+        """Give ``components.transformer`` the inputs the recipe feeds for their codec's latent channels (its patch
+        embedding resized, embeddings added; new weights start as no-ops where they can), in place, and read what
+        else of the base the recipe follows (its timestep per token). True when anything changed."""
 
     def cache_key(self) -> dict:
         """What the encoded samples depend on (besides the codec)."""

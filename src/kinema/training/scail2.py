@@ -118,11 +118,13 @@ class ScailRecipe:
 
     def __init__(self, config: TrainConfig) -> None:
         self.config, self.recipe = config, config.r2.recipe()
+        self.clean_conditions = False  # the base's, read by prepare: conditions at t = 0 (r2.R2Inputs)
         self.modes = [r2.MODES.index(sample_mode(i, config)) for i in range(config.data.samples)]
 
-    def prepare(self, transformer: nn.Module, latent_channels: int) -> bool:
-        before = transformer.config.in_channels
-        return bool(r2.prepare_transformer(transformer, latent_channels)) or before != transformer.config.in_channels
+    def prepare(self, components: WanComponents) -> bool:
+        transformer, before = components.transformer, components.transformer.config.in_channels
+        self.clean_conditions = components.expand_timesteps
+        return bool(r2.prepare_transformer(transformer, components.codec.channels)) or before != transformer.config.in_channels
 
     def cache_key(self) -> dict:
         c = self.config.to_dict()
@@ -151,7 +153,8 @@ class ScailRecipe:
     def predict(self, transformer: nn.Module, noisy: torch.Tensor, timestep: torch.Tensor, references: torch.Tensor,
                 reference_masks: torch.Tensor, driving: torch.Tensor, driving_masks: torch.Tensor, text: torch.Tensor,
                 mode: r2.Mode, image: torch.Tensor | None = None) -> torch.Tensor:
-        inputs = r2.R2Inputs(mode, self.recipe, references, reference_masks, driving, driving_masks, noisy.shape[2], image)
+        inputs = r2.R2Inputs(mode, self.recipe, references, reference_masks, driving, driving_masks, noisy.shape[2], image,
+                             self.clean_conditions)
         return forward_segments(transformer, r2.segments(inputs, noisy, timestep), text, image)[0]
 
     def anchor(self, samples: list[dict[str, torch.Tensor]], device: torch.device) -> None:

@@ -84,7 +84,7 @@ def prepare_transformer(components: WanComponents, config: TrainConfig, recipe: 
     """Give the transformer the recipe's inputs (:meth:`TrainingRecipe.prepare`), choose what trains (all, or a
     LoRA plus any patch embedding the recipe changed or added); returns trainable names."""
     transformer = components.transformer
-    changed = recipe.prepare(transformer, components.codec.channels)
+    changed = recipe.prepare(components)
     if config.adapter == "full":
         transformer.requires_grad_(True)
     else:
