@@ -17,7 +17,7 @@ import os
 import string
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,8 @@ class WanComponents:
     transformer_2: WanTransformer3DModel | None = None  # Wan2.2 MoE: the low-noise expert
     boundary_ratio: float | None = None  # Wan2.2 MoE: where the experts switch, as a share of the 1000 timesteps
     expand_timesteps: bool = False  # Wan2.2-TI2V: a timestep per token; clean condition tokens at t = 0
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))  # where the networks run
+    offload: str = "none"  # where their weights wait meanwhile (kinema.backbone.offload)
 
     @property
     def is_i2v(self) -> bool:
@@ -71,14 +73,23 @@ class WanComponents:
         return (self.transformer,) if self.transformer_2 is None else (self.transformer, self.transformer_2)
 
     def expert(self, timestep: torch.Tensor | float) -> WanTransformer3DModel:
-        """The transformer that denoises at ``timestep`` (in [0, 1000]): the high-noise one from the boundary up."""
-        if self.transformer_2 is None:
-            return self.transformer
-        t = float(timestep.flatten()[0]) if torch.is_tensor(timestep) else float(timestep)
-        return self.transformer if t >= self.boundary_ratio * NUM_TRAIN_TIMESTEPS else self.transformer_2
+        """The transformer that denoises at ``timestep`` (in [0, 1000]): the high-noise one from the boundary up.
+        Under model offload it is brought to the device (the other expert sent back first)."""
+        chosen = self.transformer
+        if self.transformer_2 is not None:
+            t = float(timestep.flatten()[0]) if torch.is_tensor(timestep) else float(timestep)
+            chosen = self.transformer if t >= self.boundary_ratio * NUM_TRAIN_TIMESTEPS else self.transformer_2
+        if self.offload == "model":
+            for expert in self.experts:
+                if expert is not chosen:
+                    expert.to("cpu")
+            chosen.to(self.device)
+        return chosen
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> WanComponents:
-        """Move the networks; the codec and encoders stay float32 unless ``dtype`` is given for all."""
+        """Move the networks (the transformers cast to ``dtype``; the codec and encoders keep theirs) and run them
+        there."""
+        self.device = torch.device(device)
         for expert in self.experts:
             expert.to(device)
             if dtype is not None and dtype != expert.dtype:

@@ -19,11 +19,11 @@ def rope_table(coords: torch.Tensor, rope: WanRotaryPosEmbed) -> tuple[torch.Ten
     if span > rope.max_seq_len:
         raise ValueError(f"RoPE coordinates span {span} positions, more than rope_max_seq_len={rope.max_seq_len}")
     dims = [rope.t_dim, rope.h_dim, rope.w_dim]
-    coords = coords.to(rope.freqs_cos.device)
+    index = coords.to(rope.freqs_cos.device)  # the table may wait on the CPU (group offloading)
     out = []
     for table in (rope.freqs_cos, rope.freqs_sin):
         axes = table.split(dims, dim=1)  # per axis (max_seq_len, d)
-        out.append(torch.cat([axes[i][coords[:, i]] for i in range(3)], dim=-1))
+        out.append(torch.cat([axes[i][index[:, i]] for i in range(3)], dim=-1).to(coords.device))
     return out[0], out[1]
 
 

@@ -36,7 +36,7 @@ from kinema.cli.replace import scail_options
 @scail_options
 def animate(reference, driving, out, model, adapter, steps, seed, size, frames, prompt, caption, guidance, scheduler,
             flow_shift, layout, fit, driving_mode, driving_pose, reference_pose, pose_backend, masks, reference_masks,
-            segmenter, bind, driving_resolution, device) -> None:
+            segmenter, bind, driving_resolution, device, offload) -> None:
     from kinema.pipelines.inputs import check_video_out
 
     check_video_out(out, generation_inputs((reference,), driving, caption, *(a.path for a in adapter), driving_pose, reference_pose, masks,
@@ -48,5 +48,5 @@ def animate(reference, driving, out, model, adapter, steps, seed, size, frames, 
                       fit=fit, adapters=adapter, layout=layout, driving_mode=driving_mode, driving_pose=driving_pose,
                       reference_pose=reference_pose, pose_backend=pose_backend, masks=masks,
                       reference_masks=reference_masks, segmenter=segmenter, bind=bind,
-                      driving_resolution=driving_resolution, device=device)
+                      driving_resolution=driving_resolution, device=device, offload=offload)
     report(run(request, out), out)

@@ -52,6 +52,7 @@ class Request:
     bind: tuple[int, ...] | None = None
     driving_resolution: str | None = None
     device: str = "auto"  # kinema.pipelines.models.resolve_device
+    offload: str = "none"  # kinema.backbone.offload
 
     @property
     def uploads(self) -> tuple[str, ...]:
@@ -81,17 +82,21 @@ def run(request: Request, out: str | os.PathLike) -> AnimationResult:
     prompt = prompt_for(request.prompt, request.caption, request.references, request.driving, card)
     if resolve_device(request.device)[0] != "cpu":
         print_memory_plan(request, card)
+    elif request.offload != "none":
+        raise KinemaInputError(f"--offload {request.offload}", "moves weights between the CPU and a GPU, and this run is "
+                               "on the CPU", "Leave --offload out, or run on a GPU (--device cuda).")
     if request.recipe_mode == "pose":
         config = AnimateConfig(size=request.size, frames=request.frames, prompt=prompt, seed=request.seed,
                                layout=request.layout, fit=request.fit, sampler=sampler)
         return animate(request.references[0], request.driving, out, config, model=request.model,
                        adapters=request.adapters, driving_pose=request.driving_pose, pose_backend=request.pose_backend,
-                       reference_pose=request.reference_pose, device=request.device)
+                       reference_pose=request.reference_pose, device=request.device, offload=request.offload)
     config = ScailConfig(mode=request.recipe_mode, size=request.size, frames=request.frames, prompt=prompt,
                          seed=request.seed, fit=request.fit, bind=request.bind, sampler=sampler)
     return animate_scail(request.references, request.driving, out, config, model=request.model,
                          adapters=request.adapters, masks=request.masks, reference_masks=request.reference_masks,
-                         segmenter=request.segmenter, driving_resolution=request.driving_resolution, device=request.device)
+                         segmenter=request.segmenter, driving_resolution=request.driving_resolution, device=request.device,
+                         offload=request.offload)
 
 
 DEFAULT_PLAN_SIZE, DEFAULT_PLAN_FRAMES = (832, 480), 81  # what a plan assumes when neither request nor card says
@@ -111,6 +116,7 @@ def print_memory_plan(request: Request, card: dict) -> None:
     except (OSError, ValueError, KeyError, KinemaInputError):
         return
     click.echo(plan.describe(), err=True)
+    click.echo(plan.describe_offload(request.offload), err=True)
 
 
 def report(result: AnimationResult, out: str) -> None:

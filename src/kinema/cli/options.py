@@ -55,6 +55,9 @@ def generation_options(command: Callable) -> Callable:
         click.option("--scheduler", type=click.Choice(["unipc", "euler"]), default="unipc", show_default=True),
         click.option("--device", default="auto", show_default=True,
                      help="cpu, cuda or cuda:N; auto takes the CUDA GPU when there is one (bf16 there, float32 on the CPU)."),
+        click.option("--offload", type=click.Choice(["none", "model", "group"]), default="none", show_default=True,
+                     help="GPU only: where weights wait while another network runs. model: each network on the GPU "
+                          "only for its stage (peak: the largest one); group: layer by layer (least memory, slowest)."),
     ]
     for option in reversed(options):
         command = option(command)

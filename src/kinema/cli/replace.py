@@ -62,7 +62,7 @@ def scail_options(command: Callable) -> Callable:
               help="What to do when an input's aspect ratio differs from the output size.")
 @scail_options
 def replace(reference, driving, out, model, adapter, steps, seed, size, frames, prompt, caption, guidance, scheduler,
-            flow_shift, fit, masks, reference_masks, segmenter, bind, driving_resolution, device) -> None:
+            flow_shift, fit, masks, reference_masks, segmenter, bind, driving_resolution, device, offload) -> None:
     from kinema.pipelines.inputs import check_video_out
 
     check_video_out(out, generation_inputs(reference, driving, caption, *(a.path for a in adapter), masks, *reference_masks))
@@ -71,5 +71,5 @@ def replace(reference, driving, out, model, adapter, steps, seed, size, frames, 
     request = Request("replace", reference, driving, model, steps=steps, seed=seed, guidance=guidance,
                       flow_shift=flow_shift, scheduler=scheduler, size=size, frames=frames, prompt=prompt, caption=caption,
                       fit=fit, adapters=adapter, masks=masks, reference_masks=reference_masks, segmenter=segmenter,
-                      bind=bind, driving_resolution=driving_resolution, device=device)
+                      bind=bind, driving_resolution=driving_resolution, device=device, offload=offload)
     report(run(request, out), out)

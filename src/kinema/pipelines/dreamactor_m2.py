@@ -14,6 +14,7 @@ import torch
 from kinema.backbone.components import WanComponents
 from kinema.backbone.encoders import encode_prompt
 from kinema.backbone.lora import Adapters, as_adapters
+from kinema.backbone.offload import Offload, place, stage
 from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
 from kinema.io import load_image, read_video, write_json_atomic, write_video
@@ -59,11 +60,12 @@ class Animator:
     """A Wan model prepared for recipe R1 (patch embedding widened to its layout's inputs if needed: 36 or 52
     channels for Wan's 16-channel VAE)."""
 
-    def __init__(self, components: WanComponents, random_weights: bool = False, card: dict | None = None) -> None:
+    def __init__(self, components: WanComponents, random_weights: bool = False, card: dict | None = None,
+                 layout: r1.Layout | None = None) -> None:
         self.components = components
         self.random_weights = random_weights
         self.card = card or {}
-        self.prepare(self.card.get("layout", "spatial"))
+        self.prepare(layout or self.card.get("layout", "spatial"))
         self.prediction = card_prediction(self.card)
         self.sigma_data = card_sigma_data(self.card)
         self.anchored = self.card.get("anchor", "none") == "reference"
@@ -77,6 +79,10 @@ class Animator:
                                    f"'{self.components.source}' was trained with the {self.card['layout']} layout "
                                    f"({transformer.config.in_channels})", f"Use --layout {self.card['layout']}.")
         width = max(channels, transformer.config.in_channels)
+        if width > transformer.config.in_channels and self.components.offload == "group":
+            raise KinemaInputError(f"--layout {layout}", "needs a wider patch embedding than the model was loaded with, "
+                                   "and group offloading hooks only the modules there at loading",
+                                   "Load it with that layout: Animator.load(..., layout=...), as kinema animate does.")
         for expert in self.components.experts:
             widen_patch_embedding(expert, width)
 
@@ -87,14 +93,16 @@ class Animator:
 
     @classmethod
     def load(cls, model: str = EMBEDDED, adapters: Adapters = (), device: str = "cpu",
-             dtype: torch.dtype = torch.float32) -> Animator:
+             dtype: torch.dtype = torch.float32, offload: Offload = "none", layout: r1.Layout | None = None) -> Animator:
         """Load the embedded model, a preset by name (random weights) or a local diffusers-format Wan
-        directory (with its ``kinema.json`` if kinema trained it), plus LoRAs."""
+        directory (with its ``kinema.json`` if kinema trained it), plus LoRAs, prepared for ``layout`` (default:
+        the card's) and placed on ``device`` under ``offload`` (:mod:`kinema.backbone.offload`)."""
         card = adapter_card(model, adapters)
         check_recipe(card, "dreamactor-m2", model, adapters)
         components, random_weights = load_model(model, dtype)
-        animator = cls(components.to(device, dtype), random_weights, card)
+        animator = cls(components, random_weights, card, layout)
         load_adapters(animator.components, adapters)
+        place(animator.components, device, dtype, offload)
         return animator
 
     def driving_video(self, driving: np.ndarray, pose: Keypoints | None) -> tuple[np.ndarray, int]:
@@ -147,7 +155,7 @@ class Animator:
         frames = resolve_frames(config.frames, len(driving) - lead, notes, lead)
         source = "--size" if config.size else "the model's size" if "size" in self.card else "the driving video's size"
         why = size_reason(source, config.size or default_size, size, multiple)
-        device = self.components.transformer.device
+        device = self.components.device
         ref = to_tensor(fit_frames(reference[None], size, config.fit, "reference image", notes, why))[:, :, 0].to(device)
         drv = trim_frames(driving, frames, "driving video", notes, lead, config.frames)
         drv = to_tensor(fit_frames(drv, size, config.fit, "driving video", notes, why)).to(device)
@@ -158,8 +166,9 @@ class Animator:
         # 2. Encode the conditions (shared with training: r1.build_inputs).
         layout = config.layout or self.card.get("layout", "spatial")
         self.prepare(layout)
-        inputs = r1.build_inputs(self.components, ref, drv, layout)
-        text = encode_prompt(self.components, [config.prompt, config.negative_prompt])
+        with stage(self.components, "encoders", "codec"):
+            inputs = r1.build_inputs(self.components, ref, drv, layout)
+            text = encode_prompt(self.components, [config.prompt, config.negative_prompt])
         dtype = self.components.transformer.dtype
 
         def velocity(context: torch.Tensor):
@@ -173,10 +182,12 @@ class Animator:
 
         # 3. Sample from seeded noise (an anchored model samples the change from r1.anchor), decode the character half.
         noise = torch.randn(inputs.latent_shape, generator=torch.Generator().manual_seed(config.seed)).to(device)
-        latents = sample(guided, noise, sampler, progress)
+        with stage(self.components, "transformer"):
+            latents = sample(guided, noise, sampler, progress)
         if self.anchored:
             latents = latents + r1.anchor(inputs)
-        video = self.components.codec.decode(r1.character_latents(inputs, latents))
+        with stage(self.components, "codec"):
+            video = self.components.codec.decode(r1.character_latents(inputs, latents))
         if self.random_weights:
             notes.append(f"model '{self.components.source}' has random weights: the output shows the pipeline "
                          "working, not a trained animation; pass --model DIR for real Wan weights")
@@ -223,23 +234,24 @@ def animate(reference: str | os.PathLike, driving: str | os.PathLike, out: str |
             config: AnimateConfig = AnimateConfig(), model: str = EMBEDDED,
             adapters: Adapters = (), progress: bool = True,
             driving_pose: str | os.PathLike | None = None, pose_backend: str = "puppet",
-            reference_pose: str | os.PathLike | None = None, device: str = "auto") -> AnimationResult:
-    """Read the inputs, animate on ``device`` (:func:`~kinema.pipelines.models.resolve_device`), and write ``out``
-    (H.264 mp4) plus ``out`` with suffix .json, atomically."""
+            reference_pose: str | os.PathLike | None = None, device: str = "auto",
+            offload: Offload = "none") -> AnimationResult:
+    """Read the inputs, animate on ``device`` (:func:`~kinema.pipelines.models.resolve_device`) under ``offload``
+    (:mod:`kinema.backbone.offload`), and write ``out`` (H.264 mp4) plus ``out`` with suffix .json, atomically."""
     adapters = as_adapters(adapters)
     out = check_video_out(out, (reference, driving, driving_pose, reference_pose, *(a.path for a in adapters)))
     image = load_image(reference, "reference image")
     # Only the output's frames are read (lead-in frames are generated); keypoints from a file match the whole video.
     video = read_video(driving, config.frames if driving_pose is None else None, name="driving video")
     device, dtype = resolve_device(device)
-    animator = Animator.load(model, adapters, device, dtype)
+    animator = Animator.load(model, adapters, device, dtype, offload, config.layout)
     pose = driving_keypoints(animator, video.frames, driving_pose, pose_backend)
     ref_pose = reference_keypoints(animator, image, reference_pose, pose_backend)
     result = animator(image, video.frames, config, progress, pose, ref_pose)
     result.settings.update(reference=str(reference), driving=str(driving), adapters=[str(a) for a in adapters],
                            driving_pose=driving_pose and str(driving_pose),
                            reference_pose=reference_pose and str(reference_pose), fps=video.fps, notes=result.notes,
-                           device=device,
+                           device=device, offload=offload,
                            pose_backend=pose_backend if animator.pose_driven and driving_pose is None else None)
     write_video(out, result.frames, fps=video.fps)
     write_json_atomic(out.with_suffix(".json"), result.settings)

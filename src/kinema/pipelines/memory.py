@@ -63,6 +63,18 @@ class MemoryPlan:
         return (f"memory plan: {', '.join(parts)}; transformer activations ~{self.activations / GB:.1f} GB at "
                 f"{self.at}; about {self.total / GB:.1f} GB in all")
 
+    def peak(self, offload: str) -> int:
+        """GPU bytes at the peak under ``offload`` (kinema.backbone.offload): everything (none), the largest network
+        with the activations (model), the activations and about one layer (group, counted as the activations)."""
+        if offload == "none":
+            return self.total
+        largest = max(self.parameters.values(), default=0) * self.bytes_per_value
+        return self.activations + (largest if offload == "model" else 0)
+
+    def describe_offload(self, chosen: str) -> str:
+        peaks = ", ".join(f"{mode} ~{self.peak(mode) / GB:.1f} GB" for mode in ("none", "model", "group"))
+        return f"GPU memory at the peak by --offload: {peaks} (this run: {chosen})"
+
 
 def activation_bytes(model: str, size: tuple[int, int], frames: int, bytes_per_value: int,
                      token_factor: float = 1.0) -> int:

@@ -18,6 +18,7 @@ import torch
 from kinema.backbone.components import WanComponents
 from kinema.backbone.encoders import encode_prompt
 from kinema.backbone.lora import Adapters, as_adapters
+from kinema.backbone.offload import Offload, place, stage
 from kinema.backbone.segments import forward_segments
 from kinema.errors import KinemaInputError
 from kinema.io import load_image, read_video, write_json_atomic, write_video
@@ -97,17 +98,20 @@ class ScailAnimator:
 
     @classmethod
     def load(cls, model: str = "tiny", adapters: Adapters = (), device: str = "cpu",
-             dtype: torch.dtype = torch.float32, driving_resolution: str | None = None) -> ScailAnimator:
+             dtype: torch.dtype = torch.float32, driving_resolution: str | None = None,
+             offload: Offload = "none") -> ScailAnimator:
         """Load a preset (random weights), a diffusers Wan directory, or a converted SCAIL-2 checkpoint
-        (``kinema convert scail2``). A trained R2 model's card (``kinema.json``) fixes the recipe settings
-        (slots, driving resolution, ablations); otherwise they are the released model's."""
+        (``kinema convert scail2``), placed on ``device`` under ``offload`` (:mod:`kinema.backbone.offload`). A
+        trained R2 model's card (``kinema.json``) fixes the recipe settings (slots, driving resolution,
+        ablations); otherwise they are the released model's."""
         card = adapter_card(model, adapters)
         check_recipe(card, "scail-2", model, adapters)
         components, random_weights = load_model(model, dtype)
         recipe = (card_recipe(card, model, driving_resolution) if "r2" in card
                   else r2.R2Config(driving_resolution=driving_resolution or "half"))
-        animator = cls(components.to(device, dtype), recipe, random_weights, card)
+        animator = cls(components, recipe, random_weights, card)
         load_adapters(animator.components, adapters)
+        place(animator.components, device, dtype, offload)
         return animator
 
     def prepare(self, references: Sequence[np.ndarray], driving: np.ndarray, reference_masks: Sequence[np.ndarray],
@@ -141,11 +145,12 @@ class ScailAnimator:
         slots = bind_slots(ref_masks, fit_masks(driving_masks[:frames], size, config.fit, "driving masks"),
                            config.bind, self.recipe.slots)
         # 3. Encode the conditions.
-        device = self.components.transformer.device
+        device = self.components.device
         ref_tensor = torch.cat([to_tensor(r[None]) for r in refs])[:, :, 0][None].to(device)  # (1, K, 3, H, W)
         ref_slots, drv_slots = (m.to(device) for m in slots.tensors())
-        inputs = r2.build_inputs(self.components, ref_tensor, to_tensor(drv).to(device), ref_slots, drv_slots,
-                                 config.mode, self.recipe)
+        with stage(self.components, "encoders", "codec"):
+            inputs = r2.build_inputs(self.components, ref_tensor, to_tensor(drv).to(device), ref_slots, drv_slots,
+                                     config.mode, self.recipe)
         return Prepared(inputs, slots, size, frames)
 
     def __call__(self, references: Sequence[np.ndarray], driving: np.ndarray, reference_masks: Sequence[np.ndarray],
@@ -155,7 +160,8 @@ class ScailAnimator:
         prepared = self.prepare(references, driving, reference_masks, driving_masks, config, notes)
         sampler = config.sampler or sampler_for(self.card)
         latents = self._sample(prepared.inputs, config, sampler, progress)
-        video = self.components.codec.decode(latents)
+        with stage(self.components, "codec"):
+            video = self.components.codec.decode(latents)
         if self.random_weights:
             notes.append(f"model '{self.components.source}' has random weights: the output shows the pipeline "
                          "working, not a trained animation; pass --model DIR for trained weights")
@@ -167,8 +173,9 @@ class ScailAnimator:
 
     def _sample(self, inputs: r2.R2Inputs, config: ScailConfig, sampler: SamplerConfig, progress: bool) -> torch.Tensor:
         """Denoise from seeded noise with text classifier-free guidance, as ``sampler`` sets."""
-        text = encode_prompt(self.components, [config.prompt, config.negative_prompt])
-        device, dtype = self.components.transformer.device, self.components.transformer.dtype
+        with stage(self.components, "encoders"):
+            text = encode_prompt(self.components, [config.prompt, config.negative_prompt])
+        device, dtype = self.components.device, self.components.transformer.dtype
         image = None if inputs.image_tokens is None else inputs.image_tokens.to(dtype)
 
         def velocity(context: torch.Tensor):
@@ -180,7 +187,8 @@ class ScailAnimator:
 
         guided = classifier_free_guidance(velocity(text[:1]), velocity(text[1:]), sampler.guidance)
         noise = torch.randn(inputs.latent_shape, generator=torch.Generator().manual_seed(config.seed))
-        return sample(guided, noise.to(device), sampler, progress)
+        with stage(self.components, "transformer"):
+            return sample(guided, noise.to(device), sampler, progress)
 
 
 def segment_inputs(images: Sequence[np.ndarray], video: np.ndarray, masks: str | os.PathLike | None,
@@ -200,9 +208,9 @@ def animate_scail(references: Sequence[str | os.PathLike], driving: str | os.Pat
                   config: ScailConfig = ScailConfig(), model: str = "tiny", adapters: Adapters = (),
                   masks: str | os.PathLike | None = None, reference_masks: Sequence[str | os.PathLike] = (),
                   segmenter: str = "mediapipe", driving_resolution: str | None = None, progress: bool = True,
-                  device: str = "auto") -> AnimationResult:
-    """Read the inputs, segment, animate or replace on ``device`` (:func:`~kinema.pipelines.models.resolve_device`),
-    and write ``out`` (mp4) plus ``out`` .json, atomically."""
+                  device: str = "auto", offload: Offload = "none") -> AnimationResult:
+    """Read the inputs, segment, animate or replace on ``device`` (:func:`~kinema.pipelines.models.resolve_device`)
+    under ``offload`` (:mod:`kinema.backbone.offload`), and write ``out`` (mp4) plus ``out`` .json, atomically."""
     adapters = as_adapters(adapters)
     out = check_video_out(out, (*references, driving, masks, *reference_masks, *(a.path for a in adapters)))
     check_recipe(adapter_card(model, adapters), "scail-2", model, adapters)  # before asking for masks or a segmenter
@@ -211,11 +219,12 @@ def animate_scail(references: Sequence[str | os.PathLike], driving: str | os.Pat
     video = read_video(driving, config.frames if masks is None else None, name="driving video")
     ref_masks, drv_masks = segment_inputs(images, video.frames, masks, reference_masks, segmenter)
     device, dtype = resolve_device(device)
-    animator = ScailAnimator.load(model, adapters, device, dtype, driving_resolution=driving_resolution)
+    animator = ScailAnimator.load(model, adapters, device, dtype, driving_resolution=driving_resolution, offload=offload)
     result = animator(images, video.frames, ref_masks, drv_masks, config, progress)
     result.settings.update(references=[str(r) for r in references], driving=str(driving), masks=masks and str(masks),
                            reference_masks=[str(m) for m in reference_masks], segmenter=segmenter,
-                           adapters=[str(a) for a in adapters], device=device, fps=video.fps, notes=result.notes)
+                           adapters=[str(a) for a in adapters], device=device, offload=offload, fps=video.fps,
+                           notes=result.notes)
     write_video(out, result.frames, fps=video.fps)
     write_json_atomic(out.with_suffix(".json"), result.settings)
     return result
