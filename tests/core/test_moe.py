@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -53,9 +54,73 @@ def test_a_two_expert_directory_round_trips_and_a_missing_expert_is_named(tmp_pa
         load_components(tmp_path / "one")
 
 
-def test_the_trainer_refuses_a_two_expert_model_before_writing(tmp_path, capsys):
+def test_a_two_expert_model_trains_one_named_expert(tmp_path, capsys):
     assert main(["train", "--out", str(tmp_path / "run"), "--set", "model=tiny-moe", "--set", "steps=1"]) == 2
-    assert "two-expert (Wan2.2 MoE) model" in capsys.readouterr().err
+    assert "--set expert=high or --set expert=low" in capsys.readouterr().err
+    assert main(["train", "--out", str(tmp_path / "run"), "--set", "expert=low", "--set", "steps=1"]) == 2
+    assert "has one transformer" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_expert_trains_on_its_noise_range_drawn_from_the_truncated_distribution():
+    from kinema.training.config import FlowConfig
+    from kinema.training.flow import sample_sigmas
+
+    flow = FlowConfig(shift=3.0)
+    free = sample_sigmas(200_000, flow, torch.Generator().manual_seed(0))
+    for low, high in ((0.875, 1.0), (0.0, 0.875)):
+        drawn = sample_sigmas(20_000, flow, torch.Generator().manual_seed(1), (low, high))
+        assert drawn.min() >= low and drawn.max() < high
+        inside = free[(free >= low) & (free < high)]  # the untruncated draws that fall there: the same law
+        quantiles = torch.tensor([0.1, 0.5, 0.9])
+        assert torch.allclose(drawn.quantile(quantiles), inside.quantile(quantiles), atol=0.01)
+
+
+@pytest.mark.parametrize("expert", ["high", "low"])
+def test_an_experts_lora_exports_with_its_name_and_loads_into_that_expert_only(tmp_path, expert):
+    from kinema.training.config import get_config
+    from kinema.training.trainer import Trainer
+
+    config = get_config("tiny", model="tiny-moe", expert=expert, steps=2, data={"samples": 2}, adapter="ffn", lora_rank=4,
+                        optim={"lr": 1e-2})
+    trainer = Trainer(config, tmp_path / "run", progress=False)
+    assert trainer.interval == ((0.875, 1.0) if expert == "high" else (0.0, 0.875))
+    export = trainer.train().run.export
+    assert json.loads((export / "kinema.json").read_text())["expert"] == expert
+    animator = Animator.load("tiny-moe", adapters=[export / "lora.safetensors"])
+    high, low = animator.components.experts
+    tuned, base = (high, low) if expert == "high" else (low, high)
+    assert any("lora" in n for n, _ in tuned.named_parameters()) and not any("lora" in n for n, _ in base.named_parameters())
+
+
+def test_a_full_expert_fine_tune_exports_the_whole_two_expert_model(tmp_path):
+    from kinema.training.config import get_config
+    from kinema.training.trainer import Trainer
+
+    config = get_config("tiny", model="tiny-moe", expert="low", steps=2, data={"samples": 2}, optim={"lr": 1e-2})
+    model = Trainer(config, tmp_path / "run", progress=False).train().run.export / "model"
+    base, tuned = build_components(get_preset("tiny-moe")), load_components(model)
+    assert tuned.boundary_ratio == 0.875
+    assert all(torch.equal(a, b) for a, b in zip(base.transformer.state_dict().values(), tuned.transformer.state_dict().values()))
+    assert not all(torch.equal(a, b) for a, b in zip(base.transformer_2.state_dict().values(),
+                                                     tuned.transformer_2.state_dict().values()))
+
+
+def test_adapters_must_name_an_expert_that_the_model_has(tmp_path):
+    from kinema.backbone.lora import AdapterSpec, parse_adapter
+    from kinema.training.config import get_config
+    from kinema.training.trainer import Trainer
+
+    assert parse_adapter("high:a/b.safetensors:0.5") == AdapterSpec(Path("a/b.safetensors"), 0.5, "high")
+    assert str(parse_adapter("low:a.safetensors")) == "low:a.safetensors"
+    config = get_config("tiny", steps=1, data={"samples": 2}, adapter="ffn", lora_rank=4)
+    lora = Trainer(config, tmp_path / "run", progress=False).train().run.export / "lora.safetensors"
+    with pytest.raises(KinemaInputError, match="does not say which expert"):
+        Animator.load("tiny-moe", adapters=[lora])
+    with pytest.raises(KinemaInputError, match="this model has one transformer"):
+        Animator.load("tiny", adapters=[f"high:{lora}"])
+    animator = Animator.load("tiny-moe", adapters=[f"high:{lora}", f"low:{lora}:0.5"])  # one file per expert
+    assert all(any("lora" in n for n, _ in e.named_parameters()) for e in animator.components.experts)
 
 
 def test_a_wan22_vae_of_48_channels_and_stride_16_animates_at_multiples_of_32():

@@ -17,7 +17,7 @@ import os
 import string
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +85,16 @@ class WanComponents:
                     expert.to("cpu")
             chosen.to(self.device)
         return chosen
+
+    def only_expert(self, name: str) -> WanComponents:
+        """These components with one transformer: the ``high`` (noise) or ``low`` expert of a Wan2.2 MoE model
+        (the same module objects: what trains on the view trains in place)."""
+        chosen = {"high": self.transformer, "low": self.transformer_2}[name]
+        return replace(self, transformer=chosen, transformer_2=None, boundary_ratio=None)
+
+    def noise_interval(self, name: str) -> tuple[float, float]:
+        """The σ range the ``high`` or ``low`` expert denoises (σ = t / 1000; the switch is at ``boundary_ratio``)."""
+        return (self.boundary_ratio, 1.0) if name == "high" else (0.0, self.boundary_ratio)
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> WanComponents:
         """Move the networks (the transformers cast to ``dtype``; the codec and encoders keep theirs) and run them

@@ -20,7 +20,7 @@ import math
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from diffusers import WanPipeline, WanTransformer3DModel
@@ -43,22 +43,31 @@ PATCH_EMBEDDING = "patch_embedding.safetensors"  # the trained patch embeddings 
 
 @dataclass(frozen=True)
 class AdapterSpec:
-    """One LoRA file to load and the weight its update is scaled by."""
+    """One LoRA file to load, the weight its update is scaled by, and for a Wan2.2 two-expert model the expert it
+    is for (``high`` or ``low``; None: the one its kinema card names)."""
 
     path: Path
     weight: float = 1.0
+    expert: str | None = None
 
     def __str__(self) -> str:
-        return str(self.path) if self.weight == 1.0 else f"{self.path}:{self.weight:g}"
+        text = str(self.path) if self.weight == 1.0 else f"{self.path}:{self.weight:g}"
+        return text if self.expert is None else f"{self.expert}:{text}"
 
 
 MAX_ADAPTER_WEIGHT = 100.0
 
 
+EXPERTS = ("high", "low")  # a Wan2.2 MoE model's experts, as an adapter names them: high:PATH, low:PATH
+
+
 def parse_adapter(text: str | os.PathLike) -> AdapterSpec:
-    """``PATH`` or ``PATH:WEIGHT`` (weight 1 when none is given); KinemaInputError for a weight that is not a
-    finite number in [-100, 100]."""
+    """``[high:|low:]PATH[:WEIGHT]`` (weight 1 when none is given; the prefix: the Wan2.2 expert it is for);
+    KinemaInputError for a weight that is not a finite number in [-100, 100]."""
     text = str(text)
+    expert, sep, rest = text.partition(":")
+    if sep and expert in EXPERTS:
+        return replace(parse_adapter(rest), expert=expert)
     path, sep, weight = text.rpartition(":")
     try:
         value = float(weight) if sep else None

@@ -11,7 +11,7 @@ import torch
 
 from kinema.backbone.components import WanComponents, build_components, load_components
 from kinema.backbone.config import PRESETS, get_preset
-from kinema.backbone.lora import Adapters, as_adapters, load_loras, load_patch_embeddings
+from kinema.backbone.lora import EXPERTS, AdapterSpec, Adapters, as_adapters, load_loras, load_patch_embeddings
 from kinema.errors import KinemaInputError
 from kinema.sampling import SamplerConfig
 from kinema.sampling.prediction import SIGMA_DATA, Prediction, check_prediction
@@ -128,21 +128,38 @@ def model_with_adapters(model: str, adapters: Adapters = ()) -> str:
                                           for i, a in enumerate(as_adapters(adapters)))
 
 
+def adapter_target(components: WanComponents, spec: AdapterSpec) -> torch.nn.Module:
+    """The transformer an adapter loads into: the model's one, or the Wan2.2 expert its ``high:`` / ``low:`` prefix
+    (else its kinema card's ``expert``) names; KinemaInputError when that does not fit the model."""
+    expert = spec.expert or _read_card(spec.path.parent).get("expert")
+    if components.transformer_2 is None:
+        if expert is not None:
+            raise KinemaInputError(f"--adapter '{spec}'", f"is for the {expert}-noise expert of a Wan2.2 two-expert model, "
+                                   "and this model has one transformer", "Use the two-expert model it was trained for.")
+        return components.transformer
+    if expert not in EXPERTS:
+        raise KinemaInputError(f"--adapter '{spec}'", "does not say which expert of this two-expert Wan2.2 model it is for",
+                               "Prefix it: --adapter high:PATH or --adapter low:PATH (Wan2.2 LoRAs come one file per expert).")
+    return components.transformer if expert == "high" else components.transformer_2
+
+
 def load_adapters(components: WanComponents, adapters: Adapters) -> None:
-    """Load LoRAs into the transformer, each at its weight, and the patch embeddings that one trained by
-    kinema names in its card (trained with it; two such adapters would each replace the embedding)."""
-    adapters = as_adapters(adapters)
-    if adapters and components.transformer_2 is not None:
-        raise KinemaInputError(f"--adapter '{adapters[0]}'", "is for a one-transformer model; this is a two-expert "
-                               "Wan2.2 model, whose LoRAs come per expert", "Run it without --adapter.")
-    load_loras(components.transformer, adapters)
-    widened = [(a, _read_card(a.path.parent)) for a in adapters]
-    widened = [(a, card) for a, card in widened if "patch_embedding" in card]
-    if len(widened) > 1:
-        raise KinemaInputError(f"--adapter '{widened[1][0]}'", f"brings its own patch embeddings, as '{widened[0][0]}' does",
-                               "Combine at most one adapter that kinema trained with its own input layout (R1 aligned, R2) with others.")
-    for spec, card in widened:
-        load_patch_embeddings(components.transformer, spec.path.parent / card["patch_embedding"])
+    """Load LoRAs, each at its weight, into the transformer (or each into its Wan2.2 expert), and the patch
+    embeddings that one trained by kinema names in its card (trained with it; two such adapters on one
+    transformer would each replace the embedding)."""
+    targets: dict[int, tuple[torch.nn.Module, list[AdapterSpec]]] = {}
+    for spec in as_adapters(adapters):
+        target = adapter_target(components, spec)
+        targets.setdefault(id(target), (target, []))[1].append(spec)
+    for target, specs in targets.values():
+        load_loras(target, specs)
+        widened = [(a, _read_card(a.path.parent)) for a in specs]
+        widened = [(a, card) for a, card in widened if "patch_embedding" in card]
+        if len(widened) > 1:
+            raise KinemaInputError(f"--adapter '{widened[1][0]}'", f"brings its own patch embeddings, as '{widened[0][0]}' does",
+                                   "Combine at most one adapter that kinema trained with its own input layout (R1 aligned, R2) with others.")
+        for spec, card in widened:
+            load_patch_embeddings(target, spec.path.parent / card["patch_embedding"])
 
 
 def resolve_device(device: str = "auto") -> tuple[str, torch.dtype]:

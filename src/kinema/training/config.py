@@ -193,6 +193,7 @@ class TrainConfig:
     adapter: Adapter = "full"
     lora_rank: int = 8
     layout: Literal["spatial", "temporal", "aligned"] = "spatial"  # R1's token layout (kinema.recipes.dreamactor_m2)
+    expert: Literal["none", "high", "low"] = "none"  # Wan2.2 MoE: the expert trained, on its own noise range
     steps: int = 20
     batch_size: int = 2
     grad_accum: int = 1

@@ -10,9 +10,22 @@ from kinema.training.config import FlowConfig
 NUM_TRAIN_TIMESTEPS = 1000  # Wan / diffusers flow schedulers: timestep = 1000 σ
 
 
-def sample_sigmas(batch: int, config: FlowConfig, generator: torch.Generator) -> torch.Tensor:
-    """(B,) σ from the shifted logit-normal: u ~ N(mean, std), s = sigmoid(u), σ = k·s / (1 + (k − 1)·s)."""
-    u = torch.randn(batch, generator=generator) * config.logit_std + config.logit_mean
+def sample_sigmas(batch: int, config: FlowConfig, generator: torch.Generator,
+                  interval: tuple[float, float] | None = None) -> torch.Tensor:
+    """(B,) σ from the shifted logit-normal: u ~ N(mean, std), s = sigmoid(u), σ = k·s / (1 + (k − 1)·s).
+
+    ``interval`` (a Wan2.2 expert's noise range, :meth:`WanComponents.noise_interval`): the same distribution
+    truncated to [low, high), drawn by its inverse CDF: σ ↦ u is monotone (s = σ / (k − (k − 1)·σ)), so
+    Φ((u − mean) / std) is drawn uniformly between its values at the ends.
+    """
+    if interval is None:
+        u = torch.randn(batch, generator=generator) * config.logit_std + config.logit_mean
+    else:
+        ends = torch.tensor(interval, dtype=torch.float64)
+        s = ends / (config.shift - (config.shift - 1) * ends)
+        cdf = torch.special.ndtr((torch.logit(s) - config.logit_mean) / config.logit_std)  # logit(0) = −inf: Φ = 0
+        p = cdf[0] + (cdf[1] - cdf[0]) * torch.rand(batch, generator=generator, dtype=torch.float64)
+        u = (torch.special.ndtri(p) * config.logit_std + config.logit_mean).float()
     s = torch.sigmoid(u)
     return config.shift * s / (1 + (config.shift - 1) * s)
 

@@ -60,24 +60,36 @@ CACHE_DTYPE = torch.float16  # encoded samples: exact for 8-bit pixels in [-1, 1
 
 
 def check_backbone(config: TrainConfig) -> None:
-    """KinemaInputError when ``config.model`` is not there (checked before the run starts)."""
+    """KinemaInputError when ``config.model`` is not there, or ``config.expert`` does not fit its transformers
+    (checked before the run starts)."""
     if config.model not in BACKBONES and not Path(resolve_model(config.model)).is_dir():
         raise KinemaInputError(f"model '{config.model}'", "is neither a backbone preset nor a directory",
                                f"Use one of: {', '.join(BACKBONES)}, or a Wan diffusers directory.")
+    two = (get_preset(config.model).boundary_ratio is not None if config.model in BACKBONES
+           else (Path(resolve_model(config.model)) / "transformer_2").is_dir())
+    if two and config.expert == "none":
+        raise KinemaInputError(f"model '{config.model}'", "is a two-expert (Wan2.2 MoE) model, whose experts train "
+                               "one at a time, each on its own noise range", "Add --set expert=high or --set expert=low.")
+    if not two and config.expert != "none":
+        raise KinemaInputError(f"expert={config.expert}", f"names an expert, but model '{config.model}' has one transformer",
+                               "Leave expert out (it is for Wan2.2 two-expert models).")
 
 
 def load_backbone(config: TrainConfig) -> tuple[WanComponents, bool]:
     """Components to train: a preset (seeded random init), a local Wan directory or ``embedded`` (the
-    shipped pose model, a warm start); each brings its codec."""
+    shipped pose model, a warm start); each brings its codec. A Wan2.2 MoE model comes whole: train one
+    expert of it through :meth:`WanComponents.only_expert` (``config.expert``)."""
     check_backbone(config)
     if config.model in BACKBONES:
         components, fresh = build_components(get_preset(config.model), seed=config.seed), True
     else:
         components, fresh = load_components(resolve_model(config.model)), False
-    if components.transformer_2 is not None:
-        raise KinemaInputError(f"model '{config.model}'", "is a two-expert (Wan2.2 MoE) model; the trainer trains one "
-                               "transformer", "Train a one-transformer Wan model (Wan2.1, Wan2.2-TI2V-5B) or a preset.")
     return components, fresh
+
+
+def trained_part(components: WanComponents, config: TrainConfig) -> WanComponents:
+    """What trains: the components, or one expert of a two-expert model (``config.expert``)."""
+    return components if config.expert == "none" else components.only_expert(config.expert)
 
 
 def prepare_transformer(components: WanComponents, config: TrainConfig, recipe: TrainingRecipe) -> list[str]:
@@ -195,7 +207,9 @@ class Trainer:
         self.world.barrier()
         torch.manual_seed(config.seed)
         self.recipe = get_recipe(config)
-        self.components, _ = load_backbone(config)
+        whole, _ = load_backbone(config)
+        self.components = trained_part(whole, config)
+        self.interval = None if config.expert == "none" else whole.noise_interval(config.expert)
         self.components.to(self.world.device)
         names = prepare_transformer(self.components, config, self.recipe)
         self.data = on_device(self._latents(self.latents_path), self.world.device)
@@ -266,7 +280,7 @@ class Trainer:
         generator = torch.Generator().manual_seed(c.seed * 1_000_003 + self.step)
         indices = self.recipe.batch(self.step)
         shapes = self.data[indices[0]]["x0"].shape
-        sigmas = sample_sigmas(c.batch_size, c.flow, generator)  # global draws, then this rank's share
+        sigmas = sample_sigmas(c.batch_size, c.flow, generator, self.interval)  # global draws, then this rank's share
         noise = batch_noise((c.batch_size, *shapes), generator, world.device)
         drop = torch.rand(c.batch_size, generator=generator) < c.text_dropout
         local = world.shard(list(range(c.batch_size)))
@@ -338,7 +352,8 @@ class Trainer:
         full = dist_.full_model_state(self.model)
         if not self.world.main:
             return self.run.export
-        components, _ = load_backbone(self.config)
+        whole, _ = load_backbone(self.config)
+        components = trained_part(whole, self.config)  # one expert of a MoE model: trained in place within whole
         trained = prepare_transformer(components, self.config, self.recipe)
         state = {k[len("transformer."):]: v for k, v in full.items()}
         state.update(ema)
@@ -348,10 +363,12 @@ class Trainer:
         if self.config.adapter == "full":
             components.transformer.to(getattr(torch, self.config.export_dtype))  # loaders cast back to theirs
             with atomic_dir(out / "model") as tmp:
-                components.save(tmp)
+                whole.save(tmp)
                 write_json_atomic(tmp / MODEL_CARD, self.model_card())
         else:  # the adapter, its card, and the patch embeddings that trained with it
             card = self.model_card()
+            if self.config.expert != "none":  # a Wan2.2 expert's adapter loads into that expert
+                card["expert"] = self.config.expert
             if "patch_embedding.weight" in trained:
                 save_patch_embeddings(components.transformer, out / PATCH_EMBEDDING)
                 card["patch_embedding"] = PATCH_EMBEDDING
