@@ -6,13 +6,14 @@ linearly to 768 pixel values (8 × 8 pixels × 4 frames × 3 colours), so no tok
 per-pixel decoder after the transformer): the DiT's last hidden state (the input of ``proj_out``) gives 16
 features per pixel (a linear map, plus a learned embedding of the pixel's place in its token), which are
 concatenated with the pixels of the DiT's x̂0 (+ the anchor), the noisy input, the reference held still, the
-driving skeleton and σ, and three 3 × 3 convolutions (32 wide) add a correction to x̂0. Its last layer starts
-at zero, so training starts from the shipped model exactly.
+driving skeleton and σ, and 3 × 3 convolutions (by default two hidden ones, 32 wide; ``--width`` and
+``--dilations`` change them, ``--dilations 1,2,4,8`` for a 35-pixel receptive field) add a correction to x̂0.
+Its last layer starts at zero, so training starts from the shipped model exactly.
 
 It is a prototype: it hooks ``kinema.recipes.dreamactor_m2.predict`` and the R1 training recipe from here,
 and the head travels in the exported transformer's safetensors (``detailer.*``), read back by ``eval``.
 
-    python benchmarks/detailer_prototype.py train runs/detailer [--steps 1500 --lr 3e-4]   # ~57 min on 2 cores
+    python benchmarks/detailer_prototype.py train runs/detailer [--steps 1500 --lr 3e-4 --width 32 --dilations 1,1]
     python benchmarks/detailer_prototype.py eval runs/detailer/export/model runs/eval-detailer [--steps 2]
 
 ``train`` fine-tunes the shipped model on its own 1024 triplets (the ``puppet`` preset, learning rate decaying

@@ -91,3 +91,13 @@ def test_offloading_on_the_cpu_is_refused_before_anything_is_written(tmp_path, c
                  "--out", str(tmp_path / "out.mp4"), "--model", "tiny", "--device", "cpu", "--offload", "model"])
     assert code == 2 and "--offload model" in capsys.readouterr().err
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_the_memory_plan_gives_the_peak_of_each_offload_mode():
+    from kinema.pipelines.memory import memory_plan
+
+    plan = memory_plan("wan2.1-i2v-14b", (832, 480), 81, torch.bfloat16, token_factor=2.0)
+    assert plan.peak("none") == plan.total
+    assert plan.peak("model") == plan.activations + 2 * plan.parameters["transformer"]  # larger than the encoders
+    assert plan.peak("group") == plan.activations
+    assert "none ~51.5 GB, model ~38.6 GB, group ~5.8 GB" in plan.describe_offload("model")

@@ -6,16 +6,17 @@
   decoding), as diffusers' ``enable_model_cpu_offload``; a Wan2.2 MoE keeps one expert there at a time. Peak:
   the largest network plus the activations.
 * ``group``: diffusers' group offloading at leaf level (``diffusers.hooks.apply_group_offloading``): each
-  layer's weights come to the GPU just before it runs, prefetched on a CUDA stream, and leave after. Peak:
-  the activations plus a few layers; the slowest.
+  layer's weights come to the GPU just before it runs and leave after. Peak: the activations plus a layer;
+  the slowest.
 
 kinema runs the transformer through its submodules (:mod:`kinema.backbone.segments`), never through its own
 ``forward``, so a hook on that (accelerate's, which ``enable_model_cpu_offload`` uses) would never fire: the
 model level is staged here by the pipelines (:func:`stage`), and the group level uses diffusers' leaf hooks,
 which fire on every layer call. The few weights the segment forward reads without calling their module (the
 transformer's output modulation table and its RoPE tables, kilobytes: :func:`resident`) are brought to the
-device once and stay. With ``use_stream`` diffusers would also learn the layer order on the transformer's own
-forward to prefetch the next layer; kinema never calls it, so each layer loads when it is called.
+device once and stay. Diffusers' CUDA-stream prefetching learns the layer order from a hook on the
+transformer's own forward, which kinema never calls, so it is left off: each layer loads, in order, on the
+compute stream when it is called.
 
 Structural changes (a widened patch embedding, LoRA layers, added embeddings) come first: a module added after
 group offloading has no hook.
@@ -67,11 +68,10 @@ def place(components: WanComponents, device: torch.device | str, dtype: torch.dt
     components.to(HOME, dtype)
     components.device, components.offload = torch.device(device), offload
     if offload == "group":
-        stream = components.device.type == "cuda"
         for index, module in enumerate(networks(components)):  # a folder each: diffusers names files by layer name
             folder = None if disk is None else str(Path(disk) / f"{index}-{type(module).__name__}")
             apply_group_offloading(module, onload_device=components.device, offload_device=HOME,
-                                   offload_type="leaf_level", use_stream=stream, offload_to_disk_path=folder)
+                                   offload_type="leaf_level", offload_to_disk_path=folder)
             for kept in resident(module):
                 hook = HookRegistry.check_if_exists_or_initialize(kept).get_hook(GROUP_HOOK)
                 if hook is not None:

@@ -64,12 +64,15 @@ class MemoryPlan:
                 f"{self.at}; about {self.total / GB:.1f} GB in all")
 
     def peak(self, offload: str) -> int:
-        """GPU bytes at the peak under ``offload`` (kinema.backbone.offload): everything (none), the largest network
-        with the activations (model), the activations and about one layer (group, counted as the activations)."""
+        """GPU bytes at the peak under ``offload`` (kinema.backbone.offload): everything (none); the larger of its
+        two stages, one expert or the encoders with the VAE, plus the activations (model); the activations and
+        about one layer (group, counted as the activations)."""
         if offload == "none":
             return self.total
-        largest = max(self.parameters.values(), default=0) * self.bytes_per_value
-        return self.activations + (largest if offload == "model" else 0)
+        counts = self.parameters
+        experts = max(counts.get("transformer", 0), counts.get("transformer_2", 0))
+        encoders = sum(counts.get(k, 0) for k in ("text_encoder", "image_encoder", "vae"))
+        return self.activations + (max(experts, encoders) * self.bytes_per_value if offload == "model" else 0)
 
     def describe_offload(self, chosen: str) -> str:
         peaks = ", ".join(f"{mode} ~{self.peak(mode) / GB:.1f} GB" for mode in ("none", "model", "group"))
