@@ -1,8 +1,9 @@
 """The Wan transformer on a stream of token segments (SPEC "The mechanism").
 
 A :class:`Segment` is a latent video that goes through one of the model's patch embeddings (its own
-``patch_embedding`` or an extra one, :mod:`kinema.backbone.embeddings`), plus an optional mask through
-``patch_embedding_mask``, placed at RoPE coordinates ``offset + grid`` with its own timestep (0 for clean
+``patch_embedding`` or an extra one, :mod:`kinema.backbone.embeddings`), plus an optional added condition
+through another (SCAIL-2's masks through ``patch_embedding_mask``, AniX's scene and anchor through its
+projector), placed at RoPE coordinates ``offset + grid`` with its own timestep (0 for clean
 conditions). A pooled segment (SCAIL-2's half-resolution driving) carries the average of the rotations of
 the ``pool × pool`` full-grid positions each of its tokens covers.
 :func:`forward_segments` rebuilds ``WanTransformer3DModel.forward`` from the model's submodules,
@@ -31,7 +32,8 @@ class Segment:
         offset: RoPE coordinate (t, h, w) of the first patch, in patch units; may be negative.
         predicted: whether the model's output for this segment is returned (and trained on).
         embedding: the patch embedding module that embeds ``latents``.
-        mask: (B, C_mask, F, H, W) embedded by ``patch_embedding_mask`` and added to the tokens, or None.
+        mask: (B, C_mask, F, H, W) embedded by ``mask_embedding`` and added to the tokens, or None.
+        mask_embedding: the patch embedding that embeds ``mask``.
         pool: tokens per side of the full grid one token covers (its RoPE is their 2D average).
     """
 
@@ -41,6 +43,7 @@ class Segment:
     predicted: bool = True
     embedding: str = "patch_embedding"
     mask: torch.Tensor | None = None
+    mask_embedding: str = "patch_embedding_mask"
     pool: int = 1
 
     def grid(self, patch_size: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -55,7 +58,7 @@ def _embed(model: WanTransformer3DModel, segments: list[Segment]) -> tuple[torch
     for seg in segments:
         x = getattr(model, seg.embedding)(seg.latents)  # (B, D, f, h, w)
         if seg.mask is not None:
-            x = x + model.patch_embedding_mask(seg.mask)
+            x = x + getattr(model, seg.mask_embedding)(seg.mask)
         tokens.append(x.flatten(2).transpose(1, 2))  # (B, f*h*w, D)
         steps.append(seg.timestep[:, None].expand(-1, tokens[-1].shape[1]))
     return torch.cat(tokens, 1).contiguous(), torch.cat(steps, 1)
