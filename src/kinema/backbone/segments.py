@@ -33,8 +33,8 @@ class Segment:
         predicted: whether the model's output for this segment is returned (and trained on).
         embedding: the patch embedding module that embeds ``latents``.
         mask: (B, C_mask, F, H, W) embedded by ``mask_embedding`` and added to the tokens, or None.
-        mask_embedding: the patch embedding that embeds ``mask``.
         pool: tokens per side of the full grid one token covers (its RoPE is their 2D average).
+        mask_embedding: the patch embedding that embeds ``mask``.
     """
 
     latents: torch.Tensor
@@ -43,8 +43,8 @@ class Segment:
     predicted: bool = True
     embedding: str = "patch_embedding"
     mask: torch.Tensor | None = None
-    mask_embedding: str = "patch_embedding_mask"
     pool: int = 1
+    mask_embedding: str = "patch_embedding_mask"
 
     def grid(self, patch_size: tuple[int, int, int]) -> tuple[int, int, int]:
         """Post-patch (frames, height, width)."""
