@@ -38,6 +38,7 @@ from kinema.backbone.encoders import encode_image_tokens
 from kinema.backbone.segments import Segment, forward_segments
 from kinema.backbone.widen import narrow_patch_embedding, widen_patch_embedding
 from kinema.recipes.dreamactor_m2 import MASK_CHANNELS, fold_mask
+from kinema.world.instructions import ACTIONS
 
 PROJECTOR = "patch_embedding_scene"
 VIEWS = ("front", "left", "right", "back")  # view k = index + 1 in eq. 2
@@ -69,6 +70,25 @@ class R3Config:
             raise ValueError(f"anchor must be one of {', '.join(ANCHORS)}, got '{self.anchor}'")
         if not 0 <= self.context_noise <= 1:
             raise ValueError(f"context_noise must be in [0, 1], got {self.context_noise}")
+
+
+CAMERA_ACTION_TEXT = {"idle": "standing still", "walk": "walking forward"}  # the character, while the camera moves
+DOUBLED = {"run", "clap", "squat", "spin", "put", "jog"}  # verbs that double their last consonant before -ing
+
+
+def action_text(action: str) -> str:
+    """An action of :data:`kinema.world.instructions.ACTIONS` as AniX's prompt names it: the present participle of
+    its example phrase ("walk to the left" -> "walking to the left"); for a camera action, what the character
+    does meanwhile."""
+    entry = ACTIONS[action]
+    if entry.category == "camera":
+        return CAMERA_ACTION_TEXT[entry.motion]
+    verb, _, rest = entry.phrases[0].partition(" ")
+    if verb in DOUBLED:
+        verb += verb[-1]
+    elif verb.endswith("e"):
+        verb = verb[:-1]
+    return f"{verb}ing {rest}".strip()
 
 
 def action_prompt(action: str) -> str:

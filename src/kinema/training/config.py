@@ -11,12 +11,13 @@ from kinema.errors import KinemaInputError
 from kinema.io.video import MAX_FPS, MIN_FPS
 from kinema.pose.augment import PoseAugmentConfig, pose_free_frames
 from kinema.puppet.skeletons import FAMILIES
+from kinema.recipes.anix import R3Config
 from kinema.recipes.scail2 import R2Config
 from kinema.sampling.prediction import SIGMA_DATA, Prediction
 from kinema.training.checks import check_types, require
 
 Recipe = Literal["pose", "oracle"]
-TrainRecipe = Literal["dreamactor-m2", "scail-2"]
+TrainRecipe = Literal["dreamactor-m2", "scail-2", "anix"]
 Adapter = Literal["full", "ffn", "attn_ffn"]
 
 # Bounds past which a run cannot work, far beyond the presets; checked when the config is built, before the
@@ -134,6 +135,31 @@ class R2TrainConfig:
 
 
 @dataclass(frozen=True)
+class R3TrainConfig:
+    """Recipe R3 (AniX §3.1) training: the settings the weights are trained for (``views``, ``anchor``,
+    ``context_noise``: :class:`kinema.recipes.anix.R3Config`) and ``ar_fraction``, the share of steps trained in
+    auto-regressive mode (the first quarter of the target given as context). The world tuples use ``data``'s
+    samples, seed, size, frames and fps."""
+
+    views: int = R3Config.views
+    anchor: Literal["per-frame", "first-frame", "none"] = R3Config.anchor
+    context_noise: float = R3Config.context_noise
+    ar_fraction: float = 0.5
+
+    def __post_init__(self) -> None:
+        check_types(self, "r3.")
+        require(0 <= self.ar_fraction <= 1, "r3.ar_fraction", self.ar_fraction, "in [0, 1]")
+        try:
+            self.recipe()
+        except ValueError as err:
+            raise KinemaInputError("training config r3", str(err), "Fix r3.views / r3.anchor / r3.context_noise.") from None
+
+    def recipe(self) -> R3Config:
+        """The inference-side recipe settings these weights are trained for."""
+        return R3Config(self.views, self.anchor, self.context_noise)
+
+
+@dataclass(frozen=True)
 class OptimConfig:
     """AdamW with linear warm-up to ``lr`` (DreamActor-M2 §5.1: lr 5e-5, weight decay 0.01), constant, then
     linear decay to zero over the last ``decay_steps`` steps (0: no decay)."""
@@ -211,6 +237,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
     r2: R2TrainConfig = field(default_factory=R2TrainConfig)
+    r3: R3TrainConfig = field(default_factory=R3TrainConfig)
 
     def __post_init__(self) -> None:
         check_types(self, "")
@@ -292,6 +319,8 @@ PRESETS: dict[str, TrainConfig] = {
                                   warmup_steps=200), model="puppet-wide", batch_size=32, checkpoint_every=1000),
     # Recipe R2 (issue 8): seconds on CPU, for tests.
     "tiny-r2": TrainConfig(name="tiny-r2", recipe="scail-2", data=DataConfig(samples=8), r2=R2TrainConfig(slots=2)),
+    # Recipe R3 (AniX, issue 21): 3D puppet world tuples, seconds on CPU, for tests.
+    "tiny-r3": TrainConfig(name="tiny-r3", recipe="anix", model="tiny-t2v", data=DataConfig(samples=2, frames=9)),
     # R2 on the `puppet` backbone, warm-started from the embedded pose model (widened channels start at zero);
     # it predicts what the embedded model predicts, but denoises the video itself (R2 has no anchor).
     "puppet-r2": TrainConfig(name="puppet-r2", recipe="scail-2", model="embedded", prediction="sample", steps=3000,

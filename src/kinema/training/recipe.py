@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from kinema.backbone.components import WanComponents
+from kinema.training.anix import AnixRecipe
 from kinema.training.config import TrainConfig
 from kinema.training.dreamactor import DreamActorRecipe
 from kinema.training.scail2 import ScailRecipe
@@ -57,4 +58,4 @@ class TrainingRecipe(Protocol):
 
 def get_recipe(config: TrainConfig) -> TrainingRecipe:
     """The training recipe named by ``config.recipe``."""
-    return {"dreamactor-m2": DreamActorRecipe, "scail-2": ScailRecipe}[config.recipe](config)
+    return {"dreamactor-m2": DreamActorRecipe, "scail-2": ScailRecipe, "anix": AnixRecipe}[config.recipe](config)
