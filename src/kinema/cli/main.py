@@ -26,6 +26,7 @@ VERBS = {
     "serve": "kinema.cli.serve:serve",
     "scene": "kinema.cli.scene:scene",
     "convert": "kinema.cli.convert:convert",
+    "world": "kinema.cli.world:world",
 }
 HELP = {
     "animate": "Animate a reference character with a driving video.",
@@ -38,6 +39,7 @@ HELP = {
     "train": "Train a model (flow matching; LoRA or full; torchrun for several processes).",
     "scene": "Make procedural Gaussian-splat scenes; render a scene along an instruction's camera path.",
     "convert": "Convert a released checkpoint (SCAIL-2) into a model directory for --model.",
+    "world": "Direct a character by text in a Gaussian-splat scene, clip after clip (AniX, recipe R3).",
     "serve": "Serve the web UI (Gradio, the [ui] extra) on this machine: animate and replace in the browser.",
 }
 

@@ -106,7 +106,7 @@ def render(scene_file: Path, out: Path, instruction: str | None, path_kind: str 
         plan = replace(plan, camera=replace(plan.camera, **{k: v for k, v in (("radius", radius), ("speed_deg_s", speed))
                                                             if v is not None}))
     gaussians = read_ply(scene_file)
-    camera = _start_camera(scene_file, gaussians, size, fov, eye, target)
+    camera = start_camera(scene_file, gaussians, size, fov, eye, target)
     box = AnchorBox(*anchor) if anchor else default_anchor(*size)
     with tqdm(total=plan.camera.num_frames, desc="rendering", unit="frame", disable=no_progress) as bar:
         video = render_plan(gaussians, camera, plan, box, progress=bar.update)
@@ -117,7 +117,7 @@ def render(scene_file: Path, out: Path, instruction: str | None, path_kind: str 
     click.echo(f"wrote {out} ({len(video.frames)} frames, {plan.action}: {type(plan.camera).__name__})")
 
 
-def _start_camera(scene_file: Path, gaussians: Gaussians, size: tuple[int, int], fov: float,
+def start_camera(scene_file: Path, gaussians: Gaussians, size: tuple[int, int], fov: float,
                   eye: tuple[float, ...] | None, target: tuple[float, ...] | None) -> Camera:
     """--eye/--target where given, else the layout's camera (`scene make`'s .json), else one looking at the
     scene's centre from its −y side, above the ground."""

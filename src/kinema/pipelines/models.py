@@ -111,6 +111,7 @@ RECIPE_USE = {  # what a trained recipe's weights are, and the verb that drives 
     "dreamactor-m2": ("a pose-driven DreamActor-M2 (R1) model", "Use kinema animate (pose driving) with it."),
     "scail-2": ("a SCAIL-2 (R2) model, driven by raw video and subject masks",
                 "Use kinema animate --driving-mode rgb or kinema replace with it."),
+    "anix": ("an AniX (R3) world model, directed by text in a splat scene", "Use kinema world with it."),
 }
 
 
