@@ -53,6 +53,19 @@ def test_tiny_r3_lowers_the_loss_of_first_clips_and_continuations(trainer):
     assert card["recipe"] == "anix" and card["r3"] == {"views": 4, "anchor": "per-frame", "context_noise": 0.1}
 
 
+def test_the_exported_world_model_loads_for_kinema_world_only(trainer):
+    from kinema.errors import KinemaInputError
+    from kinema.pipelines.anix import WorldAnimator
+    from kinema.pipelines.dreamactor_m2 import Animator
+
+    model = str(trainer.run.export / "model")
+    animator = WorldAnimator.load(model)
+    assert animator.recipe == r3.R3Config() and not animator.random_weights
+    assert hasattr(animator.components.transformer, r3.PROJECTOR)  # trained, saved and read back
+    with pytest.raises(KinemaInputError, match="Use kinema world with it"):
+        Animator.load(model)
+
+
 def test_a_continuation_step_gives_the_context_clean_and_trains_on_the_rest_only(trainer):
     recipe, cpu = trainer.recipe, torch.device("cpu")
     samples = [trainer.data[i] for i in recipe.batch(_step_of_mode(trainer, auto=True))]
