@@ -132,8 +132,8 @@ class WorldAnimator:
             video = render_plan(gaussians, camera, plan, anchor, root_start=root)
             frames = video.frames[:new] if first else video.frames[1:1 + new]  # a continuation's frame 0 is the last
             scene_frames = frames if first else np.concatenate([scene_frames, frames])
-            clip_latents = self._clip(view_tensor, scene_frames, box, latents, r3.action_text(plan.action), config,
-                                      sampler, config.seed + k, progress)
+            clip_latents = self.generate(view_tensor, scene_frames, box, latents, r3.action_text(plan.action),
+                                         sampler, config.seed + k, progress)
             latents = clip_latents if first else torch.cat([latents, clip_latents], dim=2)
             end = new - 1 if first else new  # the plan's frame the next clip starts from
             camera, root = video.cameras[end], (video.root[end], float(video.heading[end]))
@@ -151,9 +151,11 @@ class WorldAnimator:
                     "model": self.components.source, "clips": [asdict(c) for c in clips]}
         return AnimationResult(frames, settings, notes), scene_frames, clips
 
-    def _clip(self, views: torch.Tensor, scene_frames: np.ndarray, box: torch.Tensor, previous: torch.Tensor | None,
-              action: str, config: WorldConfig, sampler: SamplerConfig, seed: int, progress: bool) -> torch.Tensor:
-        """The latents of one clip's new frames, continuing ``previous`` (the latents so far) when given."""
+    def generate(self, views: torch.Tensor, scene_frames: np.ndarray, box: torch.Tensor, previous: torch.Tensor | None,
+                 action: str, sampler: SamplerConfig, seed: int = 0, progress: bool = False) -> torch.Tensor:
+        """The latents of one clip's new frames: ``views`` from :meth:`views`, the scene video so far
+        ``scene_frames`` (T, H, W, 3) uint8 (1 + 4k frames in all), the anchor ``box`` (H, W) in [0, 1], the
+        ``action`` description; continuing ``previous`` (the latents so far) when given."""
         device, dtype = self.components.device, self.components.transformer.dtype
         scene = to_tensor(scene_frames).to(device)  # (1, 3, T, H, W): the whole scene video so far
         boxes = box.to(device)[None, None].expand(1, scene.shape[2], -1, -1)
