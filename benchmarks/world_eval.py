@@ -25,7 +25,7 @@ import dataclasses
 import numpy as np
 import torch
 
-from kinema.eval.baselines import _box, _paste
+from kinema.eval.baselines import mask_box, paste_sprite
 from kinema.eval.metrics import appearance_similarity, keypoint_scores, psnr, ssim
 from kinema.eval.scoring import pose_estimator
 from kinema.eval.stats import bootstrap_ci, paired_difference
@@ -41,17 +41,20 @@ LOWER_IS_BETTER = {"kp_err_body"}
 BACKGROUND_TOLERANCE = 12  # a view's pixel within this of its plain background colour is background
 
 
+def front_mask(clip: WorldTuple) -> np.ndarray:
+    """(H, W) the front view's character: the pixels away from the view's plain background."""
+    background = np.array(clip.config.view_background)
+    return np.abs(clip.views[0].astype(int) - background).max(axis=-1) > BACKGROUND_TOLERANCE
+
+
 def paste_front_view(clip: WorldTuple, frames: int) -> np.ndarray:
     """S with the front view's character scaled into the anchor box, bottom-centred, in every frame."""
-    out = clip.scene_video[:frames].copy()
-    front = clip.views[0]
-    background = np.array(clip.config.view_background)
-    alpha = np.abs(front.astype(int) - background).max(axis=-1) > BACKGROUND_TOLERANCE
-    cut, box = _box(alpha), _box(clip.anchor)
+    out, front, alpha = clip.scene_video[:frames].copy(), clip.views[0], front_mask(clip)
+    cut, box = mask_box(alpha), mask_box(clip.anchor)
     if cut is not None and box is not None:
         x0, y0, x1, y1 = cut
         for frame in out:
-            _paste(frame, front[y0:y1, x0:x1], alpha[y0:y1, x0:x1], box)
+            paste_sprite(frame, front[y0:y1, x0:x1], alpha[y0:y1, x0:x1], box)
     return out
 
 
@@ -65,12 +68,11 @@ def generate(animator: WorldAnimator, clip: WorldTuple, frames: int, steps: int 
 
 def score(output: np.ndarray, clip: WorldTuple, frames: int, estimator) -> dict[str, float]:
     target, char = clip.video[:frames], clip.masks[:frames]
-    front = clip.views[0]
-    front_mask = np.abs(front.astype(int) - np.array(clip.config.view_background)).max(axis=-1) > BACKGROUND_TOLERANCE
     keypoints = dataclasses.replace(clip.keypoints, xy=clip.keypoints.xy[:frames],
                                     visibility=clip.keypoints.visibility[:frames])
     scores = {"psnr": psnr(output, target), "psnr_char": psnr(output, target, char), "ssim": ssim(output, target),
-              "ssim_char": ssim(output, target, char), "appearance": appearance_similarity(output, char, front, front_mask)}
+              "ssim_char": ssim(output, target, char),
+              "appearance": appearance_similarity(output, char, clip.views[0], front_mask(clip))}
     kp = keypoint_scores(estimator(output).keypoints, (keypoints,))
     return {**scores, "kp_pck_body": kp["kp_pck_body"], "kp_err_body": kp["kp_err_body"]}
 

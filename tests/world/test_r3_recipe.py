@@ -74,22 +74,15 @@ def test_the_anchor_condition_per_frame_first_frame_or_none(anchor):
     assert torch.equal(masks, expected)
 
 
-def test_ar_training_splits_a_seeded_noisy_context_from_the_target(t2v):
-    inputs = _inputs(t2v, frames=17)  # 5 latent frames: 1 of context, 4 to generate
-    x0 = torch.randn(inputs.latent_shape)
-    rest, target = r3.split_context(inputs, x0, torch.Generator().manual_seed(3))
-    again, _ = r3.split_context(inputs, x0, torch.Generator().manual_seed(3))
-    other, _ = r3.split_context(inputs, x0, torch.Generator().manual_seed(4))
-    assert torch.equal(rest.context, again.context) and not torch.equal(rest.context, other.context)
-    assert rest.context.shape[2] == 1 and torch.equal(target, x0[:, :, 1:])
-    assert torch.equal(rest.scene, inputs.scene[:, :, 1:])  # the scene and anchor of the frames generated
-    deviation = (rest.context - x0[:, :, :1]).std()
-    assert abs(float(deviation) - r3.R3Config().context_noise) < 0.02
-    clean = r3.R3Inputs(r3.R3Config(context_noise=0.0), inputs.views, inputs.scene, None, None)
-    assert torch.equal(r3.split_context(clean, x0, torch.Generator())[0].context, x0[:, :, :1])
-    prediction = r3.predict(t2v.transformer, rest, torch.randn(target.shape), torch.tensor([500.0]),
-                            torch.randn(1, 512, 32))
-    assert prediction.shape == target.shape
+def test_the_ar_context_is_read_and_only_the_new_frames_are_predicted(t2v):
+    inputs = _inputs(t2v, frames=17)  # 5 latent frames to generate after the context
+    noisy, t, text = torch.randn(inputs.latent_shape), torch.tensor([500.0]), torch.randn(1, 512, 32)
+    with torch.no_grad():
+        alone = r3.predict(t2v.transformer, inputs, noisy, t, text)
+        inputs.context = torch.randn(1, 16, 2, H // 8, W // 8)  # two latent frames of a previous clip
+        continued = r3.predict(t2v.transformer, inputs, noisy, t, text)
+    assert continued.shape == alone.shape == noisy.shape
+    assert not torch.allclose(continued, alone)  # the video tokens attend to the context
 
 
 def test_bad_settings_and_inputs_are_named(t2v):

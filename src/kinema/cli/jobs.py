@@ -71,7 +71,7 @@ def run(request: Request, out: str | os.PathLike) -> AnimationResult:
     """Run ``request``, writing ``out`` (.mp4) and its settings .json beside it."""
     from kinema.cli.caption import prompt_for
     from kinema.pipelines.dreamactor_m2 import AnimateConfig, animate
-    from kinema.pipelines.models import adapter_card, resolve_device, sampler_for
+    from kinema.pipelines.models import adapter_card, check_offload, resolve_device, sampler_for
     from kinema.pipelines.scail2 import ScailConfig, animate_scail
 
     card = adapter_card(request.model, request.adapters)
@@ -80,11 +80,10 @@ def run(request: Request, out: str | os.PathLike) -> AnimationResult:
     except ValueError as err:
         raise KinemaInputError("sampling options", str(err), f"See kinema {request.mode} --help.") from None
     prompt = prompt_for(request.prompt, request.caption, request.references, request.driving, card)
-    if resolve_device(request.device)[0] != "cpu":
+    device = resolve_device(request.device)[0]
+    check_offload(request.offload, device)
+    if device != "cpu":
         print_memory_plan(request, card)
-    elif request.offload != "none":
-        raise KinemaInputError(f"--offload {request.offload}", "moves weights between the CPU and a GPU, and this run is "
-                               "on the CPU", "Leave --offload out, or run on a GPU (--device cuda).")
     if request.recipe_mode == "pose":
         config = AnimateConfig(size=request.size, frames=request.frames, prompt=prompt, seed=request.seed,
                                layout=request.layout, fit=request.fit, sampler=sampler)

@@ -61,9 +61,9 @@ def world(scene_file, character, instruction, interactive, out, model, adapter, 
           anchor, steps, guidance, seed, device, offload, no_progress) -> None:
     from kinema.cli.scene import start_camera
     from kinema.io import check_output, load_image
-    from kinema.pipelines.anix import WorldConfig, world as run_world
+    from kinema.pipelines.anix import WorldRunConfig, world as run_world
     from kinema.pipelines.inputs import check_size, check_video_out
-    from kinema.pipelines.models import model_card, resolve_device, sampler_for
+    from kinema.pipelines.models import check_offload, model_card, resolve_device, sampler_for
     from kinema.world.paths import AnchorBox
     from kinema.world.ply import read_ply
     from kinema.world.video import default_anchor
@@ -81,16 +81,14 @@ def world(scene_file, character, instruction, interactive, out, model, adapter, 
     box.check_inside(*size)
     views = [load_image(path, "character view") for path in character]
     resolved, dtype = resolve_device(device)
-    if resolved == "cpu" and offload != "none":
-        raise KinemaInputError(f"--offload {offload}", "moves weights between the CPU and a GPU, and this run is on "
-                               "the CPU", "Leave --offload out, or run on a GPU (--device cuda).")
+    check_offload(offload, resolved)
     gaussians = read_ply(scene_file)
     camera = start_camera(scene_file, gaussians, size, fov, eye, target)
     try:
         sampler = sampler_for(model_card(model), steps, guidance)
     except ValueError as err:
         raise KinemaInputError("sampling options", str(err), "See kinema world --help.") from None
-    config = WorldConfig(size=size, fps=fps, seconds=seconds, seed=seed, sampler=sampler)
+    config = WorldRunConfig(size=size, fps=fps, seconds=seconds, seed=seed, sampler=sampler)
 
     def report(clip) -> None:
         click.echo(f"clip: '{clip.instruction}' -> {clip.action} ({clip.path}), {clip.frames} frames", err=True)

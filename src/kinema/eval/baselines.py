@@ -39,13 +39,13 @@ def _environment(case: Case) -> np.ndarray:
     return np.where(subjects[..., None], tri.driving.background, tri.driving.frames)
 
 
-def _box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+def mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     """(x0, y0, x1, y1) exclusive bounds of a (H, W) mask, None when empty."""
     ys, xs = np.nonzero(mask)
     return None if len(xs) == 0 else (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
 
 
-def _paste(canvas: np.ndarray, sprite: np.ndarray, alpha: np.ndarray, box: tuple[int, int, int, int]) -> None:
+def paste_sprite(canvas: np.ndarray, sprite: np.ndarray, alpha: np.ndarray, box: tuple[int, int, int, int]) -> None:
     """Scale ``sprite`` (h, w, 3) with ``alpha`` (h, w) to ``box``'s height and paste it bottom-centred, in place."""
     x0, y0, x1, y1 = box
     height = y1 - y0
@@ -67,13 +67,13 @@ def paste(case: Case) -> np.ndarray:
     out = _environment(case).copy()
     for k in range(len(tri.binding)):
         ref = tri.references[min(k, len(tri.references) - 1)]
-        cut = _box(ref.masks[0, 0])
+        cut = mask_box(ref.masks[0, 0])
         if cut is None:
             continue
         x0, y0, x1, y1 = cut
         sprite, alpha = ref.frames[0, y0:y1, x0:x1], ref.masks[0, 0, y0:y1, x0:x1]
         for t in range(case.frames):
-            box = _box(tri.driving.amodal[t, k])
+            box = mask_box(tri.driving.amodal[t, k])
             if box is not None:
-                _paste(out[t], sprite, alpha, box)
+                paste_sprite(out[t], sprite, alpha, box)
     return out

@@ -45,7 +45,7 @@ CONTEXT_SHARE = 3  # context latent frames per clip: a third of the new ones, as
 
 
 @dataclass(frozen=True)
-class WorldConfig:
+class WorldRunConfig:
     """Settings of one world run: ``size`` (W, H), ``fps`` and ``seconds`` per clip, the seed (clip k samples from
     seed + k) and the sampler (None: the model card's)."""
 
@@ -112,7 +112,7 @@ class WorldAnimator:
         return to_tensor(np.stack(fitted))[0].transpose(0, 1)[None].to(self.components.device)
 
     def __call__(self, views: list[np.ndarray], gaussians: Gaussians, start: Camera, anchor: AnchorBox,
-                 instructions: Iterable[str], config: WorldConfig = WorldConfig(), progress: bool = True,
+                 instructions: Iterable[str], config: WorldRunConfig = WorldRunConfig(), progress: bool = True,
                  on_clip: Callable[[Clip], None] | None = None) -> tuple[AnimationResult, np.ndarray, list[Clip]]:
         """Generate one clip per instruction, each continuing the last; returns the video, the scene video and
         the clips. ``start`` must have ``config.size``; ``on_clip`` hears of each clip as it is done."""
@@ -186,7 +186,7 @@ def _clip_frames(available: int, first: bool) -> int:
 
 
 def world(views: list[np.ndarray], gaussians: Gaussians, start: Camera, anchor: AnchorBox, instructions: Iterable[str],
-          out: str | os.PathLike, config: WorldConfig = WorldConfig(), model: str = "tiny-t2v", adapters: Adapters = (),
+          out: str | os.PathLike, config: WorldRunConfig = WorldRunConfig(), model: str = "tiny-t2v", adapters: Adapters = (),
           device: str = "cpu", dtype: torch.dtype = torch.float32, offload: Offload = "none", progress: bool = True,
           on_clip: Callable[[Clip], None] | None = None) -> AnimationResult:
     """Run :class:`WorldAnimator` and write ``out`` (mp4), its scene video beside it (``.scene.mp4``) and the

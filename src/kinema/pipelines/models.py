@@ -163,6 +163,13 @@ def load_adapters(components: WanComponents, adapters: Adapters) -> None:
             load_patch_embeddings(target, spec.path.parent / card["patch_embedding"])
 
 
+def check_offload(offload: str, device: str) -> None:
+    """KinemaInputError for offloading (kinema.backbone.offload) on a run resolved to the CPU: nothing to move."""
+    if device == "cpu" and offload != "none":
+        raise KinemaInputError(f"--offload {offload}", "moves weights between the CPU and a GPU, and this run is on "
+                               "the CPU", "Leave --offload out, or run on a GPU (--device cuda).")
+
+
 def resolve_device(device: str = "auto") -> tuple[str, torch.dtype]:
     """Where a model runs and in which precision: ``auto`` is the CUDA GPU when there is one, else the CPU;
     a GPU runs bf16 (as Wan's own pipelines do), the CPU float32."""

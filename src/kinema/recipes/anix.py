@@ -45,7 +45,7 @@ VIEWS = ("front", "left", "right", "back")  # view k = index + 1 in eq. 2
 VIEW_SETS = {1: ("front",), 2: ("front", "back"), 4: VIEWS}  # AniX's Table 3: single, front-back, four views
 Anchor = Literal["per-frame", "first-frame", "none"]
 ANCHORS: tuple[Anchor, ...] = ("per-frame", "first-frame", "none")
-CONTEXT_SHARE = 4  # AR training: the first 1/4 of the target's latent frames becomes the context
+CONTEXT_SHARE = 4  # AR training: the first 1/4 of the target's latent frames becomes the context (training/anix.py)
 
 
 @dataclass(frozen=True)
@@ -199,16 +199,3 @@ def predict(transformer: torch.nn.Module, inputs: R3Inputs, noisy: torch.Tensor,
     stream = segments(inputs, noisy, timestep, tuple(transformer.config.patch_size))
     return forward_segments(transformer, stream, text, image)[0]
 
-
-def split_context(inputs: R3Inputs, x0: torch.Tensor, generator: torch.Generator) -> tuple[R3Inputs, torch.Tensor]:
-    """AR training (§3.1.3): the first quarter of the target's latent frames (at least one) becomes the context,
-    with Gaussian noise of σ = ``context_noise`` drawn from ``generator``; returns the inputs for the remaining
-    frames (their scene and anchor) and their target x0."""
-    frames = x0.shape[2]
-    c = max(1, frames // CONTEXT_SHARE)
-    if c >= frames:
-        raise ValueError(f"{frames} latent frames leave nothing to generate after a {c}-frame context")
-    noise = torch.randn(x0[:, :, :c].shape, generator=generator).to(x0)
-    context = x0[:, :, :c] + inputs.config.context_noise * noise
-    rest = R3Inputs(inputs.config, inputs.views, inputs.scene[:, :, c:], context, inputs.image_tokens)
-    return rest, x0[:, :, c:]
