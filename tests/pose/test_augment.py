@@ -6,7 +6,7 @@ import torch
 
 from kinema.pose.augment import (
     PoseAugmentConfig, augment_pose, bbox_normalize, kinematic_chain, mask_first_second,
-    prepend_pose_free, scale_bones,
+    scale_bones,
 )
 from kinema.pose.render import render_pose
 from kinema.pose.synthetic import waving_humanoid
@@ -89,14 +89,11 @@ def test_augment_probability_and_factor_range():
     np.testing.assert_array_equal(untouched.xy, kp.xy)
 
 
-def test_first_second_masking_and_pose_free_prefix():
+def test_first_second_masking():
     kp = waving_humanoid(40, 1, (64, 64))
     masked = mask_first_second(kp, fps=16)
     frames = render_pose(masked)
     assert not frames[:16].any() and frames[16:].reshape(24, -1).any(1).all()
-    longer = prepend_pose_free(kp, fps=16)
-    assert longer.num_frames == 56 and not render_pose(longer)[:16].any()
-    np.testing.assert_array_equal(longer.xy[16:], kp.xy)
 
 
 def test_config_validation():

@@ -52,6 +52,23 @@ class Segment:
         return f // patch_size[0], h // patch_size[1], w // patch_size[2]
 
 
+def with_history(target: Segment, history: torch.Tensor) -> list[Segment]:
+    """``target`` split in time so that its latent frames 1..c are ``history`` (B, C, c, H, W), clean at timestep 0:
+    [frame 0 | history | the rest], each at its own time offset, all predicted. The history replaces the target's
+    first C input channels there (its conditions stay); frame 0 stays noisy (a window's reference frame)."""
+    c = history.shape[2]
+    latents = target.latents
+    known = torch.cat([history.to(latents), latents[:, history.shape[1]:, 1:1 + c]], dim=1)
+    t0, h0, w0 = target.offset
+    pieces = [(latents[:, :, :1], target.timestep, t0), (known, torch.zeros_like(target.timestep), t0 + 1),
+              (latents[:, :, 1 + c:], target.timestep, t0 + 1 + c)]
+    mask = target.mask
+    return [Segment(x, t, (at, h0, w0), target.predicted, target.embedding,
+                    None if mask is None else mask[:, :, start:stop], target.pool, target.mask_embedding)
+            for (x, t, at), (start, stop) in zip(pieces, ((0, 1), (1, 1 + c), (1 + c, latents.shape[2])))
+            if x.shape[2]]
+
+
 def _embed(model: WanTransformer3DModel, segments: list[Segment]) -> tuple[torch.Tensor, torch.Tensor]:
     """Patch-embed every segment: tokens (B, S, D), per-token timesteps (B, S)."""
     tokens, steps = [], []

@@ -33,10 +33,20 @@ from kinema.cli.replace import scail_options
 @click.option("--pose-backend", default="puppet", show_default=True,
               help="Estimator for pose-driven models when --driving-pose (or --reference-pose) is absent; 'none': "
                    "the driving video already is a skeleton video.")
+@click.option("--window", type=int, default=None,
+              help="Long videos: frames generated per window (1 + 4k). Default: the model's trained frames, else 81.")
+@click.option("--history", type=int, default=None,
+              help="Latent frames (4 output frames each) a window continues from the one before; 0: independent "
+                   "windows. Default: the model's (trained for it), else 0.")
+@click.option("--history-match", type=click.Choice(["none", "reference"]), default="none", show_default=True,
+              help="Match the history's colour statistics to the reference's before each window (against drift).")
+@click.option("--history-noise", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Gaussian noise (σ) added to the history at inference.")
 @scail_options
 def animate(reference, driving, out, model, adapter, steps, seed, size, frames, prompt, caption, guidance, scheduler,
-            flow_shift, layout, fit, driving_mode, driving_pose, reference_pose, pose_backend, masks, reference_masks,
-            segmenter, bind, driving_resolution, device, offload) -> None:
+            flow_shift, layout, fit, window, history, history_match, history_noise, driving_mode, driving_pose,
+            reference_pose, pose_backend, masks, reference_masks, segmenter, bind, driving_resolution, device,
+            offload) -> None:
     from kinema.pipelines.inputs import check_video_out
 
     check_video_out(out, generation_inputs((reference,), driving, caption, *(a.path for a in adapter), driving_pose, reference_pose, masks,
@@ -48,5 +58,6 @@ def animate(reference, driving, out, model, adapter, steps, seed, size, frames, 
                       fit=fit, adapters=adapter, layout=layout, driving_mode=driving_mode, driving_pose=driving_pose,
                       reference_pose=reference_pose, pose_backend=pose_backend, masks=masks,
                       reference_masks=reference_masks, segmenter=segmenter, bind=bind,
-                      driving_resolution=driving_resolution, device=device, offload=offload)
+                      driving_resolution=driving_resolution, device=device, offload=offload, window=window,
+                      history=history, history_match=history_match, history_noise=history_noise)
     report(run(request, out), out)

@@ -53,6 +53,10 @@ class Request:
     driving_resolution: str | None = None
     device: str = "auto"  # kinema.pipelines.models.resolve_device
     offload: str = "none"  # kinema.backbone.offload
+    window: int | None = None  # long videos (kinema.pipelines.windows): generated frames per window
+    history: int | None = None  # latent frames a window takes from the one before
+    history_match: str = "none"
+    history_noise: float = 0.0
 
     @property
     def uploads(self) -> tuple[str, ...]:
@@ -67,8 +71,9 @@ class Request:
         return "replace" if self.mode == "replace" else "animate" if self.driving_mode == "rgb" else "pose"
 
 
-def run(request: Request, out: str | os.PathLike) -> AnimationResult:
-    """Run ``request``, writing ``out`` (.mp4) and its settings .json beside it."""
+def run(request: Request, out: str | os.PathLike, keep_frames: bool = False) -> AnimationResult:
+    """Run ``request``, writing ``out`` (.mp4) and its settings .json beside it; the result holds the frames only
+    when ``keep_frames`` (recipe R1 streams them to the file window by window)."""
     from kinema.cli.caption import prompt_for
     from kinema.pipelines.dreamactor_m2 import AnimateConfig, animate
     from kinema.pipelines.models import adapter_card, check_offload, resolve_device, sampler_for
@@ -86,10 +91,13 @@ def run(request: Request, out: str | os.PathLike) -> AnimationResult:
         print_memory_plan(request, card)
     if request.recipe_mode == "pose":
         config = AnimateConfig(size=request.size, frames=request.frames, prompt=prompt, seed=request.seed,
-                               layout=request.layout, fit=request.fit, sampler=sampler)
+                               layout=request.layout, fit=request.fit, sampler=sampler, window=request.window,
+                               history=request.history, history_match=request.history_match,
+                               history_noise=request.history_noise)
         return animate(request.references[0], request.driving, out, config, model=request.model,
                        adapters=request.adapters, driving_pose=request.driving_pose, pose_backend=request.pose_backend,
-                       reference_pose=request.reference_pose, device=request.device, offload=request.offload)
+                       reference_pose=request.reference_pose, device=request.device, offload=request.offload,
+                       keep_frames=keep_frames)
     config = ScailConfig(mode=request.recipe_mode, size=request.size, frames=request.frames, prompt=prompt,
                          seed=request.seed, fit=request.fit, bind=request.bind, sampler=sampler)
     return animate_scail(request.references, request.driving, out, config, model=request.model,
@@ -122,4 +130,4 @@ def report(result: AnimationResult, out: str) -> None:
     """The verb's closing lines: the pipeline's notes on stderr, then what was written."""
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
-    click.echo(f"wrote {out} ({len(result.frames)} frames, {result.settings['size'][0]}x{result.settings['size'][1]})")
+    click.echo(f"wrote {out} ({result.settings['frames']} frames, {result.settings['size'][0]}x{result.settings['size'][1]})")

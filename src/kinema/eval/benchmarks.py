@@ -11,7 +11,8 @@ Motions. The order puts the hand-detail (``hand_sign``) and occlusion (``clap``,
 ``arms_crossed``) motions first, so even 4 cases cover them.
 
 Sizes. ``puppet-<mode>`` is 64x64 / 17 frames (the embedded models' size), ``-large`` 256x256 / 33
-frames, and ``-xs`` 32x32 / 9 frames (for ablations that train many variants on CPU).
+frames, ``-xs`` 32x32 / 9 frames (for ablations that train many variants on CPU), and
+``puppet-animate-long`` the puppet-animate cases at 81 frames (long videos, generated in windows).
 
 Version. A benchmark's identity is its definition plus :data:`kinema.puppet.GENERATOR_VERSION`;
 results carry both, and comparisons refuse different versions.
@@ -20,7 +21,7 @@ results carry both, and comparisons refuse different versions.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kinema.errors import KinemaInputError
@@ -35,7 +36,7 @@ SMALL = {"size": (64, 64), "frames": 17}
 LARGE = {"size": (256, 256), "frames": 33}
 XS = {"size": (32, 32), "frames": 9}
 SUFFIX = {"": SMALL, "-large": LARGE, "-xs": XS}
-CASES = {"": 44, "-large": 22, "-xs": 22}
+CASES = {"": 44, "-large": 22, "-xs": 22, "-long": 22}
 
 
 def first_seed(base: int, index: int, accept: Callable[[int], bool], wanted: str) -> int:
@@ -131,6 +132,12 @@ def _make(mode: str, suffix: str) -> Benchmark:
 
 
 BENCHMARKS: dict[str, Benchmark] = {f"puppet-{mode}{suffix}": _make(mode, suffix) for mode in SEED_BASE for suffix in SUFFIX}
+# Long videos (kinema.pipelines.windows): the puppet-animate cases (same seeds, identities and motions) for 81
+# frames, five windows of the embedded model.
+LONG = replace(BENCHMARKS["puppet-animate"], name="puppet-animate-long", cases=CASES["-long"],
+               config=replace(BENCHMARKS["puppet-animate"].config, frames=81),
+               description="humanoid animate, 64x64, 81 frames (several windows)")
+BENCHMARKS[LONG.name] = LONG
 
 
 def get_benchmark(name: str) -> Benchmark:

@@ -6,10 +6,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from typing import Literal
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from kinema.backbone.components import WanComponents
 from kinema.backbone.encoders import encode_prompt
@@ -17,20 +20,23 @@ from kinema.backbone.lora import Adapters, as_adapters
 from kinema.backbone.offload import Offload, place, stage
 from kinema.backbone.widen import widen_patch_embedding
 from kinema.errors import KinemaInputError
-from kinema.io import load_image, read_video, write_json_atomic, write_video
+from kinema.io import load_image, write_json_atomic
+from kinema.io.video import Frames, FrameSource, VideoReader, VideoWriter
 from kinema.pipelines.inputs import (
-    Fit, check_video_out, fit_frames, resolve_frames, resolve_size, size_multiple, size_reason, to_frames, to_tensor,
-    trim_frames,
+    Fit, check_video_out, fit_frames, resolve_size, size_multiple, size_reason, to_frames, to_tensor,
 )
 from kinema.pipelines.models import (
     EMBEDDED, adapter_card, card_prediction, card_sigma_data, check_recipe, load_adapters, load_model, resolve_device,
     sampler_for,
 )
-from kinema.pose.driving import inference_skeleton, reference_skeleton
+from kinema.pipelines.windows import DEFAULT_WINDOW, Window, driving_index, plan_windows
+from kinema.pose.driving import inference_skeleton, normalized, reference_skeleton
 from kinema.pose.keypoints import Keypoints
 from kinema.recipes import dreamactor_m2 as r1
 from kinema.sampling import SamplerConfig, classifier_free_guidance, sample
 from kinema.sampling.prediction import to_velocity
+
+HistoryMatch = Literal["none", "reference"]
 
 
 @dataclass(frozen=True)
@@ -45,13 +51,18 @@ class AnimateConfig:
     layout: r1.Layout | None = None  # None: the model card's layout, else "spatial"
     fit: Fit = "error"
     sampler: SamplerConfig | None = None  # None: the model card's steps, guidance and flow shift (sampler_for)
+    window: int | None = None  # generated frames per window (1 + 4k); None: the card's trained frames, else 81
+    history: int | None = None  # latent frames a window takes from the one before; None: the card's, else 0
+    history_match: HistoryMatch = "none"  # "reference": history statistics matched to the reference's latents
+    history_noise: float = 0.0  # σ of Gaussian noise on the history at inference
 
 
 @dataclass
 class AnimationResult:
-    """Output frames (T, H, W, 3) uint8, the resolved settings, and notes for the user."""
+    """Output frames (T, H, W, 3) uint8 (None when streamed to a file only), the resolved settings, and notes for
+    the user."""
 
-    frames: np.ndarray
+    frames: np.ndarray | None
     settings: dict
     notes: list[str]
 
@@ -105,21 +116,6 @@ class Animator:
         place(animator.components, device, dtype, offload)
         return animator
 
-    def driving_video(self, driving: np.ndarray, pose: Keypoints | None) -> tuple[np.ndarray, int]:
-        """What the model is driven with, and how many lead-in frames precede the motion.
-
-        A pose-driven model gets the bbox-normalised skeleton of ``pose`` (or ``driving`` itself, taken
-        to be a skeleton video) after its pose-free lead-in (DreamActor-M2 §5.1).
-        """
-        if not self.pose_driven:
-            return driving, 0
-        lead = int(self.card.get("lead_in_frames", 0))
-        if pose is not None:
-            return inference_skeleton(pose, lead, self.card["skeleton_width"] * pose.size[1] / self.card["size"][1],
-                                      normalize=self.card.get("bbox_normalize", True),
-                                      margin=self.card.get("bbox_margin", 0.05)), lead
-        return np.concatenate([np.zeros_like(driving[:1]).repeat(lead, 0), driving]), lead
-
     @property
     def needs_reference_pose(self) -> bool:
         """Trained with the reference's own skeleton as driving frame 0 (``data.reference_pose``)."""
@@ -138,37 +134,103 @@ class Animator:
         width = self.card["skeleton_width"] * h / self.card["size"][1]
         return reference_skeleton(pose, (w, h), width)
 
+    def windows(self, config: AnimateConfig, total: int) -> tuple[list[Window], dict]:
+        """The windows of ``total`` output frames under ``config`` (by default the card's window, its trained
+        ``frames``, and its history), and those settings."""
+        lead = int(self.card.get("lead_in_frames", 0)) if self.pose_driven else 0
+        window = config.window or int(self.card.get("frames", DEFAULT_WINDOW))
+        history = config.history if config.history is not None else int(self.card.get("history", {}).get("latents", 0))
+        return plan_windows(total, window, lead, history), {"lead_in_frames": lead, "window": window, "history": history}
+
+    def window_driving(self, driving: FrameSource, pose: Keypoints | None, window: Window, lead: int,
+                       total: int) -> np.ndarray:
+        """The driving frames (window.frames, H, W, 3) of ``window``: a pose-driven model gets the skeleton of ``pose``
+        (or ``driving`` itself, taken to be a skeleton video), pose-free over the lead-in (DreamActor-M2 §5.1)."""
+        indices = [driving_index(window, g, lead, total) for g in range(window.frames)]
+        if pose is not None:
+            return inference_skeleton(pose, indices, self.card["skeleton_width"] * pose.size[1] / self.card["size"][1])
+        given = driving.take([i for i in indices if i is not None])
+        frames = np.zeros((window.frames, *given.shape[1:]), np.uint8)
+        frames[[g for g, i in enumerate(indices) if i is not None]] = given
+        return frames
+
     def __call__(self, reference: np.ndarray, driving: np.ndarray, config: AnimateConfig = AnimateConfig(),
                  progress: bool = True, pose: Keypoints | None = None,
                  reference_pose: Keypoints | None = None) -> AnimationResult:
-        """Animate ``reference`` (H, W, 3) uint8 with ``driving`` (T, H, W, 3) uint8 frames.
+        """Animate ``reference`` (H, W, 3) uint8 with ``driving`` (T, H, W, 3) uint8 frames, all in memory
+        (:meth:`stream` writes them window by window instead).
 
         ``pose``: keypoints of ``driving`` for a pose-driven model (else ``driving`` must be a skeleton video).
         ``reference_pose``: keypoints of ``reference``, used by a model trained with them (``needs_reference_pose``).
         """
-        # 1. Check inputs and resolve the output size and length (lead-in frames are generated, then dropped).
+        chunks: list[np.ndarray] = []
+        settings, notes = self.stream(reference, Frames(driving), chunks.append, config, progress, pose, reference_pose)
+        return AnimationResult(np.concatenate(chunks), settings, notes)
+
+    def stream(self, reference: np.ndarray, driving: FrameSource, sink: Callable[[np.ndarray], None],
+               config: AnimateConfig = AnimateConfig(), progress: bool = True, pose: Keypoints | None = None,
+               reference_pose: Keypoints | None = None) -> tuple[dict, list[str]]:
+        """Animate window by window (:mod:`kinema.pipelines.windows`), giving each window's output frames
+        (T, H, W, 3) uint8 to ``sink`` as soon as they are decoded; memory does not grow with the video's length.
+        Returns the resolved settings and the notes for the user."""
+        # 1. Check inputs and resolve the output size, length and windows.
         notes: list[str] = []
-        driving, lead = self.driving_video(driving, pose)
-        default_size = tuple(self.card["size"]) if "size" in self.card else (driving.shape[2], driving.shape[1])
+        total = resolve_total(config.frames, driving.num_frames)
+        if total < driving.num_frames:
+            notes.append(f"driving video trimmed from {driving.num_frames} to {total} frames (its first {total} used)")
+        windows, planned = self.windows(config, total)
+        lead = planned["lead_in_frames"]
+        default_size = tuple(self.card["size"]) if "size" in self.card else driving.size
         multiple = size_multiple(self.components)
         size = resolve_size(config.size or default_size, notes, multiple)
-        frames = resolve_frames(config.frames, len(driving) - lead, notes, lead)
         source = "--size" if config.size else "the model's size" if "size" in self.card else "the driving video's size"
         why = size_reason(source, config.size or default_size, size, multiple)
         device = self.components.device
         ref = to_tensor(fit_frames(reference[None], size, config.fit, "reference image", notes, why))[:, :, 0].to(device)
-        drv = trim_frames(driving, frames, "driving video", notes, lead, config.frames)
-        drv = to_tensor(fit_frames(drv, size, config.fit, "driving video", notes, why)).to(device)
         first = self.reference_frame(reference, reference_pose)
         if first is not None:  # fitted like the reference image, so it lies on the reference character
-            drv[:, :, 0] = to_tensor(fit_frames(first[None], size, config.fit, "reference image"))[:, :, 0].to(device)
-
-        # 2. Encode the conditions (shared with training: r1.build_inputs).
+            first = to_tensor(fit_frames(first[None], size, config.fit, "reference image"))[:, :, 0].to(device)
+        if pose is not None:
+            pose = normalized(pose, self.card.get("bbox_normalize", True), self.card.get("bbox_margin", 0.05))
         layout = config.layout or self.card.get("layout", "spatial")
         self.prepare(layout)
-        with stage(self.components, "encoders", "codec"):
-            inputs = r1.build_inputs(self.components, ref, drv, layout)
+        with stage(self.components, "encoders"):
             text = encode_prompt(self.components, [config.prompt, config.negative_prompt])
+        sampler = config.sampler or sampler_for(self.card)
+
+        # 2. Each window: its driving frames, the previous window's history, sampling, decoding, output.
+        history: torch.Tensor | None = None
+        for n, window in enumerate(tqdm(windows, desc="windows", unit="window", disable=not progress or len(windows) < 2)):
+            drv = self.window_driving(driving, pose, window, lead, total)
+            drv = to_tensor(fit_frames(drv, size, config.fit, "driving video", notes if n == 0 else None, why)).to(device)
+            if first is not None:
+                drv[:, :, 0] = first
+            latents, inputs = self.sample_window(ref, drv, text, layout, sampler, config,
+                                                 history if window.history else None, progress and len(windows) == 1)
+            with stage(self.components, "codec"):
+                video = self.components.codec.decode(r1.character_latents(inputs, latents))
+            sink(to_frames(video)[window.drop: window.drop + window.new])
+            history = latents[:, :, -planned["history"]:] if planned["history"] else None
+        if self.random_weights:
+            notes.append(f"model '{self.components.source}' has random weights: the output shows the pipeline "
+                         "working, not a trained animation; pass --model DIR for real Wan weights")
+        settings = {**asdict(config), **planned, "sampler": asdict(sampler), "layout": layout, "size": list(size),
+                    "frames": total, "windows": len(windows), "model": self.components.source}
+        return settings, notes
+
+    def sample_window(self, ref: torch.Tensor, drv: torch.Tensor, text: torch.Tensor, layout: r1.Layout,
+                      sampler: SamplerConfig, config: AnimateConfig, history: torch.Tensor | None,
+                      progress: bool) -> tuple[torch.Tensor, r1.R1Inputs]:
+        """The latents (B, C, f, h, W_lat) and inputs of one window from seeded noise, frames 1..c given by ``history`` (the
+        previous window's last latents, prepared per ``config``); an anchored model samples the change from
+        r1.anchor."""
+        with stage(self.components, "codec"):
+            inputs = r1.build_inputs(self.components, ref, drv, layout)
+        anchor = r1.anchor(inputs) if self.anchored else None
+        if history is not None:
+            history = prepare_history(history, inputs.reference_latents[:, :, :1], config)
+            c = history.shape[2]
+            inputs.history = history if anchor is None else history - anchor[:, :, 1:1 + c]
         dtype = self.components.transformer.dtype
 
         def velocity(context: torch.Tensor):
@@ -177,42 +239,68 @@ class Animator:
                 return to_velocity(out.float(), x, sigma, self.prediction, self.sigma_data)
             return v
 
-        sampler = config.sampler or sampler_for(self.card)
         guided = classifier_free_guidance(velocity(text[:1]), velocity(text[1:]), sampler.guidance)
-
-        # 3. Sample from seeded noise (an anchored model samples the change from r1.anchor), decode the character half.
-        noise = torch.randn(inputs.latent_shape, generator=torch.Generator().manual_seed(config.seed)).to(device)
+        noise = torch.randn(inputs.latent_shape, generator=torch.Generator().manual_seed(config.seed)).to(ref.device)
         with stage(self.components, "transformer"):
             latents = sample(guided, noise, sampler, progress)
-        if self.anchored:
-            latents = latents + r1.anchor(inputs)
-        with stage(self.components, "codec"):
-            video = self.components.codec.decode(r1.character_latents(inputs, latents))
-        if self.random_weights:
-            notes.append(f"model '{self.components.source}' has random weights: the output shows the pipeline "
-                         "working, not a trained animation; pass --model DIR for real Wan weights")
-        settings = {**asdict(config), "sampler": asdict(sampler), "layout": layout, "size": list(size),
-                    "frames": frames - lead, "lead_in_frames": lead, "model": self.components.source}
-        return AnimationResult(to_frames(video)[lead:], settings, notes)
+        if anchor is not None:
+            latents = latents + anchor
+        if history is not None:  # the given frames, exactly (the sampler never read its own values there)
+            latents[:, :, 1:1 + history.shape[2]] = history
+        return latents, inputs
 
 
-def driving_keypoints(animator: Animator, frames: np.ndarray, pose_file: str | os.PathLike | None,
+def resolve_total(requested: int | None, available: int) -> int:
+    """Output frames: all of the driving video's, or the ``requested`` first ones."""
+    if requested is None:
+        return available
+    if requested > available:
+        raise KinemaInputError(f"frames {requested}", f"exceeds the driving video's {available} frames",
+                               f"Pass --frames {available} or less, or a longer driving video.")
+    if requested < 1:
+        raise KinemaInputError(f"frames {requested}", "must be at least 1", "Pass e.g. --frames 81.")
+    return requested
+
+
+def prepare_history(history: torch.Tensor, reference: torch.Tensor, config: AnimateConfig) -> torch.Tensor:
+    """The previous window's last latents (B, C, c, h, W) as the next window receives them: with their per-channel
+    statistics matched to the reference frame's latent ``reference`` (B, C, 1, h, W) when ``config.history_match``
+    is "reference" (against colour drift), and with seeded Gaussian noise of σ ``config.history_noise``."""
+    if config.history_match == "reference":
+        dims = (2, 3, 4)
+        mean, std = history.mean(dims, keepdim=True), history.std(dims, keepdim=True).clamp_min(1e-6)
+        history = (history - mean) / std * reference.std(dims, keepdim=True) + reference.mean(dims, keepdim=True)
+    if config.history_noise:
+        generator = torch.Generator().manual_seed(config.seed + 1)
+        history = history + config.history_noise * torch.randn(history.shape, generator=generator).to(history)
+    return history
+
+
+POSE_CHUNK = 256  # driving frames a pose estimator sees at once (estimators are per frame)
+
+
+def driving_keypoints(animator: Animator, driving: FrameSource, pose_file: str | os.PathLike | None,
                       pose_backend: str) -> Keypoints | None:
-    """Keypoints for a pose-driven model: from ``pose_file``, else estimated by ``pose_backend``
-    (``none``: the driving video already is a skeleton video)."""
+    """Keypoints for a pose-driven model: from ``pose_file``, else estimated by ``pose_backend`` in chunks of
+    ``POSE_CHUNK`` frames (``none``: the driving video already is a skeleton video)."""
     if not animator.pose_driven:
         return None
     if pose_file is not None:
         pose = Keypoints.load(pose_file)
-        if pose.num_frames != len(frames):
-            raise KinemaInputError(f"driving keypoints '{pose_file}'", f"have {pose.num_frames} frames, the driving video "
-                                   f"{len(frames)}", "Extract them from this video: kinema pose extract VIDEO --out FILE.")
-        return pose
+        if pose.num_frames < driving.num_frames:
+            raise KinemaInputError(f"driving keypoints '{pose_file}'", f"have {pose.num_frames} frames, the driving "
+                                   f"video {driving.num_frames}", "Extract them from this video: kinema pose extract "
+                                   "VIDEO --out FILE.")
+        return replace(pose, xy=pose.xy[:driving.num_frames], visibility=pose.visibility[:driving.num_frames])
     if pose_backend == "none":
         return None
     from kinema.pose.estimators import get_estimator
 
-    return get_estimator(pose_backend)(frames).keypoints
+    estimator = get_estimator(pose_backend)
+    chunks = [estimator(driving.take(list(range(i, min(i + POSE_CHUNK, driving.num_frames))))).keypoints
+              for i in range(0, driving.num_frames, POSE_CHUNK)]
+    return replace(chunks[0], xy=np.concatenate([k.xy for k in chunks]),
+                   visibility=np.concatenate([k.visibility for k in chunks]))
 
 
 def reference_keypoints(animator: Animator, image: np.ndarray, pose_file: str | os.PathLike | None,
@@ -235,24 +323,32 @@ def animate(reference: str | os.PathLike, driving: str | os.PathLike, out: str |
             adapters: Adapters = (), progress: bool = True,
             driving_pose: str | os.PathLike | None = None, pose_backend: str = "puppet",
             reference_pose: str | os.PathLike | None = None, device: str = "auto",
-            offload: Offload = "none") -> AnimationResult:
+            offload: Offload = "none", keep_frames: bool = False) -> AnimationResult:
     """Read the inputs, animate on ``device`` (:func:`~kinema.pipelines.models.resolve_device`) under ``offload``
-    (:mod:`kinema.backbone.offload`), and write ``out`` (H.264 mp4) plus ``out`` with suffix .json, atomically."""
+    (:mod:`kinema.backbone.offload`), and write ``out`` (H.264 mp4) plus ``out`` with suffix .json, atomically.
+
+    The driving video is read, and the output written, window by window: memory does not grow with the video's
+    length, and an interrupted run leaves no output. The result holds the frames only when ``keep_frames``.
+    """
     adapters = as_adapters(adapters)
     out = check_video_out(out, (reference, driving, driving_pose, reference_pose, *(a.path for a in adapters)))
     image = load_image(reference, "reference image")
-    # Only the output's frames are read (lead-in frames are generated); keypoints from a file match the whole video.
-    video = read_video(driving, config.frames if driving_pose is None else None, name="driving video")
     device, dtype = resolve_device(device)
-    animator = Animator.load(model, adapters, device, dtype, offload, config.layout)
-    pose = driving_keypoints(animator, video.frames, driving_pose, pose_backend)
-    ref_pose = reference_keypoints(animator, image, reference_pose, pose_backend)
-    result = animator(image, video.frames, config, progress, pose, ref_pose)
-    result.settings.update(reference=str(reference), driving=str(driving), adapters=[str(a) for a in adapters],
-                           driving_pose=driving_pose and str(driving_pose),
-                           reference_pose=reference_pose and str(reference_pose), fps=video.fps, notes=result.notes,
-                           device=device, offload=offload,
-                           pose_backend=pose_backend if animator.pose_driven and driving_pose is None else None)
-    write_video(out, result.frames, fps=video.fps)
-    write_json_atomic(out.with_suffix(".json"), result.settings)
-    return result
+    with VideoReader(driving, "driving video", config.frames) as video:
+        animator = Animator.load(model, adapters, device, dtype, offload, config.layout)
+        pose = driving_keypoints(animator, video, driving_pose, pose_backend)
+        ref_pose = reference_keypoints(animator, image, reference_pose, pose_backend)
+        kept: list[np.ndarray] = []
+        with VideoWriter(out, video.fps) as writer:
+            def sink(frames: np.ndarray) -> None:
+                writer.write(frames)
+                if keep_frames:
+                    kept.append(frames)
+            settings, notes = animator.stream(image, video, sink, config, progress, pose, ref_pose)
+    settings.update(reference=str(reference), driving=str(driving), adapters=[str(a) for a in adapters],
+                    driving_pose=driving_pose and str(driving_pose),
+                    reference_pose=reference_pose and str(reference_pose), fps=video.fps, notes=notes,
+                    device=device, offload=offload,
+                    pose_backend=pose_backend if animator.pose_driven and driving_pose is None else None)
+    write_json_atomic(out.with_suffix(".json"), settings)
+    return AnimationResult(np.concatenate(kept) if keep_frames else None, settings, notes)

@@ -171,11 +171,3 @@ def mask_first_second(kp: Keypoints, fps: float, seconds: float = 1.0) -> Keypoi
     visibility = kp.visibility.copy()
     visibility[: pose_free_frames(fps, seconds)] = 0.0
     return replace(kp, visibility=visibility)
-
-
-def prepend_pose_free(kp: Keypoints, fps: float, seconds: float = 1.0) -> Keypoints:
-    """Inference: prepend ``seconds`` of pose-free frames (zeros, visibility 0) to the driving clip."""
-    n = pose_free_frames(fps, seconds)
-    xy = np.concatenate([np.zeros((n, *kp.xy.shape[1:]), np.float32), kp.xy])
-    visibility = np.concatenate([np.zeros((n, *kp.visibility.shape[1:]), np.float32), kp.visibility])
-    return replace(kp, xy=xy, visibility=visibility)

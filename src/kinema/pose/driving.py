@@ -1,7 +1,7 @@
 """Skeleton driving videos for the pose-based recipe, built the same way in training and inference.
 
 Training (DreamActor-M2 §3.3): augment (bone scaling, bbox normalisation), then mask the lead-in.
-Inference (§5.1): bbox-normalise, then prepend the lead-in as pose-free frames.
+Inference (§5.1): bbox-normalise, then put the lead-in's pose-free frames before each window's.
 A model trained with ``reference_pose`` (kinema's option, not the paper's) gets the reference's own
 skeleton, in place, as frame 0 of the driving video: the pose of output frame 0, which is the
 reference itself, so each limb of the driving skeleton can be matched to where it is in the reference.
@@ -9,11 +9,12 @@ reference itself, so each limb of the driving skeleton can be matched to where i
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from kinema.pose.augment import PoseAugmentConfig, augment_pose, bbox_normalize, mask_first_second, prepend_pose_free
+from kinema.pose.augment import PoseAugmentConfig, augment_pose, bbox_normalize, mask_first_second
 from kinema.pose.keypoints import Keypoints
 from kinema.pose.render import RenderConfig, render_pose
 
@@ -31,13 +32,19 @@ def training_skeleton(kp: Keypoints, augment: PoseAugmentConfig, rng: Any, fps: 
     return render_pose(kp, kp.size, skeleton_style(kp.size, width))
 
 
-def inference_skeleton(kp: Keypoints, lead_in_frames: int, width: float, normalize: bool = True,
-                       margin: float = PoseAugmentConfig.bbox_margin) -> np.ndarray:
-    """(lead + T, H, W, 3) uint8: bbox-normalised skeleton of ``kp`` after ``lead_in_frames`` pose-free frames."""
-    if normalize:
-        kp = bbox_normalize(kp, margin=margin)
-    kp = prepend_pose_free(kp, fps=1.0, seconds=lead_in_frames)
-    return render_pose(kp, kp.size, skeleton_style(kp.size, width))
+def inference_skeleton(kp: Keypoints, indices: list[int | None], width: float) -> np.ndarray:
+    """(len(indices), H, W, 3) uint8: frame i the skeleton of ``kp``'s frame ``indices[i]``, pose-free (black) where
+    None: a window of a driving video with its lead-in (:mod:`kinema.pipelines.windows`). Bbox normalisation, where
+    a model wants it, is applied to the whole video's ``kp`` before (:func:`normalized`), so every window shares it."""
+    picked = [0 if i is None else i for i in indices]
+    seen = np.array([i is not None for i in indices], np.float32).reshape(-1, *([1] * (kp.visibility.ndim - 1)))
+    window = replace(kp, xy=kp.xy[picked] * seen[..., None], visibility=kp.visibility[picked] * seen)
+    return render_pose(window, kp.size, skeleton_style(kp.size, width))
+
+
+def normalized(kp: Keypoints, normalize: bool, margin: float = PoseAugmentConfig.bbox_margin) -> Keypoints:
+    """``kp`` bbox-normalised over the whole clip (§5.1) when ``normalize``, else as given."""
+    return bbox_normalize(kp, margin=margin) if normalize else kp
 
 
 def reference_skeleton(kp: Keypoints, size: tuple[int, int], width: float) -> np.ndarray:

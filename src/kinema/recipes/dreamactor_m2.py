@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from kinema.backbone.codecs import TEMPORAL_STRIDE
 from kinema.backbone.components import WanComponents
 from kinema.backbone.encoders import encode_image_tokens
-from kinema.backbone.segments import Segment, forward_segments
+from kinema.backbone.segments import Segment, forward_segments, with_history
 
 Layout = Literal["spatial", "temporal", "aligned"]
 LAYOUTS: tuple[Layout, ...] = ("spatial", "temporal", "aligned")
@@ -79,6 +79,7 @@ class R1Inputs:
         context: temporal layout only: (B, 36, f, h, w) clean driving segment.
         image_tokens: CLIP tokens of the reference for I2V models, else None.
         character_width: latent width w of the character video (left half).
+        history: (B, C, c, h, W_lat) clean latent frames 1..c of the window (the diffusion variable), or None.
     """
 
     layout: Layout
@@ -86,6 +87,7 @@ class R1Inputs:
     context: torch.Tensor | None
     image_tokens: torch.Tensor | None
     character_width: int
+    history: torch.Tensor | None = None
 
     @property
     def latent_shape(self) -> tuple[int, ...]:
@@ -130,20 +132,21 @@ def build_inputs(components: WanComponents, reference: torch.Tensor, driving: to
 
 
 def segments(inputs: R1Inputs, noisy: torch.Tensor, timestep: torch.Tensor) -> list[Segment]:
-    """The token stream for one denoising step: noisy (B, C, f, h, W_lat), timestep (B,)."""
+    """The token stream for one denoising step: noisy (B, C, f, h, W_lat), timestep (B,). Every segment of the
+    target is predicted (its history frames too: their output is unused), in time order."""
     target = Segment(torch.cat([noisy, inputs.condition.to(noisy)], dim=1), timestep)
+    stream = [target] if inputs.history is None else with_history(target, inputs.history)
     if inputs.context is None:
-        return [target]
+        return stream
     frames = inputs.context.shape[2]
-    clean = Segment(inputs.context.to(noisy), torch.zeros_like(timestep), (-frames, 0, 0), predicted=False)
-    return [clean, target]
+    return [Segment(inputs.context.to(noisy), torch.zeros_like(timestep), (-frames, 0, 0), predicted=False), *stream]
 
 
 def predict(transformer: torch.nn.Module, inputs: R1Inputs, noisy: torch.Tensor, timestep: torch.Tensor,
             text: torch.Tensor) -> torch.Tensor:
     """The network's output for the noisy target (B, C, f, h, W_lat)."""
     image = None if inputs.image_tokens is None else inputs.image_tokens.to(noisy.dtype)
-    return forward_segments(transformer, segments(inputs, noisy, timestep), text, image)[0]
+    return torch.cat(forward_segments(transformer, segments(inputs, noisy, timestep), text, image), dim=2)
 
 
 def character_latents(inputs: R1Inputs, latents: torch.Tensor) -> torch.Tensor:

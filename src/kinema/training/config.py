@@ -160,6 +160,23 @@ class R3TrainConfig:
 
 
 @dataclass(frozen=True)
+class HistoryConfig:
+    """Long-video continuation (R1; :mod:`kinema.pipelines.windows`): on a share ``fraction`` of steps (drawn from
+    the seed and the step) the target's latent frames 1..``latents`` are given clean, with Gaussian noise of
+    σ = ``noise`` (AniX §3.1.3's augmentation; 0 turns it off), and left out of the loss. 0 trains no continuation."""
+
+    fraction: float = 0.0
+    latents: int = 1
+    noise: float = 0.1
+
+    def __post_init__(self) -> None:
+        check_types(self, "history.")
+        require(0 <= self.fraction <= 1, "history.fraction", self.fraction, "in [0, 1]")
+        require(1 <= self.latents <= MAX_FRAMES // 4, "history.latents", self.latents, f"in [1, {MAX_FRAMES // 4}]")
+        require(0 <= self.noise <= 1, "history.noise", self.noise, "in [0, 1]")
+
+
+@dataclass(frozen=True)
 class OptimConfig:
     """AdamW with linear warm-up to ``lr`` (DreamActor-M2 §5.1: lr 5e-5, weight decay 0.01), constant, then
     linear decay to zero over the last ``decay_steps`` steps (0: no decay)."""
@@ -238,6 +255,7 @@ class TrainConfig:
     flow: FlowConfig = field(default_factory=FlowConfig)
     r2: R2TrainConfig = field(default_factory=R2TrainConfig)
     r3: R3TrainConfig = field(default_factory=R3TrainConfig)
+    history: HistoryConfig = field(default_factory=HistoryConfig)
 
     def __post_init__(self) -> None:
         check_types(self, "")
@@ -255,6 +273,12 @@ class TrainConfig:
                 "'none' unless recipe=dreamactor-m2")
         if self.recipe == "scail-2":
             self.r2.check(self.data)
+        require(not self.history.fraction or self.recipe == "dreamactor-m2", "history.fraction", self.history.fraction,
+                "0 unless recipe=dreamactor-m2 (R3 trains its context with r3.ar_fraction)")
+        latent_frames = (self.data.frames - 1) // 4 + 1
+        require(not self.history.fraction or self.history.latents < latent_frames - 1, "history.latents",
+                self.history.latents, f"below {latent_frames - 1} (data.frames {self.data.frames} has {latent_frames} "
+                "latent frames: the reference frame, the history and at least one to predict)")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

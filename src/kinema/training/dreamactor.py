@@ -1,10 +1,16 @@
 """Recipe R1 (DreamActor-M2) in the trainer: samples from :mod:`kinema.training.data`, the spatial /
-temporal token stream of :mod:`kinema.recipes.dreamactor_m2`, loss on the character half."""
+temporal / aligned token stream of :mod:`kinema.recipes.dreamactor_m2`, loss on the character half.
+
+Continuation (``config.history``): on a seeded share of steps, latent frames 1..c of the target are given as
+history (clean diffusion variable + seeded Gaussian noise) and left out of the loss, as a long video's window
+after the first receives the previous window's last frames (:mod:`kinema.pipelines.windows`)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+
+import numpy as np
 
 import torch
 from torch import nn
@@ -22,6 +28,7 @@ class DreamActorRecipe:
 
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
+        self.step = 0  # the step whose batch was last drawn: conditions() and loss() follow its history draw
 
     def prepare(self, components: WanComponents) -> bool:
         """Size the patch embedding to the layout's inputs: new input channels start at zero, a warm start with
@@ -43,17 +50,38 @@ class DreamActorRecipe:
         return encode_dataset(components, self.config.data, self.config.layout, indices, progress, workers)
 
     def batch(self, step: int) -> list[int]:
+        self.step = step
         return batch_indices(self.config, step)
+
+    def history_frames(self) -> int:
+        """Latent frames given as history at ``self.step`` (0 on a plain step)."""
+        h = self.config.history
+        draw = np.random.default_rng([self.config.seed, self.step, 89]).random()
+        return h.latents if draw < h.fraction else 0
+
+    def history(self, samples: list[dict[str, torch.Tensor]], device: torch.device) -> torch.Tensor | None:
+        """(B, C, c, h, W_lat): the diffusion variable's frames 1..c with seeded noise of σ ``history.noise``."""
+        c = self.history_frames()
+        if not c:
+            return None
+        x0 = stack(samples, "x0", device)[:, :, 1:1 + c]
+        anchor = self.anchor(samples, device)
+        if anchor is not None:
+            x0 = x0 - anchor[:, :, 1:1 + c]
+        generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.step + 11)
+        return x0 + self.config.history.noise * torch.randn(x0.shape, generator=generator).to(device)
 
     def conditions(self, samples: list[dict[str, torch.Tensor]], text: torch.Tensor, device: torch.device) -> dict:
         return {"condition": stack(samples, "condition", device), "text": text,
-                "context": stack(samples, "context", device), "image": stack(samples, "image_tokens", device)}
+                "context": stack(samples, "context", device), "image": stack(samples, "image_tokens", device),
+                "history": self.history(samples, device)}
 
     def predict(self, transformer: nn.Module, noisy: torch.Tensor, timestep: torch.Tensor, condition: torch.Tensor,
-                text: torch.Tensor, context: torch.Tensor | None = None, image: torch.Tensor | None = None) -> torch.Tensor:
+                text: torch.Tensor, context: torch.Tensor | None = None, image: torch.Tensor | None = None,
+                history: torch.Tensor | None = None) -> torch.Tensor:
         layout = self.config.layout
         width = noisy.shape[-1] // 2 if layout == "spatial" else noisy.shape[-1]
-        inputs = r1.R1Inputs(layout, condition, context, image, width)
+        inputs = r1.R1Inputs(layout, condition, context, image, width, history)
         return r1.predict(transformer, inputs, noisy, timestep, text)
 
     def anchor(self, samples: list[dict[str, torch.Tensor]], device: torch.device) -> torch.Tensor | None:
@@ -64,6 +92,10 @@ class DreamActorRecipe:
 
     def loss(self, prediction: torch.Tensor, target: torch.Tensor, samples: list[dict[str, torch.Tensor]]) -> torch.Tensor:
         width = int(samples[0]["character_width"]) if self.config.flow.loss_region == "character" else None
+        c = self.history_frames()
+        if c:  # the history's frames are given, not predicted
+            keep = [0, *range(1 + c, prediction.shape[2])]
+            prediction, target = prediction[:, :, keep], target[:, :, keep]
         return flow_loss(prediction, target, width)
 
     def card(self, steps_trained: int) -> dict:
@@ -74,4 +106,5 @@ class DreamActorRecipe:
                 "frames": d.frames, "fps": d.fps, "lead_in_frames": lead_in_frames(d),
                 "skeleton_width": d.skeleton_width, "reference_pose": d.reference_pose, "bbox_normalize": d.augment.bbox_normalize,
                 "bbox_margin": d.augment.bbox_margin, "text_chars": d.text_chars,
+                **({"history": {"latents": c.history.latents, "noise": c.history.noise}} if c.history.fraction else {}),
                 "steps_trained": steps_trained, "train_config": c.to_dict()}

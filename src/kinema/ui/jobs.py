@@ -35,7 +35,7 @@ def check_uploads(request: Request) -> None:
 def run(request: Request, out: str | os.PathLike) -> AnimationResult:
     """Run ``request`` as the CLI verb it mirrors, writing ``out`` (.mp4) and its settings .json beside it."""
     check_uploads(request)
-    return jobs.run(request, out)
+    return jobs.run(request, out, keep_frames=True)  # a puppet example's frames are scored
 
 
 def card_defaults(model: str, adapters: Adapters = ()) -> SamplerConfig:

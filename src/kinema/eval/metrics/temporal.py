@@ -43,12 +43,22 @@ def warping_error(output: np.ndarray, target: np.ndarray) -> float:
     0 for the target itself; an output equal to the target plus an alternating ±d offset scores d;
     NaN for single-frame clips.
     """
-    sq_sum, count = 0.0, 0
+    return pooled(warping_residuals(output, target))
+
+
+def warping_residuals(output: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(T − 1, 2): for each frame pair t → t+1 of :func:`warping_error`, its sum of squares and value count."""
     error = output.astype(np.float32) - target.astype(np.float32)  # (T, H, W, 3)
+    sums = np.zeros((max(len(target) - 1, 0), 2))
     for t in range(len(target) - 1):
         fwd, bwd = optical_flow(target[t], target[t + 1]), optical_flow(target[t + 1], target[t])
         valid = consistent(fwd, bwd)  # (H, W)
         diff = error[t] - warp(error[t + 1], fwd)  # (H, W, 3)
-        sq_sum += float((diff[valid].astype(np.float64) ** 2).sum())
-        count += int(valid.sum()) * 3
-    return float(np.sqrt(sq_sum / count)) if count else float("nan")
+        sums[t] = float((diff[valid].astype(np.float64) ** 2).sum()), int(valid.sum()) * 3
+    return sums
+
+
+def pooled(residuals: np.ndarray) -> float:
+    """The RMS of the pairs ``residuals`` (N, 2) of :func:`warping_residuals` pooled; NaN for none."""
+    count = residuals[:, 1].sum()
+    return float(np.sqrt(residuals[:, 0].sum() / count)) if count else float("nan")
