@@ -205,3 +205,31 @@ def test_an_interrupted_long_run_leaves_no_output(tmp_path):
     run.send_signal(signal.SIGINT)
     assert run.wait(60) != 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["drive800.mp4", "ref.png"]
+
+
+def test_replacement_runs_in_windows_with_history_and_keeps_the_frame_count():
+    from kinema.pipelines.scail2 import ScailAnimator, ScailConfig
+
+    animator = ScailAnimator.load("tiny")
+    ref_mask = np.zeros((1, 1, 32, 32), bool)
+    ref_mask[..., 8:24, 10:22] = True
+    drv_mask = np.zeros((23, 1, 32, 32), bool)
+    drv_mask[..., 6:26, 8:20] = True
+    config = ScailConfig(window=9, history=1, sampler=ONE_STEP)
+    result = animator([media(32, 32)], media(32, 32, 23), [ref_mask], drv_mask, config, progress=False)
+    assert result.frames.shape == (23, 32, 32, 3)
+    assert (result.settings["windows"], result.settings["history"]) == (len(plan_windows(23, 9, 0, 1)), 1)
+
+
+def test_replacements_history_is_marked_given_in_the_i2v_mask(tiny):
+    from kinema.recipes import scail2 as r2
+
+    x, t, _, _ = inputs(tiny.components, channels=16, frames=4, h=4, w=4, batch=1)
+    ref = torch.zeros(1, 20, 1, 4, 4)
+    driving = torch.zeros(1, 20, 4, 4, 4)
+    given = r2.R2Inputs("replace", r2.R2Config(driving_resolution="full"), ref, torch.zeros(1, 28, 1, 4, 4), driving,
+                        torch.zeros(1, 28, 4, 4, 4), 4, None, history=x[:, :, 1:3])
+    video = r2.segments(given, x, t[:1])[1:4]  # the video's pieces: frame 0, the history, the rest
+    assert [v.latents.shape[2] for v in video] == [1, 2, 1]
+    assert (video[1].latents[:, 16:] == 1).all() and (video[0].latents[:, 16:] == 0).all()
+    assert (video[2].latents[:, 16:] == 0).all() and torch.equal(video[1].latents[:, :16], x[:, :, 1:3])

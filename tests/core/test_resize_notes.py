@@ -82,13 +82,12 @@ def test_replace_notes_each_reference_and_the_driving_video():
     ref_mask[..., 10:30, 14:34] = True
     drv_mask = np.zeros((9, 1, 32, 32), bool)
     drv_mask[..., 8:24, 8:24] = True
-    notes: list[str] = []
-    animator.prepare([media(48, 40)], media(32, 32, 9), [ref_mask], drv_mask,
-                     ScailConfig(frames=5, fit="crop", sampler=ONE_STEP), notes)
-    assert changes(notes) == [
+    result = animator([media(48, 40)], media(32, 32, 9), [ref_mask], drv_mask,
+                      ScailConfig(frames=5, fit="crop", sampler=ONE_STEP), progress=False)
+    assert changes(result.notes) == [
+        "driving video trimmed from 9 to 5 frames (its first 5 used)",
         "reference image 0 centre-cropped from 48x40 to 40x40 (--fit crop: its aspect ratio differs from the output size 32x32)",
-        "reference image 0 resized from 40x40 to 32x32 (the driving video's size)",
-        "driving video trimmed from 9 to 5 frames (its first 5 used)"]
+        "reference image 0 resized from 40x40 to 32x32 (the driving video's size)"]
 
 
 def test_cli_prints_the_notes_and_writes_them_into_the_json(tmp_path, capsys):

@@ -11,7 +11,8 @@ from PIL import Image
 
 from kinema.cli.main import main
 from kinema.io import load_image, read_video, write_video
-from kinema.pipelines.scail2 import ScailAnimator, ScailConfig, segment_inputs
+from kinema.io.video import Frames
+from kinema.pipelines.scail2 import ScailAnimator, ScailConfig, driving_masks_of, reference_masks_of
 from kinema.recipes import scail2 as r2
 
 
@@ -62,11 +63,11 @@ def test_binding_order_is_honoured_in_the_slots(media, multi, tiny):
     video = read_video(media / "driving.mp4").frames
     for refs in ((0, 1), (1, 0)):
         images = [load_image(media / f"ref{k}.png") for k in refs]
-        ref_masks, drv_masks = segment_inputs(images, video, media / "driving_masks.npz",
-                                              [media / f"ref{k}_mask.png" for k in refs], "mediapipe")
-        bind = tuple(true_bind(multi)[k] for k in refs)
-        prepared = animator.prepare(images, video, ref_masks, drv_masks, ScailConfig(bind=bind), [])
-        inputs = prepared.inputs
+        ref_masks = reference_masks_of(images, [media / f"ref{k}_mask.png" for k in refs], None)
+        drv_masks = driving_masks_of(Frames(video), media / "driving_masks.npz", None)(list(range(len(video))), video)
+        config = ScailConfig(bind=tuple(true_bind(multi)[k] for k in refs))
+        size, why, fitted, fitted_masks = animator.references(images, ref_masks, (32, 32), config, [])
+        inputs, _ = animator.window_inputs(fitted, fitted_masks, video, drv_masks, size, why, config, [])
         for slot, k in enumerate(refs):
             colour = r2.SLOT_COLOURS[slot]  # slot k: reference k's character and its true driving actor, one colour
             actor = torch.from_numpy(multi.driving.masks[:, multi.binding.index(k)]).float()

@@ -8,6 +8,7 @@ import torch
 
 from kinema.training.config import get_config
 from kinema.training.data import stack
+from kinema.training.history import history_frames
 from kinema.training.trainer import Trainer
 
 
@@ -21,7 +22,7 @@ def trainer(tmp_path_factory):
 def _step(trainer, history: bool) -> int:
     for step in range(100):
         trainer.recipe.batch(step)
-        if bool(trainer.recipe.history_frames()) == history:
+        if bool(history_frames(trainer.config, step)) == history:
             return step
     raise AssertionError("no such step")
 
@@ -68,3 +69,15 @@ def test_history_settings_are_checked_before_the_run():
         get_config("tiny", data={"frames": 9}, history={"fraction": 0.5, "latents": 2})
     with pytest.raises(KinemaInputError, match="history.fraction"):
         get_config("tiny-r3", history={"fraction": 0.5})
+
+
+def test_r2_trains_the_same_history_draws(tmp_path):
+    config = get_config("tiny-r2", steps=2, data={"frames": 13}, history={"fraction": 1.0, "latents": 1, "noise": 0.0})
+    trainer = Trainer(config, tmp_path / "run", progress=False)
+    recipe, cpu = trainer.recipe, torch.device("cpu")
+    samples = [trainer.data[i] for i in recipe.batch(0)]
+    conditions = recipe.conditions(samples, stack(samples, "text", cpu), cpu)
+    assert torch.equal(conditions["history"], stack(samples, "x0", cpu)[:, :, 1:2])  # noise 0: the clean frame
+    trainer.train()
+    card = json.loads((trainer.run.export / "model" / "kinema.json").read_text())
+    assert card["history"] == {"latents": 1, "noise": 0.0}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from kinema.cli.options import generation_inputs, generation_options
+from kinema.cli.options import generation_inputs, generation_options, window_options
 from kinema.cli.replace import scail_options
 
 
@@ -33,15 +33,7 @@ from kinema.cli.replace import scail_options
 @click.option("--pose-backend", default="puppet", show_default=True,
               help="Estimator for pose-driven models when --driving-pose (or --reference-pose) is absent; 'none': "
                    "the driving video already is a skeleton video.")
-@click.option("--window", type=int, default=None,
-              help="Long videos: frames generated per window (1 + 4k). Default: the model's trained frames, else 81.")
-@click.option("--history", type=int, default=None,
-              help="Latent frames (4 output frames each) a window continues from the one before; 0: independent "
-                   "windows. Default: the model's (trained for it), else 0.")
-@click.option("--history-match", type=click.Choice(["none", "reference"]), default="none", show_default=True,
-              help="Match the history's colour statistics to the reference's before each window (against drift).")
-@click.option("--history-noise", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Gaussian noise (σ) added to the history at inference.")
+@window_options
 @scail_options
 def animate(reference, driving, out, model, adapter, steps, seed, size, frames, prompt, caption, guidance, scheduler,
             flow_shift, layout, fit, window, history, history_match, history_noise, driving_mode, driving_pose,

@@ -73,7 +73,7 @@ class Request:
 
 def run(request: Request, out: str | os.PathLike, keep_frames: bool = False) -> AnimationResult:
     """Run ``request``, writing ``out`` (.mp4) and its settings .json beside it; the result holds the frames only
-    when ``keep_frames`` (recipe R1 streams them to the file window by window)."""
+    when ``keep_frames`` (they are streamed to the file window by window)."""
     from kinema.cli.caption import prompt_for
     from kinema.pipelines.dreamactor_m2 import AnimateConfig, animate
     from kinema.pipelines.models import adapter_card, check_offload, resolve_device, sampler_for
@@ -89,21 +89,21 @@ def run(request: Request, out: str | os.PathLike, keep_frames: bool = False) -> 
     check_offload(request.offload, device)
     if device != "cpu":
         print_memory_plan(request, card)
+    windows = {"window": request.window, "history": request.history, "history_match": request.history_match,
+               "history_noise": request.history_noise}
     if request.recipe_mode == "pose":
         config = AnimateConfig(size=request.size, frames=request.frames, prompt=prompt, seed=request.seed,
-                               layout=request.layout, fit=request.fit, sampler=sampler, window=request.window,
-                               history=request.history, history_match=request.history_match,
-                               history_noise=request.history_noise)
+                               layout=request.layout, fit=request.fit, sampler=sampler, **windows)
         return animate(request.references[0], request.driving, out, config, model=request.model,
                        adapters=request.adapters, driving_pose=request.driving_pose, pose_backend=request.pose_backend,
                        reference_pose=request.reference_pose, device=request.device, offload=request.offload,
                        keep_frames=keep_frames)
     config = ScailConfig(mode=request.recipe_mode, size=request.size, frames=request.frames, prompt=prompt,
-                         seed=request.seed, fit=request.fit, bind=request.bind, sampler=sampler)
+                         seed=request.seed, fit=request.fit, bind=request.bind, sampler=sampler, **windows)
     return animate_scail(request.references, request.driving, out, config, model=request.model,
                          adapters=request.adapters, masks=request.masks, reference_masks=request.reference_masks,
                          segmenter=request.segmenter, driving_resolution=request.driving_resolution, device=request.device,
-                         offload=request.offload)
+                         offload=request.offload, keep_frames=keep_frames)
 
 
 DEFAULT_PLAN_SIZE, DEFAULT_PLAN_FRAMES = (832, 480), 81  # what a plan assumes when neither request nor card says

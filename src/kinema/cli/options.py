@@ -69,3 +69,21 @@ def generation_inputs(references: tuple[str, ...], driving: str, caption: str, *
     the given ``others`` (None: an option not given) and, for --caption puppet, each reference's labels.json."""
     labels = [Path(r).parent / "labels.json" for r in references] if caption == "puppet" else []
     return [*references, driving, *(o for o in others if o is not None), *labels]
+
+
+def window_options(command: Callable) -> Callable:
+    """Long-video options (:mod:`kinema.pipelines.windows`) of the animating verbs."""
+    options = [
+        click.option("--window", type=int, default=None,
+                     help="Long videos: frames generated per window (1 + 4k). Default: the model's trained frames, else 81."),
+        click.option("--history", type=int, default=None,
+                     help="Latent frames (4 output frames each) a window continues from the one before; 0: independent "
+                          "windows. Default: the model's (when trained for it), else 0."),
+        click.option("--history-match", type=click.Choice(["none", "reference"]), default="none", show_default=True,
+                     help="Match the history's colour statistics to the reference's before each window (against drift)."),
+        click.option("--history-noise", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+                     help="Gaussian noise (σ) added to the history at inference."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command

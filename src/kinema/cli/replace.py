@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import click
 
-from kinema.cli.options import generation_inputs, generation_options
+from kinema.cli.options import generation_inputs, generation_options, window_options
 from kinema.errors import KinemaInputError
 
 
@@ -60,9 +60,11 @@ def scail_options(command: Callable) -> Callable:
 @click.option("--flow-shift", type=float, default=None, help="Default: the model's, else 3.0 (480p; 5.0 for 720p).")
 @click.option("--fit", type=click.Choice(["error", "crop", "pad"]), default="error", show_default=True,
               help="What to do when an input's aspect ratio differs from the output size.")
+@window_options
 @scail_options
 def replace(reference, driving, out, model, adapter, steps, seed, size, frames, prompt, caption, guidance, scheduler,
-            flow_shift, fit, masks, reference_masks, segmenter, bind, driving_resolution, device, offload) -> None:
+            flow_shift, fit, window, history, history_match, history_noise, masks, reference_masks, segmenter, bind,
+            driving_resolution, device, offload) -> None:
     from kinema.pipelines.inputs import check_video_out
 
     check_video_out(out, generation_inputs(reference, driving, caption, *(a.path for a in adapter), masks, *reference_masks))
@@ -71,5 +73,6 @@ def replace(reference, driving, out, model, adapter, steps, seed, size, frames, 
     request = Request("replace", reference, driving, model, steps=steps, seed=seed, guidance=guidance,
                       flow_shift=flow_shift, scheduler=scheduler, size=size, frames=frames, prompt=prompt, caption=caption,
                       fit=fit, adapters=adapter, masks=masks, reference_masks=reference_masks, segmenter=segmenter,
-                      bind=bind, driving_resolution=driving_resolution, device=device, offload=offload)
+                      bind=bind, driving_resolution=driving_resolution, device=device, offload=offload, window=window,
+                      history=history, history_match=history_match, history_noise=history_noise)
     report(run(request, out), out)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from typing import Literal
 
 import numpy as np
 import torch
@@ -23,20 +22,21 @@ from kinema.errors import KinemaInputError
 from kinema.io import load_image, write_json_atomic
 from kinema.io.video import Frames, FrameSource, VideoReader, VideoWriter
 from kinema.pipelines.inputs import (
-    Fit, check_video_out, fit_frames, resolve_size, size_multiple, size_reason, to_frames, to_tensor,
+    Fit, check_video_out, fit_frames, resolve_size, resolve_total, size_multiple, size_reason, to_frames, to_tensor,
 )
 from kinema.pipelines.models import (
     EMBEDDED, adapter_card, card_prediction, card_sigma_data, check_recipe, load_adapters, load_model, resolve_device,
     sampler_for,
 )
-from kinema.pipelines.windows import DEFAULT_WINDOW, Window, driving_index, plan_windows
+from kinema.pipelines.windows import (
+    DEFAULT_WINDOW, HistoryMatch, Window, driving_index, plan_windows, prepare_history,
+)
 from kinema.pose.driving import inference_skeleton, normalized, reference_skeleton
 from kinema.pose.keypoints import Keypoints
 from kinema.recipes import dreamactor_m2 as r1
 from kinema.sampling import SamplerConfig, classifier_free_guidance, sample
 from kinema.sampling.prediction import to_velocity
 
-HistoryMatch = Literal["none", "reference"]
 
 
 @dataclass(frozen=True)
@@ -228,7 +228,8 @@ class Animator:
             inputs = r1.build_inputs(self.components, ref, drv, layout)
         anchor = r1.anchor(inputs) if self.anchored else None
         if history is not None:
-            history = prepare_history(history, inputs.reference_latents[:, :, :1], config)
+            history = prepare_history(history, inputs.reference_latents[:, :, :1], config.history_match,
+                                      config.history_noise, config.seed)
             c = history.shape[2]
             inputs.history = history if anchor is None else history - anchor[:, :, 1:1 + c]
         dtype = self.components.transformer.dtype
@@ -248,32 +249,6 @@ class Animator:
         if history is not None:  # the given frames, exactly (the sampler never read its own values there)
             latents[:, :, 1:1 + history.shape[2]] = history
         return latents, inputs
-
-
-def resolve_total(requested: int | None, available: int) -> int:
-    """Output frames: all of the driving video's, or the ``requested`` first ones."""
-    if requested is None:
-        return available
-    if requested > available:
-        raise KinemaInputError(f"frames {requested}", f"exceeds the driving video's {available} frames",
-                               f"Pass --frames {available} or less, or a longer driving video.")
-    if requested < 1:
-        raise KinemaInputError(f"frames {requested}", "must be at least 1", "Pass e.g. --frames 81.")
-    return requested
-
-
-def prepare_history(history: torch.Tensor, reference: torch.Tensor, config: AnimateConfig) -> torch.Tensor:
-    """The previous window's last latents (B, C, c, h, W) as the next window receives them: with their per-channel
-    statistics matched to the reference frame's latent ``reference`` (B, C, 1, h, W) when ``config.history_match``
-    is "reference" (against colour drift), and with seeded Gaussian noise of σ ``config.history_noise``."""
-    if config.history_match == "reference":
-        dims = (2, 3, 4)
-        mean, std = history.mean(dims, keepdim=True), history.std(dims, keepdim=True).clamp_min(1e-6)
-        history = (history - mean) / std * reference.std(dims, keepdim=True) + reference.mean(dims, keepdim=True)
-    if config.history_noise:
-        generator = torch.Generator().manual_seed(config.seed + 1)
-        history = history + config.history_noise * torch.randn(history.shape, generator=generator).to(history)
-    return history
 
 
 POSE_CHUNK = 256  # driving frames a pose estimator sees at once (estimators are per frame)

@@ -24,7 +24,6 @@ from kinema.io.atomic import Inputs
 Fit = Literal["error", "crop", "pad"]
 SIZE_MULTIPLE = 16  # Wan VAE stride 8 x patch 2 (the pixel codec: 4 x 2 divides it)
 MIN_SIDE, MAX_SIDE = 32, 2048
-MAX_FRAMES = 1001
 ASPECT_TOLERANCE = 0.05
 
 
@@ -69,41 +68,21 @@ def resolve_size(size: tuple[int, int], notes: list[str], multiple: int = SIZE_M
     return rounded
 
 
-def resolve_frames(requested: int | None, available: int, notes: list[str], lead: int = 0) -> int:
-    """Frames to generate: ``lead`` lead-in frames plus the output's, together obeying the codec's 1 + 4k
-    rule. ``requested`` (default: all) and ``available`` (the driving video's) count output frames."""
-    frames = available if requested is None else requested
-    if frames < 1 or frames > MAX_FRAMES:
-        raise KinemaInputError(f"frames {frames}", f"must be in [1, {MAX_FRAMES}]", "Pass e.g. --frames 81.")
-    if frames > available:
-        raise KinemaInputError(f"frames {frames}", f"exceeds the driving video's {available} frames",
+def resolve_total(requested: int | None, available: int) -> int:
+    """Output frames: all of the driving video's, or the ``requested`` first ones."""
+    if requested is None:
+        return available
+    if requested > available:
+        raise KinemaInputError(f"frames {requested}", f"exceeds the driving video's {available} frames",
                                f"Pass --frames {available} or less, or a longer driving video.")
-    total = (lead + frames - 1) // 4 * 4 + 1
-    if total <= lead:
-        minimum = -lead % 4 + 1
-        raise KinemaInputError(f"frames {frames}", f"is too few: with this model's {lead} lead-in frames it needs "
-                               f"at least {minimum}", f"Pass --frames {minimum} or more (a longer driving video).")
-    if total - lead != frames:
-        rule = f"{lead} lead-in + output frames must be 1 + 4k" if lead else "the codec needs 1 + 4k frames"
-        notes.append(f"frames {frames} rounded down to {total - lead} ({rule})")
-    return total
+    if requested < 1:
+        raise KinemaInputError(f"frames {requested}", "must be at least 1", "Pass e.g. --frames 81.")
+    return requested
 
 
 def size_reason(source: str, requested: tuple[int, int], size: tuple[int, int], multiple: int = SIZE_MULTIPLE) -> str:
     """Why inputs are resized to ``size``: where the ``requested`` size came from, and its rounding if any."""
     return source if tuple(requested) == tuple(size) else f"{source}, rounded down to multiples of {multiple}"
-
-
-def trim_frames(frames: np.ndarray, count: int, name: str, notes: list[str], lead: int = 0,
-                requested: int | None = None) -> np.ndarray:
-    """The first ``count`` of ``frames`` (``lead`` lead-in frames, then ``name``'s), noting any of ``name``'s dropped.
-
-    No note when at most the ``requested`` frames were given (only those are read from a file): the drop is
-    the rounding of that request, which :func:`resolve_frames` notes.
-    """
-    if count < len(frames) and (requested is None or len(frames) - lead > requested):
-        notes.append(f"{name} trimmed from {len(frames) - lead} to {count - lead} frames (its first {count - lead} used)")
-    return frames[:count]
 
 
 def fit_frames(frames: np.ndarray, size: tuple[int, int], fit: Fit, name: str, notes: list[str] | None = None,

@@ -9,31 +9,32 @@ of the bound subjects. :func:`animate_scail` is the file-in, file-out API of ``k
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from kinema.backbone.components import WanComponents
 from kinema.backbone.encoders import encode_prompt
 from kinema.backbone.lora import Adapters, as_adapters
 from kinema.backbone.offload import Offload, place, stage
-from kinema.backbone.segments import forward_segments
 from kinema.errors import KinemaInputError
-from kinema.io import load_image, read_video, write_json_atomic, write_video
+from kinema.io import load_image, write_json_atomic
+from kinema.io.video import Frames, FrameSource, VideoReader, VideoWriter
 from kinema.pipelines.dreamactor_m2 import AnimationResult
 from kinema.pipelines.inputs import (
-    Fit, check_video_out, fit_frames, resolve_frames, resolve_size, size_multiple, size_reason, to_frames, to_tensor,
-    trim_frames,
+    Fit, check_video_out, fit_frames, resolve_size, resolve_total, size_multiple, size_reason, to_frames, to_tensor,
 )
 from kinema.pipelines.models import (
     adapter_card, card_prediction, card_sigma_data, check_recipe, load_adapters, load_model, resolve_device, sampler_for,
 )
+from kinema.pipelines.windows import DEFAULT_WINDOW, HistoryMatch, driving_index, plan_windows, prepare_history
 from kinema.recipes import scail2 as r2
 from kinema.sampling import SamplerConfig, classifier_free_guidance, sample
 from kinema.sampling.prediction import to_velocity
-from kinema.segment import MaskFileSegmenter, SlotMasks, bind_slots, check_masks, get_segmenter, left_to_right
+from kinema.segment import SlotMasks, bind_slots, check_masks, get_segmenter, left_to_right, read_mask_file
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,10 @@ class ScailConfig:
     fit: Fit = "error"
     bind: tuple[int, ...] | None = None
     sampler: SamplerConfig | None = None  # None: the model card's steps, guidance and flow shift (sampler_for)
+    window: int | None = None  # long videos (kinema.pipelines.windows), as AnimateConfig
+    history: int | None = None
+    history_match: HistoryMatch = "none"
+    history_noise: float = 0.0
 
 
 def fit_masks(masks: np.ndarray, size: tuple[int, int], fit: Fit, name: str) -> np.ndarray:
@@ -57,16 +62,6 @@ def fit_masks(masks: np.ndarray, size: tuple[int, int], fit: Fit, name: str) -> 
     fitted = [fit_frames(np.repeat(masks[:, p, :, :, None], 3, -1).astype(np.uint8) * 255, size, fit, name)[..., 0]
               for p in range(masks.shape[1])]
     return np.stack(fitted, axis=1).astype(np.float32) / 255.0
-
-
-@dataclass
-class Prepared:
-    """The recipe inputs of one call and the binding they encode."""
-
-    inputs: r2.R2Inputs
-    slots: SlotMasks
-    size: tuple[int, int]
-    frames: int
 
 
 def card_recipe(card: dict, model: str, driving_resolution: str | None) -> r2.R2Config:
@@ -114,9 +109,47 @@ class ScailAnimator:
         place(animator.components, device, dtype, offload)
         return animator
 
-    def prepare(self, references: Sequence[np.ndarray], driving: np.ndarray, reference_masks: Sequence[np.ndarray],
-                driving_masks: np.ndarray, config: ScailConfig, notes: list[str]) -> Prepared:
-        """Check, fit and bind the inputs, then encode them with ``r2.build_inputs`` (shared with training).
+    def references(self, references: Sequence[np.ndarray], reference_masks: Sequence[np.ndarray],
+                   driving_size: tuple[int, int], config: ScailConfig,
+                   notes: list[str]) -> tuple[tuple[int, int], str, list[np.ndarray], list[np.ndarray]]:
+        """Check the mode and references, resolve the output size, and fit the references and their masks to it
+        (noting each change): (size, why it is that size, references, reference masks as coverage)."""
+        if config.mode not in r2.MODES:
+            raise KinemaInputError(f"mode '{config.mode}'", "is unknown", "Use 'animate' or 'replace'.")
+        if len(reference_masks) != len(references):
+            raise KinemaInputError(f"{len(reference_masks)} reference masks", f"for {len(references)} references",
+                                   "Give one mask per reference image, in the same order.")
+        requested = config.size or driving_size
+        multiple = size_multiple(self.components) * self.recipe.pool  # half-resolution driving halves the sides
+        size = resolve_size(requested, notes, multiple)
+        why = size_reason("--size" if config.size else "the driving video's size", requested, size, multiple)
+        refs = [fit_frames(r[None], size, config.fit, f"reference image {k}", notes, why)[0]
+                for k, r in enumerate(references)]
+        ref_masks = [fit_masks(check_masks(m, r[None], f"reference mask {k}"), size, config.fit, f"reference mask {k}")[0]
+                     for k, (m, r) in enumerate(zip(reference_masks, references))]
+        return size, why, refs, ref_masks
+
+    def window_inputs(self, refs: list[np.ndarray], ref_masks: list[np.ndarray], driving: np.ndarray,
+                      driving_masks: np.ndarray, size: tuple[int, int], why: str, config: ScailConfig,
+                      notes: list[str] | None) -> tuple[r2.R2Inputs, SlotMasks]:
+        """Fit one window's driving frames (T, H, W, 3) and masks (T, P, H, W) (noting changes in ``notes``), bind
+        the characters to subjects, and encode with ``r2.build_inputs`` (shared with training)."""
+        if notes is not None:  # the first window; a subject may leave a later one
+            driving_masks = check_masks(driving_masks, driving, "driving masks")
+        drv = fit_frames(driving, size, config.fit, "driving video", notes, why)
+        slots = bind_slots(ref_masks, fit_masks(driving_masks, size, config.fit, "driving masks"), config.bind,
+                           self.recipe.slots, require_visible=notes is not None)
+        device = self.components.device
+        ref_tensor = torch.cat([to_tensor(r[None]) for r in refs])[:, :, 0][None].to(device)  # (1, K, 3, H, W)
+        ref_slots, drv_slots = (m.to(device) for m in slots.tensors())
+        with stage(self.components, "codec"):
+            inputs = r2.build_inputs(self.components, ref_tensor, to_tensor(drv).to(device), ref_slots, drv_slots,
+                                     config.mode, self.recipe)
+        return inputs, slots
+
+    def __call__(self, references: Sequence[np.ndarray], driving: np.ndarray, reference_masks: Sequence[np.ndarray],
+                 driving_masks: np.ndarray, config: ScailConfig = ScailConfig(), progress: bool = True) -> AnimationResult:
+        """Animate or replace, all in memory (:meth:`stream` writes window by window instead).
 
         Args:
             references: K images (H_k, W_k, 3) uint8.
@@ -124,64 +157,67 @@ class ScailAnimator:
             reference_masks: per reference, (1, P_k, H_k, W_k) bool, characters in slot order.
             driving_masks: (T, P, H, W) bool, subjects in the order ``config.bind`` counts them.
         """
-        # 1. Check inputs and resolve the output size and length.
-        if config.mode not in r2.MODES:
-            raise KinemaInputError(f"mode '{config.mode}'", "is unknown", "Use 'animate' or 'replace'.")
-        if len(reference_masks) != len(references):
-            raise KinemaInputError(f"{len(reference_masks)} reference masks", f"for {len(references)} references",
-                                   "Give one mask per reference image, in the same order.")
         driving_masks = check_masks(driving_masks, driving, "driving masks")
-        requested = config.size or (driving.shape[2], driving.shape[1])
-        multiple = size_multiple(self.components) * self.recipe.pool  # half-resolution driving halves the sides
-        size = resolve_size(requested, notes, multiple)
-        frames = resolve_frames(config.frames, len(driving), notes)
-        # 2. Fit frames and masks to the output size (noting each change), then bind characters to subjects.
-        why = size_reason("--size" if config.size else "the driving video's size", requested, size, multiple)
-        refs = [fit_frames(r[None], size, config.fit, f"reference image {k}", notes, why)[0]
-                for k, r in enumerate(references)]
-        ref_masks = [fit_masks(check_masks(m, r[None], f"reference mask {k}"), size, config.fit, f"reference mask {k}")[0]
-                     for k, (m, r) in enumerate(zip(reference_masks, references))]
-        drv = fit_frames(trim_frames(driving, frames, "driving video", notes, requested=config.frames), size, config.fit, "driving video", notes, why)
-        slots = bind_slots(ref_masks, fit_masks(driving_masks[:frames], size, config.fit, "driving masks"),
-                           config.bind, self.recipe.slots)
-        # 3. Encode the conditions.
-        device = self.components.device
-        ref_tensor = torch.cat([to_tensor(r[None]) for r in refs])[:, :, 0][None].to(device)  # (1, K, 3, H, W)
-        ref_slots, drv_slots = (m.to(device) for m in slots.tensors())
-        with stage(self.components, "encoders", "codec"):
-            inputs = r2.build_inputs(self.components, ref_tensor, to_tensor(drv).to(device), ref_slots, drv_slots,
-                                     config.mode, self.recipe)
-        return Prepared(inputs, slots, size, frames)
+        chunks: list[np.ndarray] = []
+        settings, notes = self.stream(references, Frames(driving), reference_masks,
+                                      lambda indices, _: driving_masks[indices], chunks.append, config, progress)
+        return AnimationResult(np.concatenate(chunks), settings, notes)
 
-    def __call__(self, references: Sequence[np.ndarray], driving: np.ndarray, reference_masks: Sequence[np.ndarray],
-                 driving_masks: np.ndarray, config: ScailConfig = ScailConfig(), progress: bool = True) -> AnimationResult:
-        """Animate or replace; arguments as :meth:`prepare`. Returns frames (T, H, W, 3) uint8 and settings."""
+    def stream(self, references: Sequence[np.ndarray], driving: FrameSource, reference_masks: Sequence[np.ndarray],
+               driving_masks: Callable[[list[int], np.ndarray], np.ndarray], sink: Callable[[np.ndarray], None],
+               config: ScailConfig = ScailConfig(), progress: bool = True) -> tuple[dict, list[str]]:
+        """Animate or replace window by window (:mod:`kinema.pipelines.windows`), giving each window's frames to
+        ``sink``; ``driving_masks(indices, frames)`` gives the subject masks of the driving frames at ``indices``
+        (subjects counted from the left). Memory does not grow with the video's length. Returns the settings and
+        notes."""
         notes: list[str] = []
-        prepared = self.prepare(references, driving, reference_masks, driving_masks, config, notes)
+        total = resolve_total(config.frames, driving.num_frames)
+        if total < driving.num_frames:
+            notes.append(f"driving video trimmed from {driving.num_frames} to {total} frames (its first {total} used)")
+        window = config.window or int(self.card.get("frames", DEFAULT_WINDOW))
+        history = config.history if config.history is not None else int(self.card.get("history", {}).get("latents", 0))
+        windows = plan_windows(total, window, 0, history)
+        size, why, refs, ref_masks = self.references(references, reference_masks, driving.size, config, notes)
         sampler = config.sampler or sampler_for(self.card)
-        latents = self._sample(prepared.inputs, config, sampler, progress)
-        with stage(self.components, "codec"):
-            video = self.components.codec.decode(latents)
+        with stage(self.components, "encoders"):
+            text = encode_prompt(self.components, [config.prompt, config.negative_prompt])
+        carried: torch.Tensor | None = None
+        for n, w in enumerate(tqdm(windows, desc="windows", unit="window", disable=not progress or len(windows) < 2)):
+            indices = [driving_index(w, g, 0, total) for g in range(w.frames)]
+            frames = driving.take(indices)
+            inputs, slots = self.window_inputs(refs, ref_masks, frames, driving_masks(indices, frames), size, why, config,
+                                               notes if n == 0 else None)
+            if n == 0:
+                binding = slots  # reported: later windows bind by the same rule
+            if w.history:
+                inputs.history = prepare_history(carried, inputs.reference_latents[:, :, -1:], config.history_match,
+                                                 config.history_noise, config.seed)
+            latents = self._sample(inputs, text, config, sampler, progress and len(windows) == 1)
+            if inputs.history is not None:  # the given frames, exactly
+                latents[:, :, 1:1 + history] = inputs.history
+            with stage(self.components, "codec"):
+                video = self.components.codec.decode(latents)
+            sink(to_frames(video)[w.drop: w.drop + w.new])
+            carried = latents[:, :, -history:] if history else None
         if self.random_weights:
             notes.append(f"model '{self.components.source}' has random weights: the output shows the pipeline "
                          "working, not a trained animation; pass --model DIR for trained weights")
-        settings = {**asdict(config), "sampler": asdict(sampler), "size": list(prepared.size), "frames": prepared.frames,
+        settings = {**asdict(config), "sampler": asdict(sampler), "size": list(size), "frames": total,
+                    "window": window, "history": history, "windows": len(windows),
                     "model": self.components.source, "recipe": asdict(self.recipe),
                     "binding": [{"slot": s, "reference": k, "character": p, "driving_subject": j}
-                                for s, ((k, p), j) in enumerate(zip(prepared.slots.characters, prepared.slots.bind))]}
-        return AnimationResult(to_frames(video), settings, notes)
+                                for s, ((k, p), j) in enumerate(zip(binding.characters, binding.bind))]}
+        return settings, notes
 
-    def _sample(self, inputs: r2.R2Inputs, config: ScailConfig, sampler: SamplerConfig, progress: bool) -> torch.Tensor:
+    def _sample(self, inputs: r2.R2Inputs, text: torch.Tensor, config: ScailConfig, sampler: SamplerConfig,
+                progress: bool) -> torch.Tensor:
         """Denoise from seeded noise with text classifier-free guidance, as ``sampler`` sets."""
-        with stage(self.components, "encoders"):
-            text = encode_prompt(self.components, [config.prompt, config.negative_prompt])
         device, dtype = self.components.device, self.components.transformer.dtype
-        image = None if inputs.image_tokens is None else inputs.image_tokens.to(dtype)
 
         def velocity(context: torch.Tensor):
             def v(x: torch.Tensor, t: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
                 model = self.components.expert(t)  # Wan2.2 MoE: the expert of this noise level
-                out = forward_segments(model, r2.segments(inputs, x.to(dtype), t), context.to(dtype), image)[0]
+                out = r2.predict(model, inputs, x.to(dtype), t, context.to(dtype))
                 return to_velocity(out.float(), x, sigma, self.prediction, self.sigma_data)
             return v
 
@@ -191,40 +227,64 @@ class ScailAnimator:
             return sample(guided, noise.to(device), sampler, progress)
 
 
-def segment_inputs(images: Sequence[np.ndarray], video: np.ndarray, masks: str | os.PathLike | None,
-                   reference_masks: Sequence[str | os.PathLike], segmenter: str) -> tuple[list[np.ndarray], np.ndarray]:
-    """Masks from files where given, else from ``segmenter``; subjects of each sorted left to right."""
+def reference_masks_of(images: Sequence[np.ndarray], reference_masks: Sequence[str | os.PathLike],
+                       segmenter: Callable[[np.ndarray], np.ndarray] | None) -> list[np.ndarray]:
+    """Each reference's character masks (1, P_k, H, W), from its file where given, else from ``segmenter``; left to
+    right."""
     if reference_masks and len(reference_masks) != len(images):
         raise KinemaInputError(f"{len(reference_masks)} --reference-masks", f"for {len(images)} --reference images",
                                "Give one reference mask per --reference, in the same order (or none).")
-    model = None if masks is not None and reference_masks else get_segmenter(segmenter)
-    refs = [MaskFileSegmenter(m, f"reference mask {k}")(i[None]) if reference_masks else model(i[None])
-            for k, (m, i) in enumerate(zip(reference_masks or [None] * len(images), images))]
-    driving = MaskFileSegmenter(masks, "driving masks")(video) if masks is not None else model(video)
-    return [left_to_right(m) for m in refs], left_to_right(driving)
+    if reference_masks:
+        return [left_to_right(check_masks(read_mask_file(m, f"reference mask {k}"), i[None], f"reference mask {k} '{m}'"))
+                for k, (m, i) in enumerate(zip(reference_masks, images))]
+    return [left_to_right(segmenter(i[None])) for i in images]
+
+
+def driving_masks_of(video: FrameSource, masks: str | os.PathLike | None,
+                     segmenter: Callable[[np.ndarray], np.ndarray] | None) -> Callable[[list[int], np.ndarray], np.ndarray]:
+    """The driving subject masks of given frames, left to right: read once from ``masks`` (a file for the whole
+    video, checked against its frame count and size), else ``segmenter`` run on each window's frames."""
+    if masks is None:
+        return lambda indices, frames: left_to_right(segmenter(frames))
+    whole = read_mask_file(masks, "driving masks")
+    w, h = video.size
+    check_masks(whole, np.broadcast_to(np.zeros(3, np.uint8), (video.num_frames, h, w, 3)), f"driving masks '{masks}'")
+    whole = left_to_right(whole)
+    return lambda indices, frames: whole[indices]
 
 
 def animate_scail(references: Sequence[str | os.PathLike], driving: str | os.PathLike, out: str | os.PathLike,
                   config: ScailConfig = ScailConfig(), model: str = "tiny", adapters: Adapters = (),
                   masks: str | os.PathLike | None = None, reference_masks: Sequence[str | os.PathLike] = (),
                   segmenter: str = "mediapipe", driving_resolution: str | None = None, progress: bool = True,
-                  device: str = "auto", offload: Offload = "none") -> AnimationResult:
+                  device: str = "auto", offload: Offload = "none", keep_frames: bool = False) -> AnimationResult:
     """Read the inputs, segment, animate or replace on ``device`` (:func:`~kinema.pipelines.models.resolve_device`)
-    under ``offload`` (:mod:`kinema.backbone.offload`), and write ``out`` (mp4) plus ``out`` .json, atomically."""
+    under ``offload`` (:mod:`kinema.backbone.offload`), and write ``out`` (mp4) plus ``out`` .json, atomically.
+
+    The driving video is read, segmented and written window by window: memory does not grow with its length, and
+    an interrupted run leaves no output. The result holds the frames only when ``keep_frames``.
+    """
     adapters = as_adapters(adapters)
     out = check_video_out(out, (*references, driving, masks, *reference_masks, *(a.path for a in adapters)))
     check_recipe(adapter_card(model, adapters), "scail-2", model, adapters)  # before asking for masks or a segmenter
     images = [load_image(r, f"reference image {k}") for k, r in enumerate(references)]
     # Only the output's frames are read; driving masks from a file match the whole video.
-    video = read_video(driving, config.frames if masks is None else None, name="driving video")
-    ref_masks, drv_masks = segment_inputs(images, video.frames, masks, reference_masks, segmenter)
-    device, dtype = resolve_device(device)
-    animator = ScailAnimator.load(model, adapters, device, dtype, driving_resolution=driving_resolution, offload=offload)
-    result = animator(images, video.frames, ref_masks, drv_masks, config, progress)
-    result.settings.update(references=[str(r) for r in references], driving=str(driving), masks=masks and str(masks),
-                           reference_masks=[str(m) for m in reference_masks], segmenter=segmenter,
-                           adapters=[str(a) for a in adapters], device=device, offload=offload, fps=video.fps,
-                           notes=result.notes)
-    write_video(out, result.frames, fps=video.fps)
-    write_json_atomic(out.with_suffix(".json"), result.settings)
-    return result
+    with VideoReader(driving, "driving video", config.frames if masks is None else None) as video:
+        segment_model = None if masks is not None and reference_masks else get_segmenter(segmenter)
+        ref_masks = reference_masks_of(images, reference_masks, segment_model)
+        drv_masks = driving_masks_of(video, masks, segment_model)
+        device, dtype = resolve_device(device)
+        animator = ScailAnimator.load(model, adapters, device, dtype, driving_resolution=driving_resolution,
+                                      offload=offload)
+        kept: list[np.ndarray] = []
+        with VideoWriter(out, video.fps) as writer:
+            def sink(frames: np.ndarray) -> None:
+                writer.write(frames)
+                if keep_frames:
+                    kept.append(frames)
+            settings, notes = animator.stream(images, video, ref_masks, drv_masks, sink, config, progress)
+    settings.update(references=[str(r) for r in references], driving=str(driving), masks=masks and str(masks),
+                    reference_masks=[str(m) for m in reference_masks], segmenter=segmenter,
+                    adapters=[str(a) for a in adapters], device=device, offload=offload, fps=video.fps, notes=notes)
+    write_json_atomic(out.with_suffix(".json"), settings)
+    return AnimationResult(np.concatenate(kept) if keep_frames else None, settings, notes)

@@ -17,12 +17,16 @@ generated frames to driving frames.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+import torch
 
 from kinema.backbone.codecs import TEMPORAL_STRIDE
 from kinema.errors import KinemaInputError
 
 DEFAULT_WINDOW = 81  # Wan's native clip length, for a model whose card does not name its trained frames
 MAX_OUTPUT_FRAMES = 10_000_000  # frames are streamed window by window; this only catches absurd requests
+HistoryMatch = Literal["none", "reference"]
 
 
 @dataclass(frozen=True)
@@ -104,3 +108,18 @@ def driving_index(window: Window, frame: int, lead: int, total: int) -> int | No
     if frame < lead:
         return None
     return min(window.start - window.drop + frame, total - 1)
+
+
+def prepare_history(history: torch.Tensor, reference: torch.Tensor, match: HistoryMatch = "none", noise: float = 0.0,
+                    seed: int = 0) -> torch.Tensor:
+    """The previous window's last latents (B, C, c, h, W) as the next window receives them: with their per-channel
+    statistics matched to the reference's latent frame ``reference`` (B, C, 1, h, W) when ``match`` is "reference"
+    (against colour drift), and with Gaussian noise of σ ``noise`` seeded by ``seed``."""
+    if match == "reference":
+        dims = (2, 3, 4)
+        mean, std = history.mean(dims, keepdim=True), history.std(dims, keepdim=True).clamp_min(1e-6)
+        history = (history - mean) / std * reference.std(dims, keepdim=True) + reference.mean(dims, keepdim=True)
+    if noise:
+        generator = torch.Generator().manual_seed(seed + 1)
+        history = history + noise * torch.randn(history.shape, generator=generator).to(history)
+    return history

@@ -33,6 +33,10 @@ Token stream for one denoising step, in sequence order (C = the codec's latent c
 Ablation switches of the same layout (SCAIL-2's Table 4): ``switch=False`` leaves the white channel
 empty, ``binding=False`` draws every character in the first slot colour, ``mode_rope=False`` places
 both modes as animation. :func:`build_inputs` is the single input builder of inference and training.
+
+History (long videos, :mod:`kinema.pipelines.windows`): a window after the first takes the previous window's
+last c latent frames as its video frames 1..c, clean at timestep 0 with their I2V-mask channels ones ("given",
+the released model's history mask), frame 0 generated and dropped as in recipe R1.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from kinema.backbone.codecs import TEMPORAL_STRIDE
 from kinema.backbone.components import WanComponents
 from kinema.backbone.embeddings import add_patch_embedding
 from kinema.backbone.encoders import encode_image_tokens
-from kinema.backbone.segments import Segment
+from kinema.backbone.segments import Segment, forward_segments, with_history
 from kinema.backbone.widen import narrow_patch_embedding, widen_patch_embedding
 from kinema.recipes.dreamactor_m2 import MASK_CHANNELS
 
@@ -130,6 +134,7 @@ class R2Inputs:
         image_tokens: CLIP tokens of the reference (the last one) for I2V models, else None.
         clean_conditions: the references and driving at timestep 0 (a per-token-timestep base: Wan2.2-TI2V),
             not at the video's (the released model, on Wan2.1).
+        history: (B, C, c, h, w) clean video latent frames 1..c (a long video's window after the first), or None.
     """
 
     mode: Mode
@@ -141,6 +146,7 @@ class R2Inputs:
     frames: int
     image_tokens: torch.Tensor | None
     clean_conditions: bool = False
+    history: torch.Tensor | None = None
 
     @property
     def latent_shape(self) -> tuple[int, ...]:
@@ -243,13 +249,25 @@ def segments(inputs: R2Inputs, noisy: torch.Tensor, timestep: torch.Tensor) -> l
     refs, video, driving = coordinates(inputs)
     given = torch.zeros_like(timestep) if inputs.clean_conditions else timestep
     blank = inputs.reference_masks.new_zeros(*noisy.shape[:1], MASK_DIM, *noisy.shape[2:])
-    noisy_in = torch.cat([noisy, torch.zeros_like(noisy[:, :MASK_CHANNELS])], dim=1)
+    flags = torch.zeros_like(noisy[:, :MASK_CHANNELS])  # the I2V mask: "to generate", "given" on the history
+    if inputs.history is not None:
+        flags[:, :, 1:1 + inputs.history.shape[2]] = 1
+    target = Segment(torch.cat([noisy, flags], dim=1), timestep, video, mask=blank.to(noisy))
+    if inputs.history is not None:
+        target = with_history(target, inputs.history)
     return [
         Segment(inputs.references.to(noisy), given, refs, predicted=False, mask=inputs.reference_masks.to(noisy)),
-        Segment(noisy_in, timestep, video, mask=blank.to(noisy)),
+        *([target] if inputs.history is None else target),
         Segment(inputs.driving.to(noisy), given, driving, predicted=False, embedding=POSE_EMBEDDING,
                 mask=inputs.driving_masks.to(noisy), pool=inputs.config.pool),
     ]
+
+
+def predict(transformer: torch.nn.Module, inputs: R2Inputs, noisy: torch.Tensor, timestep: torch.Tensor,
+            text: torch.Tensor) -> torch.Tensor:
+    """The network's output for the noisy video (B, C, f, h, w)."""
+    image = None if inputs.image_tokens is None else inputs.image_tokens.to(noisy.dtype)
+    return torch.cat(forward_segments(transformer, segments(inputs, noisy, timestep), text, image), dim=2)
 
 
 def target_latents(components: WanComponents, target: torch.Tensor) -> torch.Tensor:

@@ -56,7 +56,7 @@ def _check_bind(bind: Sequence[int], characters: int, subjects: int) -> tuple[in
 
 
 def bind_slots(reference_masks: Sequence[np.ndarray], driving_masks: np.ndarray, bind: Sequence[int] | None = None,
-               slots: int = 4) -> SlotMasks:
+               slots: int = 4, require_visible: bool = True) -> SlotMasks:
     """Bind reference characters to driving subjects.
 
     Args:
@@ -64,6 +64,8 @@ def bind_slots(reference_masks: Sequence[np.ndarray], driving_masks: np.ndarray,
         driving_masks: (T, P, H, W) masks of the driving subjects.
         bind: bind[k] = driving subject of character k; default 0, 1, 2, ...
         slots: the model's binding slots N.
+        require_visible: refuse a bound subject absent from every frame (off for a long video's later windows,
+            which a subject may leave).
 
     Raises:
         KinemaInputError: more characters than slots or than driving subjects, a bad ``bind``, or an
@@ -82,7 +84,7 @@ def bind_slots(reference_masks: Sequence[np.ndarray], driving_masks: np.ndarray,
         if not reference_masks[k][p].any():
             raise KinemaInputError(f"reference mask {k} (character {p})", "is empty",
                                    "Mark the character in the reference mask (it may have been cropped by --fit).")
-        if not driving_masks[:, bind[s]].any():
+        if require_visible and not driving_masks[:, bind[s]].any():
             raise KinemaInputError(f"driving mask of subject {bind[s]}", "is empty in every frame",
                                    "Mark the subject in the driving masks, or bind another subject.")
     h, w = driving_masks.shape[-2:]

@@ -161,9 +161,9 @@ class R3TrainConfig:
 
 @dataclass(frozen=True)
 class HistoryConfig:
-    """Long-video continuation (R1; :mod:`kinema.pipelines.windows`): on a share ``fraction`` of steps (drawn from
-    the seed and the step) the target's latent frames 1..``latents`` are given clean, with Gaussian noise of
-    σ = ``noise`` (AniX §3.1.3's augmentation; 0 turns it off), and left out of the loss. 0 trains no continuation."""
+    """Long-video continuation (R1, R2; :mod:`kinema.training.history`): on a share ``fraction`` of steps the
+    target's latent frames 1..``latents`` are given clean, with Gaussian noise of σ = ``noise`` (AniX §3.1.3's
+    augmentation; 0 turns it off), and left out of the loss. 0 trains no continuation."""
 
     fraction: float = 0.0
     latents: int = 1
@@ -273,8 +273,8 @@ class TrainConfig:
                 "'none' unless recipe=dreamactor-m2")
         if self.recipe == "scail-2":
             self.r2.check(self.data)
-        require(not self.history.fraction or self.recipe == "dreamactor-m2", "history.fraction", self.history.fraction,
-                "0 unless recipe=dreamactor-m2 (R3 trains its context with r3.ar_fraction)")
+        require(not self.history.fraction or self.recipe != "anix", "history.fraction", self.history.fraction,
+                "0 for recipe=anix (R3 trains its context with r3.ar_fraction)")
         latent_frames = (self.data.frames - 1) // 4 + 1
         require(not self.history.fraction or self.history.latents < latent_frames - 1, "history.latents",
                 self.history.latents, f"below {latent_frames - 1} (data.frames {self.data.frames} has {latent_frames} "

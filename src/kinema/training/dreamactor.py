@@ -1,16 +1,14 @@
 """Recipe R1 (DreamActor-M2) in the trainer: samples from :mod:`kinema.training.data`, the spatial /
 temporal / aligned token stream of :mod:`kinema.recipes.dreamactor_m2`, loss on the character half.
 
-Continuation (``config.history``): on a seeded share of steps, latent frames 1..c of the target are given as
-history (clean diffusion variable + seeded Gaussian noise) and left out of the loss, as a long video's window
-after the first receives the previous window's last frames (:mod:`kinema.pipelines.windows`)."""
+Continuation (``config.history``, :mod:`kinema.training.history`): on a seeded share of steps, latent frames 1..c
+of the target are given as history and left out of the loss, as a long video's window after the first receives
+the previous window's last frames (:mod:`kinema.pipelines.windows`)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-
-import numpy as np
 
 import torch
 from torch import nn
@@ -21,6 +19,7 @@ from kinema.recipes import dreamactor_m2 as r1
 from kinema.training.config import TrainConfig
 from kinema.training.data import batch_indices, encode_dataset, lead_in_frames, stack
 from kinema.training.flow import flow_loss
+from kinema.training.history import history_frames, history_latents, trained_frames
 
 
 class DreamActorRecipe:
@@ -53,23 +52,12 @@ class DreamActorRecipe:
         self.step = step
         return batch_indices(self.config, step)
 
-    def history_frames(self) -> int:
-        """Latent frames given as history at ``self.step`` (0 on a plain step)."""
-        h = self.config.history
-        draw = np.random.default_rng([self.config.seed, self.step, 89]).random()
-        return h.latents if draw < h.fraction else 0
-
     def history(self, samples: list[dict[str, torch.Tensor]], device: torch.device) -> torch.Tensor | None:
-        """(B, C, c, h, W_lat): the diffusion variable's frames 1..c with seeded noise of σ ``history.noise``."""
-        c = self.history_frames()
-        if not c:
+        """The history of ``self.step`` (:mod:`kinema.training.history`) in the diffusion variable (x0 − anchor)."""
+        if not history_frames(self.config, self.step):
             return None
-        x0 = stack(samples, "x0", device)[:, :, 1:1 + c]
-        anchor = self.anchor(samples, device)
-        if anchor is not None:
-            x0 = x0 - anchor[:, :, 1:1 + c]
-        generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.step + 11)
-        return x0 + self.config.history.noise * torch.randn(x0.shape, generator=generator).to(device)
+        x0, anchor = stack(samples, "x0", device), self.anchor(samples, device)
+        return history_latents(self.config, self.step, x0 if anchor is None else x0 - anchor)
 
     def conditions(self, samples: list[dict[str, torch.Tensor]], text: torch.Tensor, device: torch.device) -> dict:
         return {"condition": stack(samples, "condition", device), "text": text,
@@ -92,10 +80,7 @@ class DreamActorRecipe:
 
     def loss(self, prediction: torch.Tensor, target: torch.Tensor, samples: list[dict[str, torch.Tensor]]) -> torch.Tensor:
         width = int(samples[0]["character_width"]) if self.config.flow.loss_region == "character" else None
-        c = self.history_frames()
-        if c:  # the history's frames are given, not predicted
-            keep = [0, *range(1 + c, prediction.shape[2])]
-            prediction, target = prediction[:, :, keep], target[:, :, keep]
+        prediction, target = trained_frames(prediction, target, history_frames(self.config, self.step))
         return flow_loss(prediction, target, width)
 
     def card(self, steps_trained: int) -> dict:

@@ -10,7 +10,7 @@ is drawn from its index: replacement with probability ``r2.replace_fraction`` (S
 
 Encoding goes through :func:`kinema.recipes.scail2.build_inputs`, the builder inference uses.
 
-Batches. The segments' RoPE coordinates depend on the mode and ``forward_segments`` takes one
+Batches. The segments' RoPE coordinates depend on the mode and ``r2.predict`` takes one
 offset per segment for the whole batch, so a step trains one mode: the step's mode is drawn from
 (seed, step) with probability proportional to the number of samples of each mode (every sample is
 seen equally often in expectation), and its batch is the next run of a per-epoch permutation of
@@ -31,7 +31,6 @@ from tqdm import tqdm
 
 from kinema.backbone.components import WanComponents
 from kinema.backbone.encoders import encode_prompt
-from kinema.backbone.segments import forward_segments
 from kinema.guidance.puppet import triplet_description
 from kinema.pipelines.inputs import to_tensor
 from kinema.puppet import SynthConfig, make_triplet
@@ -41,6 +40,7 @@ from kinema.segment import triplet_slots
 from kinema.training.config import TrainConfig
 from kinema.training.data import epoch_order, rendered, stack
 from kinema.training.flow import flow_loss
+from kinema.training.history import history_frames, history_latents, trained_frames
 
 
 @dataclass
@@ -119,6 +119,7 @@ class ScailRecipe:
     def __init__(self, config: TrainConfig) -> None:
         self.config, self.recipe = config, config.r2.recipe()
         self.clean_conditions = False  # the base's, read by prepare: conditions at t = 0 (r2.R2Inputs)
+        self.step = 0
         self.modes = [r2.MODES.index(sample_mode(i, config)) for i in range(config.data.samples)]
 
     def prepare(self, components: WanComponents) -> bool:
@@ -137,6 +138,7 @@ class ScailRecipe:
             yield encode_sample(components, sample, self.recipe)
 
     def batch(self, step: int) -> list[int]:
+        self.step = step  # conditions() and loss() follow its history draw
         mode, earlier = step_mode(self.config, self.modes, step)
         pool = [i for i, m in enumerate(self.modes) if m == mode]
         size = self.config.batch_size
@@ -148,20 +150,21 @@ class ScailRecipe:
         if len(modes) > 1 or len({s["references"].shape for s in samples}) > 1:
             raise RuntimeError("an R2 batch mixes modes or reference counts; batches must hold one mode")
         return {**{k: stack(samples, k, device) for k in ("references", "reference_masks", "driving", "driving_masks")},
-                "text": text, "mode": r2.MODES[modes.pop()], "image": stack(samples, "image_tokens", device)}
+                "text": text, "mode": r2.MODES[modes.pop()], "image": stack(samples, "image_tokens", device),
+                "history": history_latents(self.config, self.step, stack(samples, "x0", device))}
 
     def predict(self, transformer: nn.Module, noisy: torch.Tensor, timestep: torch.Tensor, references: torch.Tensor,
                 reference_masks: torch.Tensor, driving: torch.Tensor, driving_masks: torch.Tensor, text: torch.Tensor,
-                mode: r2.Mode, image: torch.Tensor | None = None) -> torch.Tensor:
+                mode: r2.Mode, image: torch.Tensor | None = None, history: torch.Tensor | None = None) -> torch.Tensor:
         inputs = r2.R2Inputs(mode, self.recipe, references, reference_masks, driving, driving_masks, noisy.shape[2], image,
-                             self.clean_conditions)
-        return forward_segments(transformer, r2.segments(inputs, noisy, timestep), text, image)[0]
+                             self.clean_conditions, history)
+        return r2.predict(transformer, inputs, noisy, timestep, text)
 
     def anchor(self, samples: list[dict[str, torch.Tensor]], device: torch.device) -> None:
         return None  # R2 denoises the video itself
 
     def loss(self, prediction: torch.Tensor, target: torch.Tensor, samples: list[dict[str, torch.Tensor]]) -> torch.Tensor:
-        return flow_loss(prediction, target)
+        return flow_loss(*trained_frames(prediction, target, history_frames(self.config, self.step)))
 
     def card(self, steps_trained: int) -> dict:
         c, d = self.config, self.config.data
@@ -169,4 +172,5 @@ class ScailRecipe:
                 **({"sigma_data": c.flow.sigma_data} if c.prediction == "preconditioned" else {}),
                 "r2": asdict(self.recipe), "characters": c.r2.characters,
                 "size": list(d.size), "frames": d.frames, "fps": d.fps, "text_chars": d.text_chars,
+                **({"history": {"latents": c.history.latents, "noise": c.history.noise}} if c.history.fraction else {}),
                 "steps_trained": steps_trained, "train_config": self.config.to_dict()}
