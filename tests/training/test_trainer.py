@@ -267,3 +267,19 @@ def test_preconditioned_model_samples_with_the_sigma_data_of_its_card(tmp_path):
     (model / "kinema.json").write_text(json.dumps(card))
     with pytest.raises(KinemaInputError, match="sigma_data"):
         Animator.load(str(model))
+
+
+def test_a_fine_tune_keeps_its_bases_sampling_settings(tmp_path):
+    """The embedded model's card chose 2 steps, guidance 1 and flow shift 8 by evaluation; a model fine-tuned from
+    it must not fall back to 30 steps at guidance 5 (a fine-tune that looked 1 dB worse for that alone)."""
+    base = Trainer(get_config("tiny", steps=1), tmp_path / "base", progress=False)
+    base.train()
+    card_path = base.run.export / "model" / "kinema.json"
+    card = json.loads(card_path.read_text())
+    card.update(sampling_steps=2, guidance=1.0, flow_shift=8.0)
+    card_path.write_text(json.dumps(card))
+    tuned = Trainer(get_config("tiny", steps=1, model=str(base.run.export / "model")), tmp_path / "tuned",
+                    progress=False)
+    tuned.train()
+    card = json.loads((tuned.run.export / "model" / "kinema.json").read_text())
+    assert (card["sampling_steps"], card["guidance"], card["flow_shift"]) == (2, 1.0, 8.0)

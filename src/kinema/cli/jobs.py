@@ -115,7 +115,8 @@ def print_memory_plan(request: Request, card: dict) -> None:
     from kinema.pipelines.memory import memory_plan
 
     size = request.size or tuple(card.get("size", DEFAULT_PLAN_SIZE))
-    frames = request.frames or card.get("frames", DEFAULT_PLAN_FRAMES)
+    window = request.window or card.get("frames", DEFAULT_PLAN_FRAMES)  # a longer video runs window by window
+    frames = min(request.frames or window, window)
     layout = request.layout or card.get("layout", "spatial")
     factor = 1.3 if request.recipe_mode != "pose" else 1.0 if layout == "aligned" else 2.0  # the stream's tokens
     try:

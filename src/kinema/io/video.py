@@ -192,14 +192,16 @@ class VideoReader:
 
 class VideoWriter:
     """H.264 mp4 written frame by frame, atomically: the file appears complete when the ``with`` block ends, and
-    not at all when it raises. The same frames always give the same bytes (see :func:`write_video`)."""
+    not at all when it raises. The same frames always give the same bytes (see :func:`write_video`). With ``keep``
+    the frames written are also kept, for :attr:`kept`."""
 
-    def __init__(self, path: str | os.PathLike, fps: float = 16.0, crf: int = 18) -> None:
+    def __init__(self, path: str | os.PathLike, fps: float = 16.0, crf: int = 18, keep: bool = False) -> None:
         if not (math.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):  # mp4 time bases round smaller rates to 0
             raise KinemaInputError(f"frame rate {fps}", f"is outside [{MIN_FPS}, {MAX_FPS}] fps",
                                    "Use a frame rate such as 16 or 30.")
         self.path, self.fps, self.crf = Path(path), fps, crf
         self.frames = 0
+        self._kept: list[np.ndarray] | None = [] if keep else None
         self._stack = contextlib.ExitStack()
         self._container: av.container.OutputContainer | None = None
         self._stream: av.VideoStream | None = None
@@ -213,6 +215,8 @@ class VideoWriter:
         frames = np.asarray(frames)
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
             raise ValueError(f"VideoWriter expects non-empty uint8 (T, H, W, 3) frames, got {frames.dtype} {frames.shape}")
+        if self._kept is not None:
+            self._kept.append(frames)
         pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
         if pad_h or pad_w:
             frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
@@ -223,6 +227,11 @@ class VideoWriter:
         for image in frames:
             self._container.mux(self._stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         self.frames += len(frames)
+
+    @property
+    def kept(self) -> np.ndarray | None:
+        """The frames given to :meth:`write` (T, H, W, 3), when built with ``keep``; else None."""
+        return None if self._kept is None else np.concatenate(self._kept)
 
     def _open(self, width: int, height: int, small: bool) -> None:
         self._container = self._stack.enter_context(av.open(str(self._tmp), mode="w", format="mp4"))

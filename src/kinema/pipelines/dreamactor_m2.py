@@ -313,17 +313,12 @@ def animate(reference: str | os.PathLike, driving: str | os.PathLike, out: str |
         animator = Animator.load(model, adapters, device, dtype, offload, config.layout)
         pose = driving_keypoints(animator, video, driving_pose, pose_backend)
         ref_pose = reference_keypoints(animator, image, reference_pose, pose_backend)
-        kept: list[np.ndarray] = []
-        with VideoWriter(out, video.fps) as writer:
-            def sink(frames: np.ndarray) -> None:
-                writer.write(frames)
-                if keep_frames:
-                    kept.append(frames)
-            settings, notes = animator.stream(image, video, sink, config, progress, pose, ref_pose)
+        with VideoWriter(out, video.fps, keep=keep_frames) as writer:
+            settings, notes = animator.stream(image, video, writer.write, config, progress, pose, ref_pose)
     settings.update(reference=str(reference), driving=str(driving), adapters=[str(a) for a in adapters],
                     driving_pose=driving_pose and str(driving_pose),
                     reference_pose=reference_pose and str(reference_pose), fps=video.fps, notes=notes,
                     device=device, offload=offload,
                     pose_backend=pose_backend if animator.pose_driven and driving_pose is None else None)
     write_json_atomic(out.with_suffix(".json"), settings)
-    return AnimationResult(np.concatenate(kept) if keep_frames else None, settings, notes)
+    return AnimationResult(writer.kept, settings, notes)

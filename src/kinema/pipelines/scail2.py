@@ -276,15 +276,10 @@ def animate_scail(references: Sequence[str | os.PathLike], driving: str | os.Pat
         device, dtype = resolve_device(device)
         animator = ScailAnimator.load(model, adapters, device, dtype, driving_resolution=driving_resolution,
                                       offload=offload)
-        kept: list[np.ndarray] = []
-        with VideoWriter(out, video.fps) as writer:
-            def sink(frames: np.ndarray) -> None:
-                writer.write(frames)
-                if keep_frames:
-                    kept.append(frames)
-            settings, notes = animator.stream(images, video, ref_masks, drv_masks, sink, config, progress)
+        with VideoWriter(out, video.fps, keep=keep_frames) as writer:
+            settings, notes = animator.stream(images, video, ref_masks, drv_masks, writer.write, config, progress)
     settings.update(references=[str(r) for r in references], driving=str(driving), masks=masks and str(masks),
                     reference_masks=[str(m) for m in reference_masks], segmenter=segmenter,
                     adapters=[str(a) for a in adapters], device=device, offload=offload, fps=video.fps, notes=notes)
     write_json_atomic(out.with_suffix(".json"), settings)
-    return AnimationResult(np.concatenate(kept) if keep_frames else None, settings, notes)
+    return AnimationResult(writer.kept, settings, notes)

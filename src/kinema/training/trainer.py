@@ -33,7 +33,7 @@ from kinema.backbone.lora import PATCH_EMBEDDING, add_lora, lora_config, save_lo
 from kinema.errors import KinemaInputError
 from kinema.io import atomic_path, write_json_atomic
 from kinema.io.atomic import atomic_dir
-from kinema.pipelines.models import MODEL_CARD, resolve_model
+from kinema.pipelines.models import MODEL_CARD, model_card, resolve_model
 from kinema.training import distributed as dist_
 from kinema.training.config import OptimConfig, TrainConfig
 from kinema.training.data import stack
@@ -192,6 +192,9 @@ class TrainResult:
     losses: list[float]
 
 
+SAMPLING_KEYS = ("sampling_steps", "guidance", "flow_shift")  # a card's sampler defaults (pipelines.models.sampler_for)
+
+
 class Trainer:
     """One training run in ``out``; ``train()`` runs to ``config.steps`` (resuming if asked)."""
 
@@ -342,8 +345,13 @@ class Trainer:
 
     # -- export ---------------------------------------------------------------------------------
     def model_card(self) -> dict:
-        """``kinema.json``: what the inference pipeline needs to drive the exported model."""
-        return {**self.recipe.card(self.step), "codec": self.components.codec.describe()}
+        """``kinema.json``: what the inference pipeline needs to drive the exported model. A fine-tune keeps the
+        sampling settings its base's card chose by evaluation (``SAMPLING_KEYS``), for the same recipe."""
+        card = {**self.recipe.card(self.step), "codec": self.components.codec.describe()}
+        base = model_card(self.config.model)
+        if base.get("recipe") != card["recipe"]:
+            return card
+        return {**{k: base[k] for k in SAMPLING_KEYS if k in base}, **card}
 
     def export(self) -> Path:
         """Write EMA inference weights: a full diffusers directory, or a LoRA file (+ kinema.json, + the patch
