@@ -36,7 +36,7 @@ from kinema.cli.replace import scail_options
 @window_options
 @scail_options
 def animate(reference, driving, out, model, adapter, steps, seed, size, frames, prompt, caption, guidance, scheduler,
-            flow_shift, layout, fit, window, history, history_match, history_noise, driving_mode, driving_pose,
+            flow_shift, layout, fit, window, history, history_match, history_noise, overlap, driving_mode, driving_pose,
             reference_pose, pose_backend, masks, reference_masks, segmenter, bind, driving_resolution, device,
             offload) -> None:
     from kinema.pipelines.inputs import check_video_out
@@ -51,5 +51,5 @@ def animate(reference, driving, out, model, adapter, steps, seed, size, frames, 
                       reference_pose=reference_pose, pose_backend=pose_backend, masks=masks,
                       reference_masks=reference_masks, segmenter=segmenter, bind=bind,
                       driving_resolution=driving_resolution, device=device, offload=offload, window=window,
-                      history=history, history_match=history_match, history_noise=history_noise)
+                      history=history, history_match=history_match, history_noise=history_noise, overlap=overlap)
     report(run(request, out), out)

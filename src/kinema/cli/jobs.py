@@ -57,6 +57,7 @@ class Request:
     history: int | None = None  # latent frames a window takes from the one before
     history_match: str = "none"
     history_noise: float = 0.0
+    overlap: int = 0
 
     @property
     def uploads(self) -> tuple[str, ...]:
@@ -90,7 +91,7 @@ def run(request: Request, out: str | os.PathLike, keep_frames: bool = False) -> 
     if device != "cpu":
         print_memory_plan(request, card)
     windows = {"window": request.window, "history": request.history, "history_match": request.history_match,
-               "history_noise": request.history_noise}
+               "history_noise": request.history_noise, "overlap": request.overlap}
     if request.recipe_mode == "pose":
         config = AnimateConfig(size=request.size, frames=request.frames, prompt=prompt, seed=request.seed,
                                layout=request.layout, fit=request.fit, sampler=sampler, **windows)

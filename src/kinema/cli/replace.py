@@ -63,7 +63,7 @@ def scail_options(command: Callable) -> Callable:
 @window_options
 @scail_options
 def replace(reference, driving, out, model, adapter, steps, seed, size, frames, prompt, caption, guidance, scheduler,
-            flow_shift, fit, window, history, history_match, history_noise, masks, reference_masks, segmenter, bind,
+            flow_shift, fit, window, history, history_match, history_noise, overlap, masks, reference_masks, segmenter, bind,
             driving_resolution, device, offload) -> None:
     from kinema.pipelines.inputs import check_video_out
 
@@ -74,5 +74,5 @@ def replace(reference, driving, out, model, adapter, steps, seed, size, frames, 
                       flow_shift=flow_shift, scheduler=scheduler, size=size, frames=frames, prompt=prompt, caption=caption,
                       fit=fit, adapters=adapter, masks=masks, reference_masks=reference_masks, segmenter=segmenter,
                       bind=bind, driving_resolution=driving_resolution, device=device, offload=offload, window=window,
-                      history=history, history_match=history_match, history_noise=history_noise)
+                      history=history, history_match=history_match, history_noise=history_noise, overlap=overlap)
     report(run(request, out), out)

@@ -29,7 +29,7 @@ from kinema.pipelines.models import (
     sampler_for,
 )
 from kinema.pipelines.windows import (
-    DEFAULT_WINDOW, HistoryMatch, Window, driving_index, plan_windows, prepare_history,
+    DEFAULT_WINDOW, Assembler, HistoryMatch, Window, carried_latents, driving_index, plan_windows, prepare_history,
 )
 from kinema.pose.driving import inference_skeleton, normalized, reference_skeleton
 from kinema.pose.keypoints import Keypoints
@@ -55,6 +55,7 @@ class AnimateConfig:
     history: int | None = None  # latent frames a window takes from the one before; None: the card's, else 0
     history_match: HistoryMatch = "none"  # "reference": history statistics matched to the reference's latents
     history_noise: float = 0.0  # σ of Gaussian noise on the history at inference
+    overlap: int = 0  # frames (4k) each window generates again and cross-fades with the previous window's last ones
 
 
 @dataclass
@@ -140,7 +141,8 @@ class Animator:
         lead = int(self.card.get("lead_in_frames", 0)) if self.pose_driven else 0
         window = config.window or int(self.card.get("frames", DEFAULT_WINDOW))
         history = config.history if config.history is not None else int(self.card.get("history", {}).get("latents", 0))
-        return plan_windows(total, window, lead, history), {"lead_in_frames": lead, "window": window, "history": history}
+        return (plan_windows(total, window, lead, history, config.overlap),
+                {"lead_in_frames": lead, "window": window, "history": history, "overlap": config.overlap})
 
     def window_driving(self, driving: FrameSource, pose: Keypoints | None, window: Window, lead: int,
                        total: int) -> np.ndarray:
@@ -199,18 +201,20 @@ class Animator:
         sampler = config.sampler or sampler_for(self.card)
 
         # 2. Each window: its driving frames, the previous window's history, sampling, decoding, output.
-        history: torch.Tensor | None = None
+        latents: torch.Tensor | None = None
+        output = Assembler(sink)
         for n, window in enumerate(tqdm(windows, desc="windows", unit="window", disable=not progress or len(windows) < 2)):
             drv = self.window_driving(driving, pose, window, lead, total)
             drv = to_tensor(fit_frames(drv, size, config.fit, "driving video", notes if n == 0 else None, why)).to(device)
             if first is not None:
                 drv[:, :, 0] = first
-            latents, inputs = self.sample_window(ref, drv, text, layout, sampler, config,
-                                                 history if window.history else None, progress and len(windows) == 1)
+            history = carried_latents(latents, window) if window.history else None
+            latents, inputs = self.sample_window(ref, drv, text, layout, sampler, config, history,
+                                                 progress and len(windows) == 1)
             with stage(self.components, "codec"):
                 video = self.components.codec.decode(r1.character_latents(inputs, latents))
-            sink(to_frames(video)[window.drop: window.drop + window.new])
-            history = latents[:, :, -planned["history"]:] if planned["history"] else None
+            following = windows[n + 1] if n + 1 < len(windows) else None
+            output.add(window, to_frames(video)[window.drop: window.drop + window.new], following)
         if self.random_weights:
             notes.append(f"model '{self.components.source}' has random weights: the output shows the pipeline "
                          "working, not a trained animation; pass --model DIR for real Wan weights")

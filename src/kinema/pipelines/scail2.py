@@ -30,7 +30,9 @@ from kinema.pipelines.inputs import (
 from kinema.pipelines.models import (
     adapter_card, card_prediction, card_sigma_data, check_recipe, load_adapters, load_model, resolve_device, sampler_for,
 )
-from kinema.pipelines.windows import DEFAULT_WINDOW, HistoryMatch, driving_index, plan_windows, prepare_history
+from kinema.pipelines.windows import (
+    DEFAULT_WINDOW, Assembler, HistoryMatch, carried_latents, driving_index, plan_windows, prepare_history,
+)
 from kinema.recipes import scail2 as r2
 from kinema.sampling import SamplerConfig, classifier_free_guidance, sample
 from kinema.sampling.prediction import to_velocity
@@ -55,6 +57,7 @@ class ScailConfig:
     history: int | None = None
     history_match: HistoryMatch = "none"
     history_noise: float = 0.0
+    overlap: int = 0
 
 
 def fit_masks(masks: np.ndarray, size: tuple[int, int], fit: Fit, name: str) -> np.ndarray:
@@ -176,12 +179,13 @@ class ScailAnimator:
             notes.append(f"driving video trimmed from {driving.num_frames} to {total} frames (its first {total} used)")
         window = config.window or int(self.card.get("frames", DEFAULT_WINDOW))
         history = config.history if config.history is not None else int(self.card.get("history", {}).get("latents", 0))
-        windows = plan_windows(total, window, 0, history)
+        windows = plan_windows(total, window, 0, history, config.overlap)
         size, why, refs, ref_masks = self.references(references, reference_masks, driving.size, config, notes)
         sampler = config.sampler or sampler_for(self.card)
         with stage(self.components, "encoders"):
             text = encode_prompt(self.components, [config.prompt, config.negative_prompt])
-        carried: torch.Tensor | None = None
+        latents: torch.Tensor | None = None
+        output = Assembler(sink)
         for n, w in enumerate(tqdm(windows, desc="windows", unit="window", disable=not progress or len(windows) < 2)):
             indices = [driving_index(w, g, 0, total) for g in range(w.frames)]
             frames = driving.take(indices)
@@ -190,15 +194,14 @@ class ScailAnimator:
             if n == 0:
                 binding = slots  # reported: later windows bind by the same rule
             if w.history:
-                inputs.history = prepare_history(carried, inputs.reference_latents[:, :, -1:], config.history_match,
-                                                 config.history_noise, config.seed)
+                inputs.history = prepare_history(carried_latents(latents, w), inputs.reference_latents[:, :, -1:],
+                                                 config.history_match, config.history_noise, config.seed)
             latents = self._sample(inputs, text, config, sampler, progress and len(windows) == 1)
             if inputs.history is not None:  # the given frames, exactly
                 latents[:, :, 1:1 + history] = inputs.history
             with stage(self.components, "codec"):
                 video = self.components.codec.decode(latents)
-            sink(to_frames(video)[w.drop: w.drop + w.new])
-            carried = latents[:, :, -history:] if history else None
+            output.add(w, to_frames(video)[w.drop: w.drop + w.new], windows[n + 1] if n + 1 < len(windows) else None)
         if self.random_weights:
             notes.append(f"model '{self.components.source}' has random weights: the output shows the pipeline "
                          "working, not a trained animation; pass --model DIR for trained weights")

@@ -5,10 +5,11 @@ first-frame condition, so every window is re-anchored on the reference), then, f
 lead-in frames, then the motion; the codec needs 1 + 4k generated frames. A window after the first either starts
 afresh (``history`` 0: independent windows, each with its own lead-in) or continues the previous one: its latent
 frames 1..c are the previous window's last c latent frames (4c output frames), given clean
-(:func:`kinema.backbone.segments.with_history`), and the frames after them are new. The frames a window drops
-(the lead-in, or the reference frame and the history) are ``drop``; the last window pads its driving video by
-repeating the last frame up to the 1 + 4k rule and keeps only the frames asked for, so the output has exactly
-the driving video's frame count.
+(:func:`kinema.backbone.segments.with_history`), and the frames after them are new. With ``overlap`` o, a window
+also generates the first o frames after the history again and cross-fades them with the previous window's last
+o (which its history stops before). The frames a window drops (the lead-in, or the reference frame and the
+history) are ``drop``; the last window pads its driving video by repeating the last frame up to the 1 + 4k rule
+and keeps only the frames asked for, so the output has exactly the driving video's frame count.
 
 :func:`plan_windows` is the one planner of inference and the benchmarks; :func:`driving_index` maps a window's
 generated frames to driving frames.
@@ -16,9 +17,11 @@ generated frames to driving frames.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import torch
 
 from kinema.backbone.codecs import TEMPORAL_STRIDE
@@ -38,6 +41,7 @@ class Window:
         frames: frames it generates (1 + 4k): ``drop`` frames, then output frames start..stop − 1, then padding.
         drop: generated frames before output frame ``start`` (the lead-in, or frame 0 and the history).
         history: latent frames taken from the previous window (0: none).
+        blend: its first frames that the previous window generated too; the two are cross-faded (0: none).
     """
 
     start: int
@@ -45,6 +49,7 @@ class Window:
     frames: int
     drop: int
     history: int
+    blend: int = 0
 
     @property
     def new(self) -> int:
@@ -56,9 +61,9 @@ def _frames(drop: int, new: int) -> int:
     return drop + new + (1 - drop - new) % TEMPORAL_STRIDE
 
 
-def check_window(window: int, lead: int, history: int) -> None:
-    """KinemaInputError unless a window of ``window`` generated frames can hold ``lead`` lead-in frames and a
-    history of ``history`` latent frames, with room for new frames after them."""
+def check_window(window: int, lead: int, history: int, overlap: int = 0) -> None:
+    """KinemaInputError unless a window of ``window`` generated frames can hold ``lead`` lead-in frames, a history of
+    ``history`` latent frames and ``overlap`` cross-faded frames, with new frames after them."""
     if window < 1 or (window - 1) % TEMPORAL_STRIDE:
         raise KinemaInputError(f"window {window}", "must be 1 + 4k generated frames (the codec's rule)",
                                "Pass e.g. --window 81 (the model card's frames are its default).")
@@ -67,39 +72,78 @@ def check_window(window: int, lead: int, history: int) -> None:
                                f"Pass --window {lead + 1 + -lead % TEMPORAL_STRIDE} or more.")
     if history < 0:
         raise KinemaInputError(f"history {history}", "must be 0 or more latent frames", "Pass --history 1.")
-    if not history:
-        return
-    frames = TEMPORAL_STRIDE * history
-    if frames + 1 < lead:
+    if overlap < 0 or overlap % TEMPORAL_STRIDE:
+        raise KinemaInputError(f"overlap {overlap}", f"must be a multiple of {TEMPORAL_STRIDE} frames (whole latent "
+                               "frames), 0 or more", "Pass --overlap 4, or 0.")
+    carried = TEMPORAL_STRIDE * history
+    if history and carried + 1 < lead:
         need = -(-(lead - 1) // TEMPORAL_STRIDE)
-        raise KinemaInputError(f"history {history}", f"covers {frames} frames, fewer than the model's {lead - 1} "
+        raise KinemaInputError(f"history {history}", f"covers {carried} frames, fewer than the model's {lead - 1} "
                                "lead-in frames after the reference frame", f"Pass --history {need} or more, or 0.")
-    if 2 * frames + 1 > window or frames > window - lead:
-        raise KinemaInputError(f"history {history}", f"({frames} frames) leaves a window of {window} frames no more "
-                               "new frames than it carries over", "Pass a smaller --history or a longer --window.")
+    new = min(window - lead, window - 1 - carried if history else window - lead)  # a full window's new frames
+    if new - overlap < max(carried, 1):
+        raise KinemaInputError(f"history {history} and overlap {overlap}", f"({carried} + {overlap} frames) leave a "
+                               f"window of {window} frames no more new frames than it carries over",
+                               "Pass a smaller --history or --overlap, or a longer --window.")
 
 
-def plan_windows(total: int, window: int, lead: int = 0, history: int = 0) -> list[Window]:
-    """Windows covering output frames [0, ``total``) exactly once, in order.
+def plan_windows(total: int, window: int, lead: int = 0, history: int = 0, overlap: int = 0) -> list[Window]:
+    """Windows covering output frames [0, ``total``), in order: each frame is generated by one window, or by two
+    that cross-fade it (the ``overlap`` frames where consecutive windows meet).
 
     Args:
         total: output frames (the driving video's, or fewer when asked).
         window: generated frames of a full window (1 + 4k; the model card's ``frames``).
         lead: pose-free lead-in frames of a pose-driven model (the first window's drop, and every window's
             without history).
-        history: latent frames each window after the first takes from the one before (0: independent windows).
+        history: latent frames each window after the first takes from the one before (0: independent windows):
+            the previous window's last ones before the overlap.
+        overlap: frames (a multiple of 4) each window after the first generates again and cross-fades with the
+            previous window's last ones.
     """
     if not 1 <= total <= MAX_OUTPUT_FRAMES:
         raise KinemaInputError(f"frames {total}", f"must be in [1, {MAX_OUTPUT_FRAMES}]", "Pass e.g. --frames 81.")
-    check_window(window, lead, history)
+    check_window(window, lead, history, overlap)
     windows: list[Window] = []
     start = 0
-    while start < total:
+    while True:
         drop = 1 + TEMPORAL_STRIDE * history if windows and history else lead
         new = min(window - drop, total - start)
-        windows.append(Window(start, start + new, _frames(drop, new), drop, history if windows else 0))
-        start += new
-    return windows
+        later = bool(windows)
+        windows.append(Window(start, start + new, _frames(drop, new), drop, history * later, overlap * later))
+        if start + new >= total:
+            return windows
+        start += new - overlap
+
+
+def carried_latents(latents: torch.Tensor, window: Window) -> torch.Tensor:
+    """The history ``window`` takes from the previous window's latents (B, C, f, h, w): its last ``history`` latent
+    frames before the ones the two windows overlap on."""
+    end = latents.shape[2] - window.blend // TEMPORAL_STRIDE
+    return latents[:, :, end - window.history:end]
+
+
+def cross_fade(tail: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """The overlap (T, H, W, 3) uint8: the previous window's ``tail`` fading linearly into the next window's
+    ``head`` (weights (i + 1) / (T + 1) on the head)."""
+    weight = (np.arange(1, len(tail) + 1) / (len(tail) + 1))[:, None, None, None]
+    return np.round((1 - weight) * tail + weight * head).astype(np.uint8)
+
+
+class Assembler:
+    """Output frames as windows deliver them: each window's frames, less the tail the next window cross-fades,
+    go to ``sink``; the tail is held until then. ``add(window, frames, following)`` takes a window's output frames
+    (window.new, H, W, 3) and the window after it (None for the last)."""
+
+    def __init__(self, sink: Callable[[np.ndarray], None]) -> None:
+        self.sink, self.tail = sink, None
+
+    def add(self, window: Window, frames: np.ndarray, following: Window | None) -> None:
+        if window.blend:
+            frames = np.concatenate([cross_fade(self.tail, frames[:window.blend]), frames[window.blend:]])
+        keep = following.blend if following is not None else 0
+        self.tail = frames[len(frames) - keep:]
+        self.sink(frames[:len(frames) - keep])
 
 
 def driving_index(window: Window, frame: int, lead: int, total: int) -> int | None:
