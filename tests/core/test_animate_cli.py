@@ -154,11 +154,14 @@ def test_real_shape_presets_are_refused_as_models(media, tmp_path, capsys):
 
 def test_frames_count_output_frames_around_a_lead_in():
     from kinema.errors import KinemaInputError
-    from kinema.pipelines.inputs import resolve_frames
+    from kinema.pipelines.inputs import resolve_total
+    from kinema.pipelines.windows import plan_windows
 
-    notes = []
-    assert resolve_frames(7, 9, notes, lead=4) == 9 and notes == ["frames 7 rounded down to 5 (4 lead-in + output frames must be 1 + 4k)"]
-    assert resolve_frames(None, 9, [], lead=4) == 13  # all 9 output frames after the lead-in
-    assert resolve_frames(3, 9, [], lead=2) == 5  # 2 + 3 = 1 + 4
-    with pytest.raises(KinemaInputError, match="with this model's 2 lead-in frames it needs at least 3"):
-        resolve_frames(1, 9, [], lead=2)  # 2 + 1 frames round down to 1, inside the lead-in
+    assert resolve_total(7, 9) == 7 and resolve_total(None, 9) == 9
+    (window,) = plan_windows(7, 21, lead=4)  # 4 lead-in + 7 output frames, generated as 13 = 1 + 4·3, 7 kept
+    assert (window.drop, window.new, window.frames) == (4, 7, 13)
+    with pytest.raises(KinemaInputError, match="exceeds the driving video's 9 frames"):
+        resolve_total(10, 9)
+    with pytest.raises(KinemaInputError, match="at least 1"):
+        resolve_total(0, 9)
+

@@ -57,7 +57,7 @@ class Request:
     history: int | None = None  # latent frames a window takes from the one before
     history_match: str = "none"
     history_noise: float = 0.0
-    overlap: int = 0
+    overlap: int | None = None
 
     @property
     def uploads(self) -> tuple[str, ...]:

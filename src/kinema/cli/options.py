@@ -83,9 +83,9 @@ def window_options(command: Callable) -> Callable:
                      help="Match the history's colour statistics to the reference's before each window (against drift)."),
         click.option("--history-noise", type=click.FloatRange(0, 1), default=0.0, show_default=True,
                      help="Gaussian noise (σ) added to the history at inference."),
-        click.option("--overlap", type=int, default=0, show_default=True,
-                     help="Frames (a multiple of 4) each window generates again and cross-fades with the previous "
-                          "window's last ones, against seams."),
+        click.option("--overlap", type=int, default=None,
+                     help="Frames (a multiple of 4) two consecutive windows both generate and cross-fade, against seams. "
+                          "Default: the model's (4 for the embedded one), else 0."),
     ]
     for option in reversed(options):
         command = option(command)

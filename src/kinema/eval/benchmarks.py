@@ -133,7 +133,7 @@ def _make(mode: str, suffix: str) -> Benchmark:
 
 BENCHMARKS: dict[str, Benchmark] = {f"puppet-{mode}{suffix}": _make(mode, suffix) for mode in SEED_BASE for suffix in SUFFIX}
 # Long videos (kinema.pipelines.windows): the puppet-animate cases (same seeds, identities and motions) for 81
-# frames, five windows of the embedded model.
+# frames, several windows of the embedded model.
 LONG = replace(BENCHMARKS["puppet-animate"], name="puppet-animate-long", cases=CASES["-long"],
                config=replace(BENCHMARKS["puppet-animate"].config, frames=81),
                description="humanoid animate, 64x64, 81 frames (several windows)")

@@ -55,7 +55,7 @@ class AnimateConfig:
     history: int | None = None  # latent frames a window takes from the one before; None: the card's, else 0
     history_match: HistoryMatch = "none"  # "reference": history statistics matched to the reference's latents
     history_noise: float = 0.0  # σ of Gaussian noise on the history at inference
-    overlap: int = 0  # frames (4k) each window generates again and cross-fades with the previous window's last ones
+    overlap: int | None = None  # frames (4k) two windows both generate and cross-fade; None: the card's, else 0
 
 
 @dataclass
@@ -137,12 +137,13 @@ class Animator:
 
     def windows(self, config: AnimateConfig, total: int) -> tuple[list[Window], dict]:
         """The windows of ``total`` output frames under ``config`` (by default the card's window, its trained
-        ``frames``, and its history), and those settings."""
+        ``frames``, its history and overlap), and those settings."""
         lead = int(self.card.get("lead_in_frames", 0)) if self.pose_driven else 0
         window = config.window or int(self.card.get("frames", DEFAULT_WINDOW))
         history = config.history if config.history is not None else int(self.card.get("history", {}).get("latents", 0))
-        return (plan_windows(total, window, lead, history, config.overlap),
-                {"lead_in_frames": lead, "window": window, "history": history, "overlap": config.overlap})
+        overlap = config.overlap if config.overlap is not None else int(self.card.get("overlap", 0))
+        return (plan_windows(total, window, lead, history, overlap),
+                {"lead_in_frames": lead, "window": window, "history": history, "overlap": overlap})
 
     def window_driving(self, driving: FrameSource, pose: Keypoints | None, window: Window, lead: int,
                        total: int) -> np.ndarray:

@@ -57,7 +57,7 @@ class ScailConfig:
     history: int | None = None
     history_match: HistoryMatch = "none"
     history_noise: float = 0.0
-    overlap: int = 0
+    overlap: int | None = None
 
 
 def fit_masks(masks: np.ndarray, size: tuple[int, int], fit: Fit, name: str) -> np.ndarray:
@@ -179,7 +179,8 @@ class ScailAnimator:
             notes.append(f"driving video trimmed from {driving.num_frames} to {total} frames (its first {total} used)")
         window = config.window or int(self.card.get("frames", DEFAULT_WINDOW))
         history = config.history if config.history is not None else int(self.card.get("history", {}).get("latents", 0))
-        windows = plan_windows(total, window, 0, history, config.overlap)
+        overlap = config.overlap if config.overlap is not None else int(self.card.get("overlap", 0))
+        windows = plan_windows(total, window, 0, history, overlap)
         size, why, refs, ref_masks = self.references(references, reference_masks, driving.size, config, notes)
         sampler = config.sampler or sampler_for(self.card)
         with stage(self.components, "encoders"):
@@ -206,7 +207,7 @@ class ScailAnimator:
             notes.append(f"model '{self.components.source}' has random weights: the output shows the pipeline "
                          "working, not a trained animation; pass --model DIR for trained weights")
         settings = {**asdict(config), "sampler": asdict(sampler), "size": list(size), "frames": total,
-                    "window": window, "history": history, "windows": len(windows),
+                    "window": window, "history": history, "overlap": overlap, "windows": len(windows),
                     "model": self.components.source, "recipe": asdict(self.recipe),
                     "binding": [{"slot": s, "reference": k, "character": p, "driving_subject": j}
                                 for s, ((k, p), j) in enumerate(zip(binding.characters, binding.bind))]}

@@ -253,11 +253,10 @@ def segments(inputs: R2Inputs, noisy: torch.Tensor, timestep: torch.Tensor) -> l
     if inputs.history is not None:
         flags[:, :, 1:1 + inputs.history.shape[2]] = 1
     target = Segment(torch.cat([noisy, flags], dim=1), timestep, video, mask=blank.to(noisy))
-    if inputs.history is not None:
-        target = with_history(target, inputs.history)
+    pieces = [target] if inputs.history is None else with_history(target, inputs.history)
     return [
         Segment(inputs.references.to(noisy), given, refs, predicted=False, mask=inputs.reference_masks.to(noisy)),
-        *([target] if inputs.history is None else target),
+        *pieces,
         Segment(inputs.driving.to(noisy), given, driving, predicted=False, embedding=POSE_EMBEDDING,
                 mask=inputs.driving_masks.to(noisy), pool=inputs.config.pool),
     ]

@@ -192,7 +192,9 @@ class TrainResult:
     losses: list[float]
 
 
-SAMPLING_KEYS = ("sampling_steps", "guidance", "flow_shift")  # a card's sampler defaults (pipelines.models.sampler_for)
+# A card's inference defaults chosen by evaluation: the sampler's (pipelines.models.sampler_for) and the long-video
+# cross-fade (pipelines.windows).
+SAMPLING_KEYS = ("sampling_steps", "guidance", "flow_shift", "overlap")
 
 
 class Trainer:
@@ -346,7 +348,7 @@ class Trainer:
     # -- export ---------------------------------------------------------------------------------
     def model_card(self) -> dict:
         """``kinema.json``: what the inference pipeline needs to drive the exported model. A fine-tune keeps the
-        sampling settings its base's card chose by evaluation (``SAMPLING_KEYS``), for the same recipe."""
+        inference settings its base's card chose by evaluation (``SAMPLING_KEYS``), for the same recipe."""
         card = {**self.recipe.card(self.step), "codec": self.components.codec.describe()}
         base = model_card(self.config.model)
         if base.get("recipe") != card["recipe"]:
