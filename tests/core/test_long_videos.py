@@ -217,7 +217,8 @@ def test_peak_memory_does_not_grow_with_the_videos_length(tmp_path):
     assert peaks[1] - peaks[0] < 25, peaks
 
 
-def test_an_interrupted_long_run_leaves_no_output(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_long_run_leaves_no_output(tmp_path, signum):
     ref, drive = long_media(tmp_path, 800, side=64)
     out = tmp_path / "out.mp4"
     run = subprocess.Popen([sys.executable, "-m", "kinema.cli.main", "animate", "--reference", ref, "--driving", drive,
@@ -227,7 +228,7 @@ def test_an_interrupted_long_run_leaves_no_output(tmp_path):
     while not any(p.name.endswith(".tmp.mp4") and p.stat().st_size for p in tmp_path.iterdir()):  # frames written
         assert run.poll() is None and time.monotonic() < deadline, "the run ended before writing"
         time.sleep(0.05)
-    run.send_signal(signal.SIGINT)
+    run.send_signal(signum)
     assert run.wait(60) != 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["drive800.mp4", "ref.png"]
 
