@@ -56,3 +56,18 @@ def assert_torchrun_matches_one_process(tmp: Path, *args: str) -> None:
     assert losses(tmp / "two") == pytest.approx(losses(tmp / "one"), rel=1e-5)
     one, two = weights(tmp / "one"), weights(tmp / "two")
     assert max(float((one[k] - two[k]).abs().max()) for k in one) < 1e-5
+
+
+def predict_seeing_timesteps(recipe, transformer, noisy: torch.Tensor, timestep: torch.Tensor,
+                             **conditions) -> tuple[torch.Tensor, torch.Tensor]:
+    """``recipe.predict`` without gradients, and the timesteps the transformer's condition embedder received
+    (per token when they differ)."""
+    seen = []
+    hook = transformer.condition_embedder.register_forward_pre_hook(
+        lambda _, args, kwargs: seen.append(args[0].clone()), with_kwargs=True)
+    try:
+        with torch.no_grad():
+            return recipe.predict(transformer, noisy, timestep, **conditions), seen[0]
+    finally:
+        hook.remove()
+

@@ -11,7 +11,7 @@ from kinema.training.data import stack
 from kinema.training.flow import NUM_TRAIN_TIMESTEPS, noisy_latents
 from kinema.training.trainer import Trainer
 
-from tests.training.runs import assert_killed_run_resumes_bit_identically
+from tests.training.runs import assert_killed_run_resumes_bit_identically, predict_seeing_timesteps
 
 
 @pytest.fixture(scope="module")
@@ -78,15 +78,10 @@ def test_a_continuation_step_gives_the_context_clean_and_trains_on_the_rest_only
     again = recipe.conditions(samples, stack(samples, "text", cpu), cpu)["context"]
     assert torch.equal(context, again)  # seeded by the step
 
-    seen = []
-    hook = trainer.components.transformer.condition_embedder.register_forward_pre_hook(
-        lambda _, args, kwargs: seen.append(args[0].clone()), with_kwargs=True)
-    with torch.no_grad():
-        pred = recipe.predict(trainer.components.transformer, torch.randn(x0.shape), torch.full((2,), 700.0),
-                              **conditions)
-    hook.remove()
+    pred, steps = predict_seeing_timesteps(recipe, trainer.components.transformer, torch.randn(x0.shape),
+                                           torch.full((2,), 700.0), **conditions)
     assert pred.shape == x0.shape
-    tokens = seen[0].view(2, -1)[0]  # per-token timesteps: 4 views, the context, then the video (1 x 2 x 2 each)
+    tokens = steps.view(2, -1)[0]  # per-token timesteps: 4 views, the context, then the video (1 x 2 x 2 each)
     assert (tokens[:4 * 4 + 4] == 0).all() and (tokens[4 * 4 + 4:] == 700).all()
     moved = pred.clone()
     moved[:, :, :1] += 5.0  # the context's own output is not trained

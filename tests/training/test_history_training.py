@@ -10,6 +10,7 @@ from kinema.training.config import get_config
 from kinema.training.data import stack
 from kinema.training.history import history_frames
 from kinema.training.trainer import Trainer
+from tests.training.runs import predict_seeing_timesteps
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +37,10 @@ def test_a_history_step_gives_frames_1_to_c_clean_at_t0_and_trains_on_the_rest(t
     assert history.shape[2] == 1 and abs(float((history - x0[:, :, 1:2]).std()) - 0.1) < 0.03
     assert torch.equal(history, recipe.conditions(samples, stack(samples, "text", cpu), cpu)["history"])  # seeded
 
-    seen = []
-    hook = trainer.components.transformer.condition_embedder.register_forward_pre_hook(
-        lambda _, args, kwargs: seen.append(args[0].clone()), with_kwargs=True)
-    with torch.no_grad():
-        pred = recipe.predict(trainer.components.transformer, torch.randn(x0.shape), torch.full((2,), 700.0),
-                              **conditions)
-    hook.remove()
+    pred, steps = predict_seeing_timesteps(recipe, trainer.components.transformer, torch.randn(x0.shape),
+                                           torch.full((2,), 700.0), **conditions)
     assert pred.shape == x0.shape
-    per_frame = seen[0].view(2, x0.shape[2], -1)[0, :, 0]  # per-token timesteps, one latent frame per row
+    per_frame = steps.view(2, x0.shape[2], -1)[0, :, 0]  # per-token timesteps, one latent frame per row
     assert per_frame.tolist() == [700.0, 0.0, 700.0, 700.0]
     moved = pred.clone()
     moved[:, :, 1:2] += 5.0  # the history's own output is not trained
