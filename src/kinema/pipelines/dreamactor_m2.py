@@ -29,7 +29,7 @@ from kinema.pipelines.models import (
     sampler_for,
 )
 from kinema.pipelines.windows import (
-    DEFAULT_WINDOW, Assembler, HistoryMatch, Window, carried_latents, driving_index, plan_windows, prepare_history,
+    Assembler, HistoryMatch, Window, card_windows, carried_latents, driving_index, prepare_history,
 )
 from kinema.pose.driving import inference_skeleton, normalized, reference_skeleton
 from kinema.pose.keypoints import Keypoints
@@ -136,14 +136,9 @@ class Animator:
         return reference_skeleton(pose, (w, h), width)
 
     def windows(self, config: AnimateConfig, total: int) -> tuple[list[Window], dict]:
-        """The windows of ``total`` output frames under ``config`` (by default the card's window, its trained
-        ``frames``, its history and overlap), and those settings."""
+        """The windows of ``total`` output frames under ``config`` (by default the card's), and their settings."""
         lead = int(self.card.get("lead_in_frames", 0)) if self.pose_driven else 0
-        window = config.window or int(self.card.get("frames", DEFAULT_WINDOW))
-        history = config.history if config.history is not None else int(self.card.get("history", {}).get("latents", 0))
-        overlap = config.overlap if config.overlap is not None else int(self.card.get("overlap", 0))
-        return (plan_windows(total, window, lead, history, overlap),
-                {"lead_in_frames": lead, "window": window, "history": history, "overlap": overlap})
+        return card_windows(self.card, total, lead, config.window, config.history, config.overlap)
 
     def window_driving(self, driving: FrameSource, pose: Keypoints | None, window: Window, lead: int,
                        total: int) -> np.ndarray:

@@ -31,7 +31,7 @@ from kinema.pipelines.models import (
     adapter_card, card_prediction, card_sigma_data, check_recipe, load_adapters, load_model, resolve_device, sampler_for,
 )
 from kinema.pipelines.windows import (
-    DEFAULT_WINDOW, Assembler, HistoryMatch, carried_latents, driving_index, plan_windows, prepare_history,
+    Assembler, HistoryMatch, card_windows, carried_latents, driving_index, prepare_history,
 )
 from kinema.recipes import scail2 as r2
 from kinema.sampling import SamplerConfig, classifier_free_guidance, sample
@@ -177,10 +177,7 @@ class ScailAnimator:
         total = resolve_total(config.frames, driving.num_frames)
         if total < driving.num_frames:
             notes.append(f"driving video trimmed from {driving.num_frames} to {total} frames (its first {total} used)")
-        window = config.window or int(self.card.get("frames", DEFAULT_WINDOW))
-        history = config.history if config.history is not None else int(self.card.get("history", {}).get("latents", 0))
-        overlap = config.overlap if config.overlap is not None else int(self.card.get("overlap", 0))
-        windows = plan_windows(total, window, 0, history, overlap)
+        windows, planned = card_windows(self.card, total, 0, config.window, config.history, config.overlap)
         size, why, refs, ref_masks = self.references(references, reference_masks, driving.size, config, notes)
         sampler = config.sampler or sampler_for(self.card)
         with stage(self.components, "encoders"):
@@ -199,15 +196,15 @@ class ScailAnimator:
                                                  config.history_match, config.history_noise, config.seed)
             latents = self._sample(inputs, text, config, sampler, progress and len(windows) == 1)
             if inputs.history is not None:  # the given frames, exactly
-                latents[:, :, 1:1 + history] = inputs.history
+                latents[:, :, 1:1 + w.history] = inputs.history
             with stage(self.components, "codec"):
                 video = self.components.codec.decode(latents)
             output.add(w, to_frames(video)[w.drop: w.drop + w.new], windows[n + 1] if n + 1 < len(windows) else None)
         if self.random_weights:
             notes.append(f"model '{self.components.source}' has random weights: the output shows the pipeline "
                          "working, not a trained animation; pass --model DIR for trained weights")
-        settings = {**asdict(config), "sampler": asdict(sampler), "size": list(size), "frames": total,
-                    "window": window, "history": history, "overlap": overlap, "windows": len(windows),
+        settings = {**asdict(config), **planned, "sampler": asdict(sampler), "size": list(size), "frames": total,
+                    "windows": len(windows),
                     "model": self.components.source, "recipe": asdict(self.recipe),
                     "binding": [{"slot": s, "reference": k, "character": p, "driving_subject": j}
                                 for s, ((k, p), j) in enumerate(zip(binding.characters, binding.bind))]}

@@ -116,6 +116,17 @@ def plan_windows(total: int, window: int, lead: int = 0, history: int = 0, overl
         start += new - overlap
 
 
+def card_windows(card: dict, total: int, lead: int = 0, window: int | None = None, history: int | None = None,
+                 overlap: int | None = None) -> tuple[list[Window], dict]:
+    """The windows of ``total`` output frames, each setting given or else the model card's (its trained ``frames``,
+    its ``history`` latents, its ``overlap``; else 81 frames, no history, no overlap), and the resolved settings."""
+    window = window or int(card.get("frames", DEFAULT_WINDOW))
+    history = history if history is not None else int(card.get("history", {}).get("latents", 0))
+    overlap = overlap if overlap is not None else int(card.get("overlap", 0))
+    settings = {"lead_in_frames": lead, "window": window, "history": history, "overlap": overlap}
+    return plan_windows(total, window, lead, history, overlap), settings
+
+
 def carried_latents(latents: torch.Tensor, window: Window) -> torch.Tensor:
     """The history ``window`` takes from the previous window's latents (B, C, f, h, w): its last ``history`` latent
     frames before the ones the two windows overlap on."""
