@@ -22,7 +22,7 @@ on the last window's PSNR char, paired.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +35,7 @@ from kinema.eval.scoring import pose_estimator
 from kinema.eval.stats import bootstrap_ci, paired_difference
 from kinema.io.atomic import write_json_atomic
 from kinema.pipelines.dreamactor_m2 import AnimateConfig, Animator
-from kinema.pipelines.windows import plan_windows
-from kinema.pose.keypoints import Keypoints
+from kinema.pipelines.windows import WindowOptions, plan_windows
 
 WINDOW_METRICS = ("psnr_char", "ssim_char", "kp_err_body", "bg_shift")
 
@@ -66,7 +65,7 @@ def window_scores(frames: np.ndarray, case, windows, estimator) -> list[dict[str
         sl = slice(w.start, w.stop)
         bg = ~char[sl]
         shift = np.abs(frames[sl][bg].mean(0) - target.frames[sl][bg].mean(0)).mean()
-        kp = keypoint_scores(estimator(frames[sl]).keypoints, (frames_of(target.keypoints[0], sl),))
+        kp = keypoint_scores(estimator(frames[sl]).keypoints, (target.keypoints[0].frames(sl),))
         out.append({"psnr_char": psnr(frames[sl], target.frames[sl], char[sl]),
                     "ssim_char": ssim(frames[sl], target.frames[sl], char[sl]),
                     "kp_err_body": kp["kp_err_body"], "bg_shift": float(shift)})
@@ -87,10 +86,6 @@ def pair_groups(case, windows) -> dict[str, np.ndarray]:
     return {name: kind == name for name in ("seam", "boundary", "within")}
 
 
-def frames_of(kp: Keypoints, frames: slice) -> Keypoints:
-    return replace(kp, xy=kp.xy[frames], visibility=kp.visibility[frames])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=22)
@@ -108,8 +103,8 @@ def main() -> None:
     animators: dict[str, Animator] = {}
     for run in runs:
         animator = animators.setdefault(run.model, Animator.load(run.model))
-        config = AnimateConfig(history=run.history, history_match=run.match, history_noise=run.noise,
-                               overlap=run.overlap)
+        config = AnimateConfig(windows=WindowOptions(history=run.history, overlap=run.overlap, history_match=run.match,
+                                                     history_noise=run.noise))
         per_case, pairs = [], {"seam": [], "boundary": [], "within": []}
         for case in cases:
             tri = case.triplet

@@ -20,7 +20,6 @@ interval, then model − baseline with the paired interval and the cases above /
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 import numpy as np
 import torch
@@ -68,8 +67,7 @@ def generate(animator: WorldAnimator, clip: WorldTuple, frames: int, steps: int 
 
 def score(output: np.ndarray, clip: WorldTuple, frames: int, estimator) -> dict[str, float]:
     target, char = clip.video[:frames], clip.masks[:frames]
-    keypoints = dataclasses.replace(clip.keypoints, xy=clip.keypoints.xy[:frames],
-                                    visibility=clip.keypoints.visibility[:frames])
+    keypoints = clip.keypoints.frames(slice(frames))
     scores = {"psnr": psnr(output, target), "psnr_char": psnr(output, target, char), "ssim": ssim(output, target),
               "ssim_char": ssim(output, target, char),
               "appearance": appearance_similarity(output, char, clip.views[0], front_mask(clip))}

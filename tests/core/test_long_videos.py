@@ -17,8 +17,10 @@ from kinema.backbone.segments import Segment, forward_segments, with_history
 from kinema.errors import KinemaInputError
 from kinema.io import read_video, write_video
 from kinema.io.video import VideoReader, VideoWriter
-from kinema.pipelines.dreamactor_m2 import AnimateConfig, Animator, animate
-from kinema.pipelines.windows import Assembler, carried_latents, cross_fade, driving_index, plan_windows
+from kinema.pipelines.dreamactor_m2 import AnimateConfig, Animator
+from kinema.pipelines.windows import (
+    Assembler, WindowOptions, carried_latents, cross_fade, driving_index, plan_windows,
+)
 from kinema.pose.driving import inference_skeleton
 from kinema.pose.keypoints import Keypoints
 from kinema.sampling import SamplerConfig
@@ -129,7 +131,7 @@ def media(w, h, frames=0, seed=0):
 
 @pytest.mark.parametrize("history,overlap", [(0, 0), (1, 0), (1, 4)])
 def test_a_long_video_keeps_its_exact_frame_count_and_is_deterministic(tiny, history, overlap):
-    config = AnimateConfig(window=17, history=history, overlap=overlap, sampler=ONE_STEP)
+    config = AnimateConfig(windows=WindowOptions(17, history, overlap), sampler=ONE_STEP)
     first = tiny(media(32, 32), media(32, 32, 23), config, progress=False)
     again = tiny(media(32, 32), media(32, 32, 23), config, progress=False)
     assert first.frames.shape == (23, 32, 32, 3) and np.array_equal(first.frames, again.frames)
@@ -143,7 +145,7 @@ def test_the_given_history_is_the_windows_frames_exactly(tiny):
     text = torch.zeros(2, 512, tiny.components.transformer.config.text_dim)
     history = torch.randn(1, tiny.components.codec.channels, 1, 4, 8)  # spatial layout: both halves
     for match in ("none", "reference"):
-        config = AnimateConfig(history_match=match, sampler=ONE_STEP)
+        config = AnimateConfig(windows=WindowOptions(history_match=match), sampler=ONE_STEP)
         latents, inputs_ = tiny.sample_window(ref, drv, text, "spatial", ONE_STEP, config, history, False)
         assert torch.equal(latents[:, :, 1:2], inputs_.history)
         assert torch.equal(latents[:, :, 1:2], history) == (match == "none")
@@ -153,8 +155,9 @@ def test_the_model_cards_history_is_the_default(tiny):
     tiny.card = {"frames": 13, "history": {"latents": 1}}
     try:
         windows, planned = tiny.windows(AnimateConfig(), 40)
-        assert planned == {"lead_in_frames": 0, "window": 13, "history": 1, "overlap": 0} and windows[1].history == 1
-        assert tiny.windows(AnimateConfig(history=0, window=9), 40)[1]["history"] == 0
+        assert planned == {"lead_in_frames": 0, "window": 13, "history": 1, "overlap": 0, "history_match": "none",
+                           "history_noise": 0.0} and windows[1].history == 1
+        assert tiny.windows(AnimateConfig(windows=WindowOptions(window=9, history=0)), 40)[1]["history"] == 0
     finally:
         tiny.card = {}
 
@@ -193,9 +196,10 @@ def long_media(root: Path, frames: int, side: int = 256) -> tuple[Path, Path]:
 PEAK = """
 import resource, sys, torch
 from kinema.pipelines.dreamactor_m2 import AnimateConfig, animate
+from kinema.pipelines.windows import WindowOptions
 from kinema.sampling import SamplerConfig
 torch.set_num_threads(1)
-config = AnimateConfig(size=(32, 32), window=33, sampler=SamplerConfig(steps=1, guidance=1.0))
+config = AnimateConfig(size=(32, 32), windows=WindowOptions(window=33), sampler=SamplerConfig(steps=1, guidance=1.0))
 animate(sys.argv[1], sys.argv[2], sys.argv[3], config, "tiny", progress=False)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
@@ -231,7 +235,7 @@ class WatchedReader(VideoReader):
 def test_a_long_run_holds_one_windows_frames_at_a_time(tiny, tmp_path):
     ref, drive = long_media(tmp_path, 200, side=64)
     chunks: list[int] = []
-    config = AnimateConfig(size=(32, 32), window=17, history=1, overlap=4, sampler=ONE_STEP)
+    config = AnimateConfig(size=(32, 32), windows=WindowOptions(17, 1, 4), sampler=ONE_STEP)
     with WatchedReader(drive, "driving video") as reader:
         settings, _ = tiny.stream(np.asarray(Image.open(ref)), reader, lambda f: chunks.append(len(f)), config, False)
     assert sum(chunks) == 200 and settings["windows"] > 10
@@ -262,7 +266,7 @@ def test_replacement_runs_in_windows_with_history_and_keeps_the_frame_count():
     ref_mask[..., 8:24, 10:22] = True
     drv_mask = np.zeros((23, 1, 32, 32), bool)
     drv_mask[..., 6:26, 8:20] = True
-    config = ScailConfig(window=17, history=1, overlap=4, sampler=ONE_STEP)
+    config = ScailConfig(windows=WindowOptions(17, 1, 4), sampler=ONE_STEP)
     result = animator([media(32, 32)], media(32, 32, 23), [ref_mask], drv_mask, config, progress=False)
     assert result.frames.shape == (23, 32, 32, 3)
     assert (result.settings["windows"], result.settings["history"]) == (len(plan_windows(23, 17, 0, 1, 4)), 1)

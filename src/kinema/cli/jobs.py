@@ -79,6 +79,7 @@ def run(request: Request, out: str | os.PathLike, keep_frames: bool = False) -> 
     from kinema.pipelines.dreamactor_m2 import AnimateConfig, animate
     from kinema.pipelines.models import adapter_card, check_offload, resolve_device, sampler_for
     from kinema.pipelines.scail2 import ScailConfig, animate_scail
+    from kinema.pipelines.windows import WindowOptions
 
     card = adapter_card(request.model, request.adapters)
     try:
@@ -90,17 +91,17 @@ def run(request: Request, out: str | os.PathLike, keep_frames: bool = False) -> 
     check_offload(request.offload, device)
     if device != "cpu":
         print_memory_plan(request, card)
-    windows = {"window": request.window, "history": request.history, "history_match": request.history_match,
-               "history_noise": request.history_noise, "overlap": request.overlap}
+    windows = WindowOptions(request.window, request.history, request.overlap, request.history_match,
+                            request.history_noise)
     if request.recipe_mode == "pose":
         config = AnimateConfig(size=request.size, frames=request.frames, prompt=prompt, seed=request.seed,
-                               layout=request.layout, fit=request.fit, sampler=sampler, **windows)
+                               layout=request.layout, fit=request.fit, sampler=sampler, windows=windows)
         return animate(request.references[0], request.driving, out, config, model=request.model,
                        adapters=request.adapters, driving_pose=request.driving_pose, pose_backend=request.pose_backend,
                        reference_pose=request.reference_pose, device=request.device, offload=request.offload,
                        keep_frames=keep_frames)
     config = ScailConfig(mode=request.recipe_mode, size=request.size, frames=request.frames, prompt=prompt,
-                         seed=request.seed, fit=request.fit, bind=request.bind, sampler=sampler, **windows)
+                         seed=request.seed, fit=request.fit, bind=request.bind, sampler=sampler, windows=windows)
     return animate_scail(request.references, request.driving, out, config, model=request.model,
                          adapters=request.adapters, masks=request.masks, reference_masks=request.reference_masks,
                          segmenter=request.segmenter, driving_resolution=request.driving_resolution, device=request.device,

@@ -29,14 +29,13 @@ from kinema.pipelines.models import (
     sampler_for,
 )
 from kinema.pipelines.windows import (
-    Assembler, HistoryMatch, Window, card_windows, carried_latents, driving_index, prepare_history,
+    Assembler, Window, WindowOptions, card_windows, carried_latents, driving_index, prepare_history,
 )
 from kinema.pose.driving import inference_skeleton, normalized, reference_skeleton
 from kinema.pose.keypoints import Keypoints
 from kinema.recipes import dreamactor_m2 as r1
 from kinema.sampling import SamplerConfig, classifier_free_guidance, sample
 from kinema.sampling.prediction import to_velocity
-
 
 
 @dataclass(frozen=True)
@@ -51,11 +50,7 @@ class AnimateConfig:
     layout: r1.Layout | None = None  # None: the model card's layout, else "spatial"
     fit: Fit = "error"
     sampler: SamplerConfig | None = None  # None: the model card's steps, guidance and flow shift (sampler_for)
-    window: int | None = None  # generated frames per window (1 + 4k); None: the card's trained frames, else 81
-    history: int | None = None  # latent frames a window takes from the one before; None: the card's, else 0
-    history_match: HistoryMatch = "none"  # "reference": history statistics matched to the reference's latents
-    history_noise: float = 0.0  # σ of Gaussian noise on the history at inference
-    overlap: int | None = None  # frames (4k) two windows both generate and cross-fade; None: the card's, else 0
+    windows: WindowOptions = WindowOptions()  # long videos (kinema.pipelines.windows); None fields: the card's
 
 
 @dataclass
@@ -138,7 +133,7 @@ class Animator:
     def windows(self, config: AnimateConfig, total: int) -> tuple[list[Window], dict]:
         """The windows of ``total`` output frames under ``config`` (by default the card's), and their settings."""
         lead = int(self.card.get("lead_in_frames", 0)) if self.pose_driven else 0
-        return card_windows(self.card, total, lead, config.window, config.history, config.overlap)
+        return card_windows(self.card, total, lead, config.windows)
 
     def window_driving(self, driving: FrameSource, pose: Keypoints | None, window: Window, lead: int,
                        total: int) -> np.ndarray:
@@ -228,8 +223,7 @@ class Animator:
             inputs = r1.build_inputs(self.components, ref, drv, layout)
         anchor = r1.anchor(inputs) if self.anchored else None
         if history is not None:
-            history = prepare_history(history, inputs.reference_latents[:, :, :1], config.history_match,
-                                      config.history_noise, config.seed)
+            history = prepare_history(history, inputs.reference_latents[:, :, :1], config.windows, config.seed)
             c = history.shape[2]
             inputs.history = history if anchor is None else history - anchor[:, :, 1:1 + c]
         dtype = self.components.transformer.dtype
@@ -266,7 +260,7 @@ def driving_keypoints(animator: Animator, driving: FrameSource, pose_file: str |
             raise KinemaInputError(f"driving keypoints '{pose_file}'", f"have {pose.num_frames} frames, the driving "
                                    f"video {driving.num_frames}", "Extract them from this video: kinema pose extract "
                                    "VIDEO --out FILE.")
-        return replace(pose, xy=pose.xy[:driving.num_frames], visibility=pose.visibility[:driving.num_frames])
+        return pose.frames(slice(driving.num_frames))
     if pose_backend == "none":
         return None
     from kinema.pose.estimators import get_estimator

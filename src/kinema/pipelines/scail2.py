@@ -31,7 +31,7 @@ from kinema.pipelines.models import (
     adapter_card, card_prediction, card_sigma_data, check_recipe, load_adapters, load_model, resolve_device, sampler_for,
 )
 from kinema.pipelines.windows import (
-    Assembler, HistoryMatch, card_windows, carried_latents, driving_index, prepare_history,
+    Assembler, WindowOptions, card_windows, carried_latents, driving_index, prepare_history,
 )
 from kinema.recipes import scail2 as r2
 from kinema.sampling import SamplerConfig, classifier_free_guidance, sample
@@ -53,11 +53,7 @@ class ScailConfig:
     fit: Fit = "error"
     bind: tuple[int, ...] | None = None
     sampler: SamplerConfig | None = None  # None: the model card's steps, guidance and flow shift (sampler_for)
-    window: int | None = None  # long videos (kinema.pipelines.windows), as AnimateConfig
-    history: int | None = None
-    history_match: HistoryMatch = "none"
-    history_noise: float = 0.0
-    overlap: int | None = None
+    windows: WindowOptions = WindowOptions()  # long videos (kinema.pipelines.windows); None fields: the card's
 
 
 def fit_masks(masks: np.ndarray, size: tuple[int, int], fit: Fit, name: str) -> np.ndarray:
@@ -177,7 +173,7 @@ class ScailAnimator:
         total = resolve_total(config.frames, driving.num_frames)
         if total < driving.num_frames:
             notes.append(f"driving video trimmed from {driving.num_frames} to {total} frames (its first {total} used)")
-        windows, planned = card_windows(self.card, total, 0, config.window, config.history, config.overlap)
+        windows, planned = card_windows(self.card, total, 0, config.windows)
         size, why, refs, ref_masks = self.references(references, reference_masks, driving.size, config, notes)
         sampler = config.sampler or sampler_for(self.card)
         with stage(self.components, "encoders"):
@@ -193,7 +189,7 @@ class ScailAnimator:
                 binding = slots  # reported: later windows bind by the same rule
             if w.history:
                 inputs.history = prepare_history(carried_latents(latents, w), inputs.reference_latents[:, :, -1:],
-                                                 config.history_match, config.history_noise, config.seed)
+                                                 config.windows, config.seed)
             latents = self._sample(inputs, text, config, sampler, progress and len(windows) == 1)
             if inputs.history is not None:  # the given frames, exactly
                 latents[:, :, 1:1 + w.history] = inputs.history

@@ -33,6 +33,25 @@ HistoryMatch = Literal["none", "reference"]
 
 
 @dataclass(frozen=True)
+class WindowOptions:
+    """How a long video is cut and joined (the ``--window`` options); None takes the model card's (:func:`card_windows`).
+
+    Attributes:
+        window: generated frames per window (1 + 4k); the card's trained ``frames``, else 81.
+        history: latent frames a window takes from the one before; the card's, else 0.
+        overlap: frames (4k) two consecutive windows both generate and cross-fade; the card's, else 0.
+        history_match: "reference": the history's statistics matched to the reference's latents.
+        history_noise: σ of Gaussian noise on the history at inference.
+    """
+
+    window: int | None = None
+    history: int | None = None
+    overlap: int | None = None
+    history_match: HistoryMatch = "none"
+    history_noise: float = 0.0
+
+
+@dataclass(frozen=True)
 class Window:
     """One window of a long video.
 
@@ -116,14 +135,16 @@ def plan_windows(total: int, window: int, lead: int = 0, history: int = 0, overl
         start += new - overlap
 
 
-def card_windows(card: dict, total: int, lead: int = 0, window: int | None = None, history: int | None = None,
-                 overlap: int | None = None) -> tuple[list[Window], dict]:
-    """The windows of ``total`` output frames, each setting given or else the model card's (its trained ``frames``,
-    its ``history`` latents, its ``overlap``; else 81 frames, no history, no overlap), and the resolved settings."""
-    window = window or int(card.get("frames", DEFAULT_WINDOW))
-    history = history if history is not None else int(card.get("history", {}).get("latents", 0))
-    overlap = overlap if overlap is not None else int(card.get("overlap", 0))
-    settings = {"lead_in_frames": lead, "window": window, "history": history, "overlap": overlap}
+def card_windows(card: dict, total: int, lead: int = 0,
+                 options: WindowOptions = WindowOptions()) -> tuple[list[Window], dict]:
+    """The windows of ``total`` output frames, each setting of ``options`` or else the model card's (its trained
+    ``frames``, its ``history`` latents, its ``overlap``; else 81 frames, no history, no overlap), and the resolved
+    settings (for a run's settings file, beside the number of windows)."""
+    window = options.window or int(card.get("frames", DEFAULT_WINDOW))
+    history = options.history if options.history is not None else int(card.get("history", {}).get("latents", 0))
+    overlap = options.overlap if options.overlap is not None else int(card.get("overlap", 0))
+    settings = {"lead_in_frames": lead, "window": window, "history": history, "overlap": overlap,
+                "history_match": options.history_match, "history_noise": options.history_noise}
     return plan_windows(total, window, lead, history, overlap), settings
 
 
@@ -165,16 +186,16 @@ def driving_index(window: Window, frame: int, lead: int, total: int) -> int | No
     return min(window.start - window.drop + frame, total - 1)
 
 
-def prepare_history(history: torch.Tensor, reference: torch.Tensor, match: HistoryMatch = "none", noise: float = 0.0,
+def prepare_history(history: torch.Tensor, reference: torch.Tensor, options: WindowOptions,
                     seed: int = 0) -> torch.Tensor:
     """The previous window's last latents (B, C, c, h, W) as the next window receives them: with their per-channel
-    statistics matched to the reference's latent frame ``reference`` (B, C, 1, h, W) when ``match`` is "reference"
-    (against colour drift), and with Gaussian noise of σ ``noise`` seeded by ``seed``."""
-    if match == "reference":
+    statistics matched to the reference's latent frame ``reference`` (B, C, 1, h, W) when ``options.history_match``
+    is "reference" (against colour drift), and with Gaussian noise of σ ``options.history_noise`` seeded by ``seed``."""
+    if options.history_match == "reference":
         dims = (2, 3, 4)
         mean, std = history.mean(dims, keepdim=True), history.std(dims, keepdim=True).clamp_min(1e-6)
         history = (history - mean) / std * reference.std(dims, keepdim=True) + reference.mean(dims, keepdim=True)
-    if noise:
+    if options.history_noise:
         generator = torch.Generator().manual_seed(seed + 1)
-        history = history + noise * torch.randn(history.shape, generator=generator).to(history)
+        history = history + options.history_noise * torch.randn(history.shape, generator=generator).to(history)
     return history

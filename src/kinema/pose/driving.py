@@ -49,5 +49,5 @@ def normalized(kp: Keypoints, normalize: bool, margin: float = PoseAugmentConfig
 
 def reference_skeleton(kp: Keypoints, size: tuple[int, int], width: float) -> np.ndarray:
     """(H, W, 3) uint8: frame 0 of ``kp`` (the reference image's keypoints) drawn in place on a (W, H) canvas."""
-    first = Keypoints(kp.xy[:1], kp.visibility[:1], kp.layout, kp.size)
+    first = kp.frames(slice(1))
     return render_pose(first, size, skeleton_style(size, width))[0]

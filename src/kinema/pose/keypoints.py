@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +60,10 @@ class Keypoints:
     @property
     def num_people(self) -> int:
         return int(self.xy.shape[1])
+
+    def frames(self, which: slice | list[int]) -> Keypoints:
+        """The keypoints of the frames ``which`` (a slice or indices)."""
+        return replace(self, xy=self.xy[which], visibility=self.visibility[which])
 
     @property
     def detected(self) -> np.ndarray:
