@@ -26,6 +26,24 @@ def test_registry_sizes_and_held_out_seeds():
     assert get_benchmark("puppet-replace").case_specs(2) == get_benchmark("puppet-replace").case_specs(5)[:2]
 
 
+def test_non_human_benchmarks_are_their_family_on_seeds_of_their_own():
+    from kinema.eval.benchmarks import CALIBRATION_SEED_BASE, MAX_CASES, SEED_STRIDE
+    from kinema.puppet.motions import motions_of
+    from kinema.world.benchmark import BENCHMARKS as WORLD
+
+    for family in ("quadruped", "bird"):
+        bench = get_benchmark(f"puppet-animate-{family}")
+        assert bench.family == family and bench.motions == motions_of(family) and bench.mode == "animate"
+        assert bench.to_dict()["generator_version"] == GENERATOR_VERSION
+        case = render_case(bench, bench.case_specs(2)[1])
+        assert case.triplet.target.keypoints[0].layout == family and case.triplet.labels["motions"][0] == bench.motions[1]
+    span = SEED_STRIDE * MAX_CASES
+    bases = {b.base for b in BENCHMARKS.values()} | {b.seed_base for b in WORLD.values()} | {CALIBRATION_SEED_BASE}
+    assert min(bases) >= 10_000_000  # above every training seed
+    assert all(a == b or abs(a - b) >= span for a in bases for b in bases)  # the seed ranges never overlap
+    assert len({b.base for b in BENCHMARKS.values() if b.family != "humanoid"}) == 2
+
+
 def test_unknown_benchmark_and_method():
     with pytest.raises(KinemaInputError, match="puppet-animate"):
         get_benchmark("puppet-nope")

@@ -67,8 +67,20 @@ def test_no_box_two_pass_and_several_characters():
 def test_decode_finds_sub_pixel_peaks():
     yy, xx = torch.meshgrid(torch.arange(16.0), torch.arange(16.0), indexing="ij")
     logits = torch.stack([-((xx - 5.3) ** 2 + (yy - 7.8) ** 2) / 4.5, torch.full_like(xx, -2.0)])[None, :, None]
-    xy, confidence = decode(logits)
+    xy, confidence, _ = decode(logits)
     assert torch.allclose(xy, torch.tensor([[[5.3, 7.8]]]), atol=1e-4) and abs(confidence.item() - torch.sigmoid(torch.tensor(-2.0)).item()) < 1e-6
+
+
+def test_certainty_is_the_confidence_where_the_heatmap_is_peaked_and_small_where_it_is_spread():
+    yy, xx = torch.meshgrid(torch.arange(16.0), torch.arange(16.0), indexing="ij")
+    visible = torch.full_like(xx, 4.0)  # a confident visibility head: sigmoid(4) = 0.98
+    sharp = -((xx - 6) ** 2 + (yy - 9) ** 2) / 0.1  # all the location mass on one cell
+    spread = -((xx - 6) ** 2 + (yy - 9) ** 2) / 200.0  # a blurred heatmap
+    flat = torch.zeros_like(xx)  # nothing to place
+    _, confidence, certainty = decode(torch.stack([torch.stack([m, visible]) for m in (sharp, spread, flat)])[:, :, None])
+    assert torch.allclose(confidence, torch.sigmoid(torch.tensor(4.0)).expand(3, 1))
+    assert abs(certainty[0].item() - confidence[0].item()) < 1e-4  # placed: certainty = confidence
+    assert certainty[1].item() < 0.1 and certainty[2].item() <= 9 / 256 * confidence[2].item() + 1e-6  # ≤ 9 of 256 cells
 
 
 def test_bad_input_is_a_clear_error(tmp_path):

@@ -44,3 +44,16 @@ def test_frame_counts_are_the_outputs_not_the_lead_ins(tmp_path, capsys):
     Keypoints(pose.xy[:3], pose.visibility[:3], pose.layout, pose.size).save(tmp_path / "short.npz")
     assert main([*run, "--driving-pose", str(tmp_path / "short.npz"), "--out", str(tmp_path / "c.mp4")]) == 2
     assert "have 3 frames, the driving video 9" in capsys.readouterr().err and not (tmp_path / "c.mp4").exists()
+
+
+def test_family_picks_the_puppet_estimator_for_a_non_human_character(tmp_path, capsys):
+    config = get_preset("tiny", size=(64, 64), frames=9, families=("quadruped",))
+    sample = write_triplet(tmp_path / "s", make_triplet("animate", 5, config))
+    run = ["animate", "--reference", str(sample / "reference_0.png"), "--driving", str(sample / "driving.mp4"), "--steps", "1"]
+    assert main([*run, "--family", "quadruped", "--out", str(tmp_path / "q.mp4")]) == 0
+    assert json.loads((tmp_path / "q.json").read_text())["pose_family"] == "quadruped"
+    assert main([*run, "--out", str(tmp_path / "h.mp4")]) == 0  # read as a humanoid: other skeletons, other frames
+    assert (read_video(tmp_path / "q.mp4").frames != read_video(tmp_path / "h.mp4").frames).any()
+    capsys.readouterr()
+    assert main([*run, "--family", "bird", "--pose-backend", "onnx", "--out", str(tmp_path / "b.mp4")]) == 2
+    assert "--family bird: is a puppet family" in capsys.readouterr().err and not (tmp_path / "b.mp4").exists()

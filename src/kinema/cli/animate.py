@@ -33,11 +33,13 @@ from kinema.cli.replace import scail_options
 @click.option("--pose-backend", default="puppet", show_default=True,
               help="Estimator for pose-driven models when --driving-pose (or --reference-pose) is absent; 'none': "
                    "the driving video already is a skeleton video.")
+@click.option("--family", type=click.Choice(["humanoid", "quadruped", "bird"]), default="humanoid", show_default=True,
+              help="The characters' puppet family, for the puppet pose backend (its keypoint layout).")
 @window_options
 @scail_options
 def animate(reference, driving, out, model, adapter, steps, seed, size, frames, prompt, caption, guidance, scheduler,
             flow_shift, layout, fit, window, history, history_match, history_noise, overlap, driving_mode, driving_pose,
-            reference_pose, pose_backend, masks, reference_masks, segmenter, bind, driving_resolution, device,
+            reference_pose, pose_backend, family, masks, reference_masks, segmenter, bind, driving_resolution, device,
             offload) -> None:
     from kinema.pipelines.inputs import check_video_out
 
@@ -48,7 +50,7 @@ def animate(reference, driving, out, model, adapter, steps, seed, size, frames, 
     request = Request("animate", (reference,), driving, model, steps=steps, seed=seed, guidance=guidance,
                       flow_shift=flow_shift, scheduler=scheduler, size=size, frames=frames, prompt=prompt, caption=caption,
                       fit=fit, adapters=adapter, layout=layout, driving_mode=driving_mode, driving_pose=driving_pose,
-                      reference_pose=reference_pose, pose_backend=pose_backend, masks=masks,
+                      reference_pose=reference_pose, pose_backend=pose_backend, pose_family=family, masks=masks,
                       reference_masks=reference_masks, segmenter=segmenter, bind=bind,
                       driving_resolution=driving_resolution, device=device, offload=offload, window=window,
                       history=history, history_match=history_match, history_noise=history_noise, overlap=overlap)

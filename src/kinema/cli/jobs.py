@@ -46,6 +46,7 @@ class Request:
     driving_pose: str | None = None
     reference_pose: str | None = None
     pose_backend: str = "puppet"
+    pose_family: str = "humanoid"  # the puppet pose backend's family
     masks: str | None = None
     reference_masks: tuple[str, ...] = ()
     segmenter: str = "mediapipe"
@@ -99,7 +100,7 @@ def run(request: Request, out: str | os.PathLike, keep_frames: bool = False) -> 
         return animate(request.references[0], request.driving, out, config, model=request.model,
                        adapters=request.adapters, driving_pose=request.driving_pose, pose_backend=request.pose_backend,
                        reference_pose=request.reference_pose, device=request.device, offload=request.offload,
-                       keep_frames=keep_frames)
+                       keep_frames=keep_frames, pose_family=request.pose_family)
     config = ScailConfig(mode=request.recipe_mode, size=request.size, frames=request.frames, prompt=prompt,
                          seed=request.seed, fit=request.fit, bind=request.bind, sampler=sampler, windows=windows)
     return animate_scail(request.references, request.driving, out, config, model=request.model,

@@ -1,11 +1,17 @@
 """Versioned puppet benchmarks: N cases per mode, drawn from held-out seeds, balanced over motions.
 
 Seeds. Case i of a benchmark is the first seed in ``[base + 1000·i, base + 1000·(i + 1))`` whose
-driving subject performs motion ``motions[i mod M]``; bases are 10_000_000 (animate), 11_000_000
-(replace) and 12_000_000 (multi). Puppet training code draws its data seeds below 10_000_000 (the
-dataset writer's per-sample seeds are hashed, so keep training seed *arguments* below that too);
-identities and backgrounds are drawn from the case seed, so they are held out with it. Case i does
-not depend on N, so a run with fewer cases is a prefix of a longer one.
+driving subject performs motion ``motions[i mod M]``; bases are 10_000_000 (humanoid animate),
+11_000_000 (replace), 12_000_000 (multi), 15_000_000 (quadruped animate), 16_000_000 (bird animate)
+and 19_000_000 (the keypoint-certainty calibration, ``benchmarks/keypoint_certainty.py``); the world
+benchmarks take 13_000_000 and 14_000_000. Puppet training code draws its data seeds below
+10_000_000 (the dataset writer's per-sample seeds are hashed, so keep training seed *arguments*
+below that too); identities and backgrounds are drawn from the case seed, so they are held out with
+it. Case i does not depend on N, so a run with fewer cases is a prefix of a longer one.
+
+Families. ``puppet-animate`` and the other humanoid benchmarks put the hand-detail and occlusion
+motions first (below); ``puppet-animate-quadruped`` and ``-bird`` animate a character of that family
+with every motion of it in turn (DreamActor-M2 and SCAIL-2 both claim non-human characters).
 
 Motions. The order puts the hand-detail (``hand_sign``) and occlusion (``clap``, ``spin``,
 ``arms_crossed``) motions first, so even 4 cases cover them.
@@ -26,10 +32,13 @@ from typing import Any
 
 from kinema.errors import KinemaInputError
 from kinema.puppet import GENERATOR_VERSION, MOTIONS, SynthConfig, Triplet, make_scene, make_triplet
+from kinema.puppet.motions import motions_of
 
 HUMANOID_MOTIONS = ("hand_sign", "clap", "spin", "arms_crossed", "walk", "wave", "jump", "dance", "squat", "kick",
                     "run_in_place")
-SEED_BASE = {"animate": 10_000_000, "replace": 11_000_000, "multi": 12_000_000}
+SEED_BASE = {"animate": 10_000_000, "replace": 11_000_000, "multi": 12_000_000}  # humanoid benchmarks, per mode
+FAMILY_SEED_BASE = {"quadruped": 15_000_000, "bird": 16_000_000}  # the non-human animate benchmarks
+CALIBRATION_SEED_BASE = 19_000_000  # keypoint-certainty calibration cases (benchmarks/keypoint_certainty.py)
 SEED_STRIDE = 1000
 MAX_CASES = 1000  # cases of one mode before its seeds run into the next mode's SEED_BASE
 SMALL = {"size": (64, 64), "frames": 17}
@@ -60,11 +69,22 @@ class Benchmark:
     cases: int
     motions: tuple[str, ...] = HUMANOID_MOTIONS
     description: str = ""
+    seed_base: int | None = None  # None: SEED_BASE[mode]
+
+    @property
+    def base(self) -> int:
+        """The first seed of case 0's stride."""
+        return SEED_BASE[self.mode] if self.seed_base is None else self.seed_base
+
+    @property
+    def family(self) -> str:
+        """The family of the characters (the keypoint layout scored)."""
+        return self.config.families[0]
 
     def case_seed(self, index: int) -> int:
         """Seed of case ``index``: the first in its stride whose driving subject does the wanted motion."""
         wanted = self.motions[index % len(self.motions)]
-        return first_seed(SEED_BASE[self.mode], index,  # make_scene is make_triplet's driving scene
+        return first_seed(self.base, index,  # make_scene is make_triplet's driving scene
                           lambda seed: make_scene(seed, self.config).actors[0].motion.name == wanted,
                           f"drives motion '{wanted}'")
 
@@ -79,7 +99,7 @@ class Benchmark:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready definition, pinned to the current generator version."""
         return {"name": self.name, "mode": self.mode, "config": self.config.to_dict(), "cases": self.cases,
-                "motions": list(self.motions), "seed_base": SEED_BASE[self.mode], "seed_stride": SEED_STRIDE,
+                "motions": list(self.motions), "seed_base": self.base, "seed_stride": SEED_STRIDE,
                 "generator_version": GENERATOR_VERSION, "description": self.description}
 
 
@@ -138,6 +158,16 @@ LONG = replace(BENCHMARKS["puppet-animate"], name="puppet-animate-long", cases=C
                config=replace(BENCHMARKS["puppet-animate"].config, frames=81),
                description="humanoid animate, 64x64, 81 frames (several windows)")
 BENCHMARKS[LONG.name] = LONG
+
+
+def _family(family: str) -> Benchmark:
+    small = BENCHMARKS["puppet-animate"]
+    return replace(small, name=f"puppet-animate-{family}", config=replace(small.config, families=(family,)), cases=48,
+                   motions=motions_of(family), seed_base=FAMILY_SEED_BASE[family],
+                   description=f"{family} animate, 64x64, {small.config.frames} frames")
+
+
+BENCHMARKS.update({b.name: b for b in map(_family, FAMILY_SEED_BASE)})
 
 
 def get_benchmark(name: str) -> Benchmark:

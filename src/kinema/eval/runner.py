@@ -57,7 +57,7 @@ def run_eval(config: EvalConfig, out: str | os.PathLike, progress: bool = True) 
     options = json.loads(json.dumps(asdict(config.options)))  # as run.json holds them (lists, not tuples)
     manifest = {"benchmark": bench.to_dict(), "method": config.method, "options": options}
     unwritten = not _check_manifest(out, manifest)  # run.json is written once a method has been built
-    estimator, kp_reason = pose_estimator(bench.config.families[0])
+    estimator, kp_reason = pose_estimator(bench.family)
     scoring = {"pose": POSE_BACKEND if estimator is not None else None, "scoring": SCORING_VERSION}
 
     # 2. Generate and score every (case, method) not done yet; build each method only when needed.

@@ -32,6 +32,7 @@ from kinema.pipelines.windows import (
     Assembler, Window, WindowOptions, card_windows, carried_latents, driving_index, prepare_history,
 )
 from kinema.pose.driving import inference_skeleton, normalized, reference_skeleton
+from kinema.pose.estimators import PoseEstimator, get_estimator
 from kinema.pose.keypoints import Keypoints
 from kinema.recipes import dreamactor_m2 as r1
 from kinema.sampling import SamplerConfig, classifier_free_guidance, sample
@@ -248,10 +249,24 @@ class Animator:
 POSE_CHUNK = 256  # driving frames a pose estimator sees at once (estimators are per frame)
 
 
+def check_pose_family(backend: str, family: str) -> None:
+    """KinemaInputError unless ``backend`` can estimate characters of ``family`` (only the puppet one knows the
+    non-human families; ``none`` estimates nothing)."""
+    if family != "humanoid" and backend not in ("puppet", "none"):
+        raise KinemaInputError(f"--family {family}", f"is a puppet family; the '{backend}' pose backend estimates "
+                               "people", "Use --pose-backend puppet, or give the keypoints with --driving-pose.")
+
+
+def pose_estimator(backend: str, family: str = "humanoid") -> PoseEstimator:
+    """The pose estimator ``backend``; the puppet one for characters of ``family``."""
+    check_pose_family(backend, family)
+    return get_estimator(backend, family=family) if backend == "puppet" else get_estimator(backend)
+
+
 def driving_keypoints(animator: Animator, driving: FrameSource, pose_file: str | os.PathLike | None,
-                      pose_backend: str) -> Keypoints | None:
-    """Keypoints for a pose-driven model: from ``pose_file``, else estimated by ``pose_backend`` in chunks of
-    ``POSE_CHUNK`` frames (``none``: the driving video already is a skeleton video)."""
+                      pose_backend: str, family: str = "humanoid") -> Keypoints | None:
+    """Keypoints for a pose-driven model: from ``pose_file``, else estimated by ``pose_backend`` (for a character of
+    ``family``) in chunks of ``POSE_CHUNK`` frames (``none``: the driving video already is a skeleton video)."""
     if not animator.pose_driven:
         return None
     if pose_file is not None:
@@ -263,9 +278,7 @@ def driving_keypoints(animator: Animator, driving: FrameSource, pose_file: str |
         return pose.frames(slice(driving.num_frames))
     if pose_backend == "none":
         return None
-    from kinema.pose.estimators import get_estimator
-
-    estimator = get_estimator(pose_backend)
+    estimator = pose_estimator(pose_backend, family)
     chunks = [estimator(driving.take(list(range(i, min(i + POSE_CHUNK, driving.num_frames))))).keypoints
               for i in range(0, driving.num_frames, POSE_CHUNK)]
     return replace(chunks[0], xy=np.concatenate([k.xy for k in chunks]),
@@ -273,18 +286,17 @@ def driving_keypoints(animator: Animator, driving: FrameSource, pose_file: str |
 
 
 def reference_keypoints(animator: Animator, image: np.ndarray, pose_file: str | os.PathLike | None,
-                        pose_backend: str) -> Keypoints | None:
+                        pose_backend: str, family: str = "humanoid") -> Keypoints | None:
     """Keypoints of the reference image for a model trained with them: from ``pose_file`` (its first
-    frame), else estimated by ``pose_backend``; None for other models or backend ``none``."""
+    frame), else estimated by ``pose_backend`` (a character of ``family``); None for other models or backend
+    ``none``."""
     if not animator.needs_reference_pose:
         return None
     if pose_file is not None:
         return Keypoints.load(pose_file)
     if pose_backend == "none":
         return None
-    from kinema.pose.estimators import get_estimator
-
-    return get_estimator(pose_backend)(image[None]).keypoints
+    return pose_estimator(pose_backend, family)(image[None]).keypoints
 
 
 def animate(reference: str | os.PathLike, driving: str | os.PathLike, out: str | os.PathLike,
@@ -292,7 +304,7 @@ def animate(reference: str | os.PathLike, driving: str | os.PathLike, out: str |
             adapters: Adapters = (), progress: bool = True,
             driving_pose: str | os.PathLike | None = None, pose_backend: str = "puppet",
             reference_pose: str | os.PathLike | None = None, device: str = "auto",
-            offload: Offload = "none", keep_frames: bool = False) -> AnimationResult:
+            offload: Offload = "none", keep_frames: bool = False, pose_family: str = "humanoid") -> AnimationResult:
     """Read the inputs, animate on ``device`` (:func:`~kinema.pipelines.models.resolve_device`) under ``offload``
     (:mod:`kinema.backbone.offload`), and write ``out`` (H.264 mp4) plus ``out`` with suffix .json, atomically.
 
@@ -301,18 +313,20 @@ def animate(reference: str | os.PathLike, driving: str | os.PathLike, out: str |
     """
     adapters = as_adapters(adapters)
     out = check_video_out(out, (reference, driving, driving_pose, reference_pose, *(a.path for a in adapters)))
+    check_pose_family(pose_backend, pose_family)
     image = load_image(reference, "reference image")
     device, dtype = resolve_device(device)
     with VideoReader(driving, "driving video", config.frames) as video:
         animator = Animator.load(model, adapters, device, dtype, offload, config.layout)
-        pose = driving_keypoints(animator, video, driving_pose, pose_backend)
-        ref_pose = reference_keypoints(animator, image, reference_pose, pose_backend)
+        pose = driving_keypoints(animator, video, driving_pose, pose_backend, pose_family)
+        ref_pose = reference_keypoints(animator, image, reference_pose, pose_backend, pose_family)
         with VideoWriter(out, video.fps, keep=keep_frames) as writer:
             settings, notes = animator.stream(image, video, writer.write, config, progress, pose, ref_pose)
     settings.update(reference=str(reference), driving=str(driving), adapters=[str(a) for a in adapters],
                     driving_pose=driving_pose and str(driving_pose),
                     reference_pose=reference_pose and str(reference_pose), fps=video.fps, notes=notes,
                     device=device, offload=offload,
-                    pose_backend=pose_backend if animator.pose_driven and driving_pose is None else None)
+                    pose_backend=pose_backend if animator.pose_driven and driving_pose is None else None,
+                    pose_family=pose_family if animator.pose_driven and pose_backend == "puppet" else None)
     write_json_atomic(out.with_suffix(".json"), settings)
     return AnimationResult(writer.kept, settings, notes)

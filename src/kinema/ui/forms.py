@@ -178,6 +178,8 @@ def pose_widgets() -> dict[str, tuple[gr.components.Component, Converter]]:
             "pose_backend": (gr.Dropdown([*ESTIMATORS, "none"], value="puppet", label="Pose backend",
                                          allow_custom_value=True,
                                          info="estimates skeletons not given as files; none: a skeleton video"), as_text),
+            "pose_family": (gr.Dropdown(["humanoid", "quadruped", "bird"], value="humanoid", label="Family",
+                                        info="the characters' puppet family (puppet backend)"), as_text),
             "driving_pose": (gr.File(label="Driving keypoints (.npz/.json)"), as_optional_text),
             "reference_pose": (gr.File(label="Reference keypoints (.npz/.json)"), as_optional_text),
         }

@@ -36,9 +36,11 @@ def keypoint_scores(estimated: Keypoints, targets: tuple[Keypoints, ...], alpha:
     ``targets`` (one single-person :class:`Keypoints` per character), per layout group.
 
     Each target person is matched to its nearest estimated person. Only joints visible in the target
-    count. ``kp_pck_<g>``: fraction of group g's joints estimated within ``alpha`` x the target's
-    bounding-box diagonal (a joint the estimator missed is a miss). ``kp_err_<g>``: mean distance in
-    pixels over the joints the estimator found. Groups are the layout's (humanoid: head, torso,
+    count, and a joint is found where ``estimated.visibility`` > 0 (the scorer passes 1 where the
+    estimator is certain, 0 elsewhere: :func:`kinema.eval.scoring.certain_keypoints`). ``kp_pck_<g>``:
+    fraction of group g's joints found within ``alpha`` x the target's bounding-box diagonal (a joint
+    not found is a miss). ``kp_err_<g>``: mean distance in pixels over the joints found.
+    ``kp_found_<g>``: fraction of the joints found. Groups are the layout's (humanoid: head, torso,
     arms, legs, hands) plus ``all`` and ``body`` (every group but hands). NaN when a group has no joint.
     ``bone_err``: body shape, the mean relative bone-length error (see :func:`_bone_errors`).
     """
@@ -64,6 +66,7 @@ def keypoint_scores(estimated: Keypoints, targets: tuple[Keypoints, ...], alpha:
         n_seen, n_found = int(seen[:, ix].sum()), int(found[:, ix].sum())
         scores[f"kp_pck_{name}"] = float((hit[:, ix] & seen[:, ix]).sum() / n_seen) if n_seen else float("nan")
         scores[f"kp_err_{name}"] = float(dist[:, ix][found[:, ix]].mean()) if n_found else float("nan")
+        scores[f"kp_found_{name}"] = n_found / n_seen if n_seen else float("nan")
     bones = np.concatenate(bones)
     scores["bone_err"] = float(bones.mean()) if bones.size else float("nan")
     return scores

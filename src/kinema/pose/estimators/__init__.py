@@ -17,10 +17,13 @@ from kinema.pose.keypoints import Keypoints
 
 @dataclass
 class PoseResult:
-    """Keypoints of a clip and, when the backend segments, person masks (T, H, W) bool."""
+    """Keypoints of a clip; when the backend segments, person masks (T, H, W) bool; when it can tell, each
+    joint's certainty (T, P, J) in [0, 1] that it lies where reported (a confidence says whether the joint
+    is visible, a certainty also whether it could be placed: see the puppet estimator)."""
 
     keypoints: Keypoints
     masks: np.ndarray | None = None
+    certainty: np.ndarray | None = None
 
 
 class PoseEstimator(Protocol):

@@ -5,7 +5,10 @@ bird 17): the three families share what a character looks like against a backgro
 trunk learns it once, and one weight file serves them all. Each joint gets two maps at stride 2:
 location logits ``L_j`` (a spatial softmax) and a visibility logit map ``V_j``; the joint sits at
 the softmax peak (refined to sub-pixel by a parabola through the peak's neighbours) and its
-confidence is ``sigmoid(sum softmax(L_j) * V_j)``, the visibility read under its heatmap peak.
+confidence is ``sigmoid(sum softmax(L_j) * V_j)``, the visibility read under its heatmap peak. Its
+*certainty* (:attr:`PoseResult.certainty`) is that confidence times the location distribution's mass in
+the 3 × 3 cells around the peak: a visible joint the network cannot place (a blur, a blob, an empty
+frame) spreads its heatmap and is not certain, however confident its visibility head is.
 
 Crops are square: a box (given, from a mask, or found by a first pass on the whole frame) padded
 by ``box_padding`` and resampled to ``input_size``. Train with
@@ -84,8 +87,9 @@ class HeatmapNet(nn.Module):
         return out.unflatten(1, (2, self.num_joints))  # (B, 2, J, S/2, S/2)
 
 
-def decode(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Location/visibility logits (B, 2, J, h, w) -> (B, J, 2) heatmap xy and (B, J) confidence.
+def decode(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Location/visibility logits (B, 2, J, h, w) -> (B, J, 2) heatmap xy, (B, J) confidence and (B, J)
+    certainty (the confidence times the location probability within one cell of the peak).
 
     The peak is refined per axis by the vertex of the parabola through the log-probabilities at
     the peak and its two neighbours (exact for a Gaussian heatmap): d = (l - r) / (2 (l - 2c + r)).
@@ -107,7 +111,9 @@ def decode(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     dx = vertex(at(y, x - 1), at(y, x + 1), (x > 0) & (x < w - 1))
     dy = vertex(at(y - 1, x), at(y + 1, x), (y > 0) & (y < h - 1))
     xy = torch.stack([x + dx, y + dy], -1).float()  # (B, J, 2)
-    return xy, confidence
+    near = nn.functional.avg_pool2d(logp.exp().unflatten(-1, (h, w)), 3, 1, 1, count_include_pad=True) * 9
+    mass = near.flatten(2).gather(-1, peak[..., None]).squeeze(-1)  # (B, J) probability in the peak's 3 × 3 cells
+    return xy, confidence, confidence * mass
 
 
 def crop_affine(center: np.ndarray, side: float, size: int) -> np.ndarray:
@@ -192,17 +198,17 @@ class PuppetPoseEstimator:
         frames = check_frames(frames)
         t, h, w = frames.shape[:3]
         if boxes is None and masks is None:
-            xy, conf = self.estimate(frames, np.tile([[0.0, 0.0, w, h]], (t, 1)), padding=1.0)
-            xy, conf = self.estimate(frames, self.boxes_from_keypoints(xy, conf, (w, h)))
-            xy, conf = xy[:, None], conf[:, None]
+            xy, conf, _ = self.estimate(frames, np.tile([[0.0, 0.0, w, h]], (t, 1)), padding=1.0)
+            per = [self.estimate(frames, self.boxes_from_keypoints(xy, conf, (w, h)))]
         else:
             boxes = self.check_boxes(boxes, t) if masks is None else self.boxes_from_masks(masks, frames.shape[:3])
             per = [self.estimate(frames, boxes[:, p]) for p in range(boxes.shape[1])]
-            xy, conf = np.stack([x for x, _ in per], 1), np.stack([c for _, c in per], 1)  # (T, P, J, 2), (T, P, J)
-        return PoseResult(Keypoints(xy, conf, get_layout(self.family).name, (w, h)))
+        xy, conf, certainty = (np.stack(a, 1) for a in zip(*per))  # (T, P, J, 2), (T, P, J), (T, P, J)
+        return PoseResult(Keypoints(xy, conf, get_layout(self.family).name, (w, h)), certainty=certainty)
 
-    def estimate(self, frames: np.ndarray, boxes: np.ndarray, padding: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """One crop per frame around ``boxes`` (T, 4) -> (T, J, 2) frame pixels and (T, J) confidence."""
+    def estimate(self, frames: np.ndarray, boxes: np.ndarray,
+                 padding: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One crop per frame around ``boxes`` (T, 4) -> (T, J, 2) frame pixels, (T, J) confidence and certainty."""
         size = self.config.input_size
         center = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], -1)  # (T, 2)
         side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * (padding or self.config.box_padding)
@@ -210,9 +216,9 @@ class PuppetPoseEstimator:
         side = np.where(valid, side, 1.0)
         crops = np.stack([crop(f, c, s, size) for f, c, s in zip(frames, center, side)])  # (T, S, S, 3)
         with torch.no_grad():
-            xy, conf = decode(self.model(to_tensor(crops))[:, :, self.channels])
+            xy, conf, certainty = decode(self.model(to_tensor(crops))[:, :, self.channels])
         xy = heat_to_frame(xy.numpy().astype(np.float64), center, side, self.config)
-        return np.where(valid[:, None, None], xy, center[:, None]), conf.numpy() * valid[:, None]
+        return np.where(valid[:, None, None], xy, center[:, None]), conf.numpy() * valid[:, None], certainty.numpy() * valid[:, None]
 
     def boxes_from_keypoints(self, xy: np.ndarray, conf: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """(T, 4) boxes around the confident joints of a first pass (the whole frame where none is)."""
