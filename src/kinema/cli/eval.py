@@ -9,7 +9,8 @@ from kinema.cli.options import SEED, adapters_callback
 
 @click.group(invoke_without_command=True, help="Evaluate a method on a puppet benchmark against exact targets "
              "(results.json + report.html), or compare two results files.")
-@click.option("--benchmark", default=None, help="puppet-animate, puppet-replace, puppet-multi (+ -large, -xs).")
+@click.option("--benchmark", default=None, help="puppet-animate, puppet-replace, puppet-multi (+ -large, -xs), puppet-animate-long, "
+              "puppet-animate-quadruped, puppet-animate-bird.")
 @click.option("--method", default=None, help="r1, r1-pose, r2, static-reference, driving-copy, paste, ... "
               "(default: the method the model's card fits: r1-pose for the embedded model).")
 @click.option("--model", default="embedded", show_default=True,
