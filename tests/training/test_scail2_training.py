@@ -254,3 +254,26 @@ def test_r2_variants_train(tmp_path, r2_values, shapes):
     trainer = Trainer(get_config("tiny-r2", steps=1, data={"samples": 2}, r2=r2_values), tmp_path / "run", progress=False)
     assert {k: tuple(trainer.data[0][k].shape) for k in shapes} == shapes
     assert np.isfinite(trainer.train().losses[0])
+
+
+def test_block_attention_model_trains_and_replace_embeds_its_conditions_once_per_branch(tmp_path, monkeypatch):
+    """r2.attention=block: fine-tuned from a full-attention model, recorded in the card, and sampled with the
+    condition cache (the driving is embedded once per text branch and window, not at every step)."""
+    config = get_config("tiny-r2", steps=2, data={"samples": 2}, r2={"attention": "block"})
+    Trainer(config, tmp_path / "run", progress=False).train()
+    export = tmp_path / "run" / "export" / "model"
+    assert json.loads((export / "kinema.json").read_text())["r2"]["attention"] == "block"
+    animator = ScailAnimator.load(str(export))
+    assert animator.recipe.attention == "block"
+    calls = []
+    original = r2.forward_segments
+
+    def counting(model, segments, *args, **kwargs):
+        cache = kwargs.get("cache", args[3] if len(args) > 3 else None)
+        calls.append(cache is not None and cache.memory is None)  # True: this call fills a cache
+        return original(model, segments, *args, **kwargs)
+
+    monkeypatch.setattr(r2, "forward_segments", counting)
+    out = _replace(make_sample(0, config), tmp_path, "--model", str(export), "--guidance", "2")
+    assert len(calls) == 2 * 2 and sum(calls) == 2  # 2 steps x 2 branches; each branch's first call fills its cache
+    assert json.loads(out.with_suffix(".json").read_text())["recipe"]["attention"] == "block"

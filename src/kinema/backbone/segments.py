@@ -8,18 +8,26 @@ conditions). A pooled segment (SCAIL-2's half-resolution driving) carries the av
 the ``pool × pool`` full-grid positions each of its tokens covers.
 :func:`forward_segments` rebuilds ``WanTransformer3DModel.forward`` from the model's submodules,
 so checkpoint keys, peft LoRA layers, gradient checkpointing and attention backends all apply.
-With one segment at offset 0 it equals the stock forward.
+With one segment at offset 0 it equals the stock forward. ``attention="block"`` runs the condition
+segments under a block mask, with an optional cache of their keys and values
+(:mod:`kinema.backbone.block_attention`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
+from typing import Literal
 
 import torch
 from diffusers import WanTransformer3DModel
 
+from kinema.backbone.block_attention import ConditionCache, block_forward
 from kinema.backbone.rope import grid_coords, rope_table
+
+Attention = Literal["full", "block"]
+ATTENTIONS: tuple[Attention, ...] = ("full", "block")
 
 
 @dataclass
@@ -116,7 +124,8 @@ def _unpatchify(model: WanTransformer3DModel, x: torch.Tensor, grid: tuple[int, 
 
 
 def forward_segments(model: WanTransformer3DModel, segments: list[Segment], encoder_hidden_states: torch.Tensor,
-                     encoder_hidden_states_image: torch.Tensor | None = None) -> list[torch.Tensor]:
+                     encoder_hidden_states_image: torch.Tensor | None = None, attention: Attention = "full",
+                     cache: ConditionCache | None = None) -> list[torch.Tensor]:
     """Run the Wan DiT on a list of segments.
 
     Args:
@@ -124,10 +133,18 @@ def forward_segments(model: WanTransformer3DModel, segments: list[Segment], enco
         segments: the token stream, in sequence order.
         encoder_hidden_states: (B, L, text_dim) text embeddings (L = 512 for I2V models).
         encoder_hidden_states_image: (B, N_img, image_dim) CLIP tokens for I2V models, else None.
+        attention: "full", or "block": the condition segments (``predicted=False``) attend only among
+            themselves (:mod:`kinema.backbone.block_attention`).
+        cache: block attention only: the condition keys and values, filled by the first call and reused by the
+            next (the conditions must be clean, at timestep 0, and the same in every call).
 
     Returns:
         The velocity prediction (B, C_out, F, H, W) of each segment with ``predicted=True``, in order.
     """
+    if attention not in ATTENTIONS:
+        raise ValueError(f"unknown attention '{attention}'; use one of {', '.join(ATTENTIONS)}")
+    if attention == "block" and not all(seg.predicted for seg in segments):
+        return _forward_blocked(model, segments, encoder_hidden_states, encoder_hidden_states_image, cache)
     tokens, steps = _embed(model, segments)
     rotary = _rotary(model, segments)
     temb, proj, context = _time_embedding(model, steps, encoder_hidden_states, encoder_hidden_states_image)
@@ -137,7 +154,46 @@ def forward_segments(model: WanTransformer3DModel, segments: list[Segment], enco
             tokens = model._gradient_checkpointing_func(block, tokens, context, proj, rotary)
         else:
             tokens = block(tokens, context, proj, rotary)
+    return _outputs(model, segments, tokens, temb)
 
+
+def _forward_blocked(model: WanTransformer3DModel, segments: list[Segment], text: torch.Tensor,
+                     image: torch.Tensor | None, cache: ConditionCache | None) -> list[torch.Tensor]:
+    """:func:`forward_segments` under the block mask: the conditions' pass (or their cached keys and values),
+    then the generated tokens' pass attending to them."""
+    conditions, generated = [s for s in segments if not s.predicted], [s for s in segments if s.predicted]
+    cos, sin = _rotary(model, segments)  # every segment's coordinates, read from one origin
+    is_condition = torch.cat([torch.full((math.prod(s.grid(model.config.patch_size)),), not s.predicted)
+                              for s in segments]).to(cos.device)
+    run = block_forward
+    if torch.is_grad_enabled() and model.gradient_checkpointing:
+        run = partial(model._gradient_checkpointing_func, block_forward)
+    if cache is not None:
+        cache.check(model, text)
+    if cache is None or cache.memory is None:
+        if cache is not None and any(bool(s.timestep.any()) for s in conditions):
+            raise ValueError("a condition cache needs clean condition segments (timestep 0): their keys would change "
+                             "with the step's timestep")
+        tokens, steps = _embed(model, conditions)
+        _, proj, context = _time_embedding(model, steps, text, image)
+        memory = []
+        for block in model.blocks:
+            tokens, key, value = run(block, tokens, context, proj, cos[:, is_condition], sin[:, is_condition])
+            memory.append((key, value))
+        if cache is not None:
+            cache.memory, cache.owner = memory, (id(model), text)
+    else:
+        memory = cache.memory
+    tokens, steps = _embed(model, generated)
+    temb, proj, context = _time_embedding(model, steps, text, image)
+    for block, (key, value) in zip(model.blocks, memory):
+        tokens, _, _ = run(block, tokens, context, proj, cos[:, ~is_condition], sin[:, ~is_condition], key, value)
+    return _outputs(model, generated, tokens, temb)
+
+
+def _outputs(model: WanTransformer3DModel, segments: list[Segment], tokens: torch.Tensor,
+             temb: torch.Tensor) -> list[torch.Tensor]:
+    """The output head on the final tokens (B, S, D) of ``segments``: each predicted segment's (B, C_out, F, H, W)."""
     table = model.scale_shift_table.to(temb.device)
     if temb.ndim == 3:  # per-token: (B, S, D)
         shift, scale = (table.unsqueeze(0) + temb.unsqueeze(2)).chunk(2, dim=2)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from kinema.backbone.block_attention import ConditionCache
 from kinema.backbone.components import WanComponents
 from kinema.backbone.encoders import encode_prompt
 from kinema.backbone.lora import Adapters, as_adapters
@@ -208,13 +209,17 @@ class ScailAnimator:
 
     def _sample(self, inputs: r2.R2Inputs, text: torch.Tensor, config: ScailConfig, sampler: SamplerConfig,
                 progress: bool) -> torch.Tensor:
-        """Denoise from seeded noise with text classifier-free guidance, as ``sampler`` sets."""
+        """Denoise from seeded noise with text classifier-free guidance, as ``sampler`` sets. A block-attention
+        model computes the conditions' keys and values once per text branch and expert, not at every step."""
         device, dtype = self.components.device, self.components.transformer.dtype
 
         def velocity(context: torch.Tensor):
+            caches: dict[int, ConditionCache] = {}  # per expert (Wan2.2 MoE)
+
             def v(x: torch.Tensor, t: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
                 model = self.components.expert(t)  # Wan2.2 MoE: the expert of this noise level
-                out = r2.predict(model, inputs, x.to(dtype), t, context.to(dtype))
+                cache = caches.setdefault(id(model), ConditionCache()) if self.recipe.attention == "block" else None
+                out = r2.predict(model, inputs, x.to(dtype), t, context.to(dtype), cache)
                 return to_velocity(out.float(), x, sigma, self.prediction, self.sigma_data)
             return v
 

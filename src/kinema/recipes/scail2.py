@@ -51,7 +51,8 @@ from kinema.backbone.codecs import TEMPORAL_STRIDE
 from kinema.backbone.components import WanComponents
 from kinema.backbone.embeddings import add_patch_embedding
 from kinema.backbone.encoders import encode_image_tokens
-from kinema.backbone.segments import Segment, forward_segments, with_history
+from kinema.backbone.block_attention import ConditionCache
+from kinema.backbone.segments import ATTENTIONS, Attention, Segment, forward_segments, with_history
 from kinema.backbone.widen import narrow_patch_embedding, widen_patch_embedding
 from kinema.recipes.dreamactor_m2 import MASK_CHANNELS
 
@@ -74,6 +75,9 @@ class R2Config:
         slots: characters the model binds at once (at most the 6 slot colours).
         driving_resolution: "half" (the released model: 4x fewer driving tokens, pooled RoPE) or "full".
         switch, binding, mode_rope: the ablation flags (module doc); True is the released model.
+        attention: "full" (the released model), or "block": the references and driving, clean at timestep 0,
+            attend only among themselves, so inference computes their keys and values once per clip
+            (:mod:`kinema.backbone.block_attention`).
     """
 
     slots: int = MAX_SLOTS
@@ -81,12 +85,15 @@ class R2Config:
     switch: bool = True
     binding: bool = True
     mode_rope: bool = True
+    attention: Attention = "full"
 
     def __post_init__(self) -> None:
         if not 1 <= self.slots <= MAX_SLOTS:
             raise ValueError(f"slots must be in [1, {MAX_SLOTS}] (the slot colours), got {self.slots}")
         if self.driving_resolution not in ("full", "half"):
             raise ValueError(f"driving_resolution must be 'full' or 'half', got '{self.driving_resolution}'")
+        if self.attention not in ATTENTIONS:
+            raise ValueError(f"attention must be one of {', '.join(ATTENTIONS)}, got '{self.attention}'")
 
     @property
     def pool(self) -> int:
@@ -245,9 +252,10 @@ def coordinates(inputs: R2Inputs) -> tuple[tuple[int, int, int], tuple[int, int,
 
 def segments(inputs: R2Inputs, noisy: torch.Tensor, timestep: torch.Tensor) -> list[Segment]:
     """The token stream for one step: noisy (B, C, f, h, w), timestep (B,) (the conditions' too, unless
-    ``inputs.clean_conditions``)."""
+    ``inputs.clean_conditions`` or block attention)."""
     refs, video, driving = coordinates(inputs)
-    given = torch.zeros_like(timestep) if inputs.clean_conditions else timestep
+    clean = inputs.clean_conditions or inputs.config.attention == "block"
+    given = torch.zeros_like(timestep) if clean else timestep
     blank = inputs.reference_masks.new_zeros(*noisy.shape[:1], MASK_DIM, *noisy.shape[2:])
     flags = torch.zeros_like(noisy[:, :MASK_CHANNELS])  # the I2V mask: "to generate", "given" on the history
     if inputs.history is not None:
@@ -263,10 +271,12 @@ def segments(inputs: R2Inputs, noisy: torch.Tensor, timestep: torch.Tensor) -> l
 
 
 def predict(transformer: torch.nn.Module, inputs: R2Inputs, noisy: torch.Tensor, timestep: torch.Tensor,
-            text: torch.Tensor) -> torch.Tensor:
-    """The network's output for the noisy video (B, C, f, h, w)."""
+            text: torch.Tensor, cache: ConditionCache | None = None) -> torch.Tensor:
+    """The network's output for the noisy video (B, C, f, h, w); under block attention, the conditions' keys and
+    values come from ``cache`` once it is filled (one per clip, model and text branch)."""
     image = None if inputs.image_tokens is None else inputs.image_tokens.to(noisy.dtype)
-    return torch.cat(forward_segments(transformer, segments(inputs, noisy, timestep), text, image), dim=2)
+    stream = segments(inputs, noisy, timestep)
+    return torch.cat(forward_segments(transformer, stream, text, image, inputs.config.attention, cache), dim=2)
 
 
 def target_latents(components: WanComponents, target: torch.Tensor) -> torch.Tensor:

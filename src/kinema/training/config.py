@@ -87,8 +87,9 @@ class DataConfig:
 class R2TrainConfig:
     """Recipe R2 (SCAIL-2 §3.3) training: the settings the weights are trained for, and the data mix.
 
-    ``slots``, ``driving_resolution`` and the ``switch`` / ``binding`` / ``mode_rope`` ablation flags map
-    onto :class:`kinema.recipes.scail2.R2Config` (see there). Each sample is a
+    ``slots``, ``driving_resolution``, the ``switch`` / ``binding`` / ``mode_rope`` ablation flags and
+    ``attention`` ("block": the conditions attend among themselves, cached at inference) map onto
+    :class:`kinema.recipes.scail2.R2Config` (see there). Each sample is a
     replacement triplet with probability ``replace_fraction`` (SCAIL-2 mixes animate:replace about
     3:1), drawn per sample index. ``characters`` >= 2 trains on multi-character triplets instead
     (animation mode, K references bound to K subjects); ``bystanders`` is the most unbound extra
@@ -100,6 +101,7 @@ class R2TrainConfig:
     switch: bool = True
     binding: bool = True
     mode_rope: bool = True
+    attention: Literal["full", "block"] = R2Config.attention
     replace_fraction: float = 0.25
     characters: int = 1
     bystanders: int = 1
@@ -109,14 +111,14 @@ class R2TrainConfig:
 
     def recipe(self) -> R2Config:
         """The inference-side recipe settings these weights are trained for."""
-        return R2Config(self.slots, self.driving_resolution, self.switch, self.binding, self.mode_rope)
+        return R2Config(self.slots, self.driving_resolution, self.switch, self.binding, self.mode_rope, self.attention)
 
     def check(self, data: DataConfig) -> None:
         """KinemaInputError for settings that cannot train (the fix names the field to change)."""
         try:
             self.recipe()
         except ValueError as err:
-            raise KinemaInputError("training config r2", str(err), "Fix r2.slots / r2.driving_resolution.") from None
+            raise KinemaInputError("training config r2", str(err), "Fix r2.slots / r2.driving_resolution / r2.attention.") from None
         if not 1 <= self.characters <= min(self.slots, MAX_ACTORS):
             raise KinemaInputError(f"r2.characters {self.characters}", f"must be in [1, r2.slots = {self.slots}] and at "
                                    f"most {MAX_ACTORS} (a puppet scene's actors)",
