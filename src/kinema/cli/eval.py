@@ -24,8 +24,13 @@ from kinema.cli.options import SEED, adapters_callback
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Output directory (resumable).")
 @click.option("--device", default="auto", show_default=True,
               help="cpu, cuda or cuda:N; auto takes the CUDA GPU when there is one (bf16 there, float32 on the CPU).")
+@click.option("--workers", type=click.IntRange(1, 1024), default=1, show_default=True,
+              help="Fan the cases out over this many Ray workers (the [ray] extra; in-process without it).")
+@click.option("--address", default=None, help="Ray cluster to run the workers on (auto: the local `ray start`); "
+              "default: a local cluster started for the run.")
 @click.pass_context
-def eval(ctx, benchmark, method, model, adapter, cases, steps, guidance, seed, out, device) -> None:  # noqa: A001 - the verb
+def eval(ctx, benchmark, method, model, adapter, cases, steps, guidance, seed, out, device, workers,  # noqa: A001
+         address) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from kinema.errors import KinemaInputError
@@ -36,11 +41,14 @@ def eval(ctx, benchmark, method, model, adapter, cases, steps, guidance, seed, o
     if benchmark is None or out is None:
         raise KinemaInputError("kinema eval", "needs --benchmark and --out", "E.g. kinema eval --benchmark puppet-animate --out out/eval.")
     check_output_dir(out, "--out")
+    if address is not None and workers < 2:
+        raise KinemaInputError(f"--address {address}", "is for fanning the cases out over Ray workers",
+                               "Add --workers N (N >= 2), or drop --address.")
     if steps is not None and not 1 <= steps <= 1000:
         raise KinemaInputError(f"--steps {steps}", "is outside 1..1000", "Pass e.g. --steps 30.")
     options = MethodOptions(model=model, adapters=tuple(map(str, adapter)), steps=steps, guidance=guidance, seed=seed,
                             device=resolve_device(device)[0])
-    results = run_eval(EvalConfig(benchmark, method, cases, options), out)
+    results = run_eval(EvalConfig(benchmark, method, cases, options), out, workers=workers, address=address)
     for name in results["methods"]:
         agg = results["aggregates"][name]
         summary = ", ".join(f"{k} {agg[k]['mean']:.3f}" for k in ("psnr", "ssim", "appearance") if agg[k]["mean"] is not None)

@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import zipfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from kinema.errors import KinemaInputError
@@ -44,9 +46,12 @@ class EvalConfig:
     options: MethodOptions = field(default_factory=MethodOptions)
 
 
-def run_eval(config: EvalConfig, out: str | os.PathLike, progress: bool = True) -> dict[str, Any]:
+def run_eval(config: EvalConfig, out: str | os.PathLike, progress: bool = True, workers: int = 1,
+             address: str | None = None) -> dict[str, Any]:
     """Evaluate ``config`` into ``out`` (resumable) and return the results written to results.json,
-    which record the method, steps and guidance resolved from the model card."""
+    which record the method, steps and guidance resolved from the model card. ``workers`` > 1 fans the cases
+    out over Ray workers (on the cluster at ``address``, else on a local one started for the run;
+    :mod:`kinema.eval.fanout`), in-process when Ray is not installed."""
     # 1. Check inputs, resolve the model card's defaults and check the run manifest.
     bench = get_benchmark(config.benchmark)
     config = resolve(config, bench.mode)
@@ -56,38 +61,68 @@ def run_eval(config: EvalConfig, out: str | os.PathLike, progress: bool = True) 
     check_output_dir(out, "eval output directory")
     options = json.loads(json.dumps(asdict(config.options)))  # as run.json holds them (lists, not tuples)
     manifest = {"benchmark": bench.to_dict(), "method": config.method, "options": options}
-    unwritten = not _check_manifest(out, manifest)  # run.json is written once a method has been built
-    estimator, kp_reason = pose_estimator(bench.family)
-    scoring = {"pose": POSE_BACKEND if estimator is not None else None, "scoring": SCORING_VERSION}
+    written = _check_manifest(out, manifest)  # run.json is written once a method has been built
+    runner = CaseRunner(config, out, bench)
 
     # 2. Generate and score every (case, method) not done yet; build each method only when needed.
-    built: dict[str, Method] = {}
-    for spec in tqdm(specs, desc=f"eval {bench.name}", disable=not progress):
-        todo = [m for m in methods if _stored_scoring(out, spec, m) != scoring]
-        if not todo:
-            continue
-        case = render_case(bench, spec)
-        for name in todo:
-            frames = _load_frames(out, spec, name)
-            if frames is None:
-                if name not in built:
-                    built[name] = METHODS[name].build(config.options)
-                if unwritten:
-                    write_json_atomic(out / "run.json", manifest)
-                    unwritten = False
-                frames = np.asarray(built[name](case))
-                _save_frames(out, spec, name, frames)
-            scores = score_case(case, frames, estimator)
-            write_json_atomic(_case_path(out, spec, name, ".json"), {"case": spec.id, "method": name, **scoring,
-                                                                     "scores": _json_scores(scores)})
+    todo = [(spec, [m for m in methods if _stored_scoring(out, spec, m) != runner.scoring]) for spec in specs]
+    todo = [(spec, names) for spec, names in todo if names]
+    if workers > 1 and todo:
+        from kinema.eval.fanout import ray_missing
+
+        if ray_missing():
+            print(f"note: --workers {workers}: {ray_missing()}", file=sys.stderr)
+            workers = 1
+    if workers > 1 and todo:
+        from kinema.eval.fanout import run_cases
+
+        if not written:  # the workers build the methods: a run that fails before any case is written leaves none
+            write_json_atomic(out / "run.json", manifest)
+        run_cases(runner, todo, workers, address, progress, first_run=not written)
+    else:
+        for spec, names in tqdm(todo, desc=f"eval {bench.name}", disable=not progress):
+            runner(spec, names, None if written else manifest)
+            written = True
 
     # 3. Aggregate, then write results.json and the report.
-    if unwritten:
+    if not (out / "run.json").is_file():
         write_json_atomic(out / "run.json", manifest)
-    results = collect(out, bench, specs, methods, config, kp_reason)
+    results = collect(out, bench, specs, methods, config, runner.kp_reason)
     write_json_atomic(out / "results.json", results)
     write_report(out, results, bench)
     return results
+
+
+class CaseRunner:
+    """Generates (or reloads) and scores the missing methods of one case in an eval run's ``out``, building each
+    method once: in-process, or as one Ray worker of many (:mod:`kinema.eval.fanout`). Frames and scores are
+    written atomically per (case, method), so a killed run resumes with none lost and none twice."""
+
+    def __init__(self, config: EvalConfig, out: Path, bench: Benchmark, threads: int | None = None) -> None:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        self.config, self.out, self.bench = config, out, bench
+        self.estimator, self.kp_reason = pose_estimator(bench.family)
+        self.scoring = {"pose": POSE_BACKEND if self.estimator is not None else None, "scoring": SCORING_VERSION}
+        self.built: dict[str, Method] = {}
+
+    def __call__(self, spec: CaseSpec, methods: list[str], manifest: dict[str, Any] | None = None) -> str:
+        """Do ``methods`` on case ``spec``; writes ``manifest`` as run.json once a method is built. Returns the id."""
+        case = render_case(self.bench, spec)
+        for name in methods:
+            frames = _load_frames(self.out, spec, name)
+            if frames is None:
+                if name not in self.built:
+                    self.built[name] = METHODS[name].build(self.config.options)
+                if manifest is not None:
+                    write_json_atomic(self.out / "run.json", manifest)
+                    manifest = None
+                frames = np.asarray(self.built[name](case))
+                _save_frames(self.out, spec, name, frames)
+            scores = score_case(case, frames, self.estimator)
+            write_json_atomic(_case_path(self.out, spec, name, ".json"),
+                              {"case": spec.id, "method": name, **self.scoring, "scores": _json_scores(scores)})
+        return spec.id
 
 
 def resolve(config: EvalConfig, mode: str) -> EvalConfig:

@@ -49,7 +49,7 @@ METRICS: dict[str, MetricInfo] = {
 
 
 def metric_info(name: str) -> MetricInfo:
-    """Info of a fixed metric or of a keypoint metric ``kp_pck_<group>`` / ``kp_err_<group>``."""
+    """Info of a fixed metric or of a keypoint metric ``kp_pck_<group>`` / ``kp_err_<group>`` / ``kp_found_<group>``."""
     if name in METRICS:
         return METRICS[name]
     kind, group = name.split("_", 2)[1:]
