@@ -179,6 +179,34 @@ class HistoryConfig:
 
 
 @dataclass(frozen=True)
+class DistillConfig:
+    """DMD2 few-step distillation (``kinema distill``, :mod:`kinema.training.dmd`); unused by ``kinema train``.
+
+    ``student_steps``: the student's sampling steps (its card's); ``critic_ratio``: critic updates per student
+    update (DMD2's two time-scale rule, 5); ``guidance``: the teacher's text guidance in the real score;
+    ``sigma_min`` / ``sigma_max``: the range of noise levels the distribution-matching gradient is taken at;
+    ``from_data``: the student's inputs are the data's latents noised to its level, not simulated backward
+    from noise through its own steps; ``critic_lr``: the critic's learning rate (None: ``optim.lr``)."""
+
+    student_steps: int = 4
+    critic_ratio: int = 5
+    guidance: float = 1.0
+    sigma_min: float = 0.02
+    sigma_max: float = 0.98
+    from_data: bool = False
+    critic_lr: float | None = None
+
+    def __post_init__(self) -> None:
+        check_types(self, "distill.")
+        require(1 <= self.student_steps <= 50, "distill.student_steps", self.student_steps, "in [1, 50]")
+        require(1 <= self.critic_ratio <= 100, "distill.critic_ratio", self.critic_ratio, "in [1, 100]")
+        require(0 <= self.guidance <= 50, "distill.guidance", self.guidance, "in [0, 50]")
+        require(0 < self.sigma_min < self.sigma_max < 1, "distill.sigma_min", self.sigma_min,
+                "above 0 and below distill.sigma_max, itself below 1")
+        require(self.critic_lr is None or 0 < self.critic_lr <= 1, "distill.critic_lr", self.critic_lr, "in (0, 1]")
+
+
+@dataclass(frozen=True)
 class OptimConfig:
     """AdamW with linear warm-up to ``lr`` (DreamActor-M2 §5.1: lr 5e-5, weight decay 0.01), constant, then
     linear decay to zero over the last ``decay_steps`` steps (0: no decay)."""
@@ -258,6 +286,7 @@ class TrainConfig:
     r2: R2TrainConfig = field(default_factory=R2TrainConfig)
     r3: R3TrainConfig = field(default_factory=R3TrainConfig)
     history: HistoryConfig = field(default_factory=HistoryConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
 
     def __post_init__(self) -> None:
         check_types(self, "")
@@ -289,18 +318,20 @@ class TrainConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
 
-def _build(cls: type, values: dict[str, Any]) -> Any:
-    """Rebuild a (nested) frozen dataclass from JSON values; unknown keys are errors."""
+def _build(cls: type, values: dict[str, Any], strict: bool = True) -> Any:
+    """Rebuild a (nested) frozen dataclass from JSON values; unknown keys are errors, or dropped unless ``strict``."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(values) - set(fields)
-    if unknown:
+    if unknown and strict:
         raise KinemaInputError(f"training config for {cls.__name__}", f"has unknown keys {sorted(unknown)}",
                                f"Valid keys: {', '.join(fields)}.")
     kwargs = {}
     for name, value in values.items():
+        if name in unknown:
+            continue
         default = getattr(cls(), name) if name != "name" else None
         if dataclasses.is_dataclass(default) and isinstance(value, dict):
-            kwargs[name] = _build(type(default), value)
+            kwargs[name] = _build(type(default), value, strict)
         elif isinstance(default, tuple) and isinstance(value, list):
             kwargs[name] = tuple(value)
         else:  # anything else, right or wrong: the dataclass's type check names a wrong one
@@ -308,9 +339,10 @@ def _build(cls: type, values: dict[str, Any]) -> Any:
     return cls(**kwargs)
 
 
-def config_from_dict(values: dict[str, Any]) -> TrainConfig:
-    """Inverse of :meth:`TrainConfig.to_dict` (reads a run directory's ``config.json``)."""
-    return _build(TrainConfig, values)
+def config_from_dict(values: dict[str, Any], strict: bool = True) -> TrainConfig:
+    """Inverse of :meth:`TrainConfig.to_dict` (reads a run directory's ``config.json``); not ``strict``: the
+    settings an older kinema had and this one dropped are ignored (a model card's ``train_config``)."""
+    return _build(TrainConfig, values, strict)
 
 
 # Humanoids are listed twice: half the samples are humanoids (the benchmarks' family), half animals.
@@ -386,3 +418,8 @@ def get_config(preset: str, **overrides: Any) -> TrainConfig:
     if preset not in PRESETS:
         raise KinemaInputError(f"training preset '{preset}'", "is unknown", f"Use one of: {', '.join(PRESETS)}.")
     return _override(PRESETS[preset], overrides)
+
+
+def with_overrides(config: TrainConfig, **overrides: Any) -> TrainConfig:
+    """``config`` with fields replaced as :func:`get_config` replaces a preset's."""
+    return _override(config, overrides)

@@ -122,24 +122,26 @@ class RunDir:
             shutil.rmtree(old)
         return final
 
-    def load(self, path: Path, trainable: Collection[str]) -> Checkpoint:
-        """Read a checkpoint written by :meth:`save` (no pickled code is executed).
+    def load(self, path: Path, trainable: Collection[str], averaged: Collection[str] | None = None) -> Checkpoint:
+        """Read a checkpoint written by :meth:`save` (no pickled code is executed); its model holds ``trainable``,
+        its EMA ``averaged`` (default: the same).
 
         Raises:
             KinemaInputError: naming the first file that is missing, unreadable, or does not hold the
-                step of its directory or the tensors ``trainable`` names.
+                step of its directory or the tensors ``trainable`` and ``averaged`` name.
         """
+        averaged = trainable if averaged is None else averaged
         state = _read(path / "state.json", lambda p: json.loads(p.read_text()))
         _require(isinstance(state, dict) and state.get("step") == int(path.name.removeprefix("step-")),
                  path / "state.json", "does not hold the step of its directory")
         model, ema = (_read(path / name, load_file) for name in ("model.safetensors", "ema.safetensors"))
-        for name, tensors in (("model.safetensors", model), ("ema.safetensors", ema)):
-            _require(set(tensors) == set(trainable), path / name, "does not hold the tensors this run trains")
+        for name, tensors, names in (("model.safetensors", model, trainable), ("ema.safetensors", ema, averaged)):
+            _require(set(tensors) == set(names), path / name, "does not hold the tensors this run trains")
         optimizer = _read(path / "optimizer.pt", lambda p: torch.load(p, map_location="cpu", weights_only=True))
         _require(isinstance(optimizer, dict), path / "optimizer.pt", "does not hold an optimizer state")
         return Checkpoint(state["step"], model, ema, optimizer)
 
-    def load_latest(self, trainable: Collection[str]) -> Checkpoint | None:
+    def load_latest(self, trainable: Collection[str], averaged: Collection[str] | None = None) -> Checkpoint | None:
         """The newest intact checkpoint, None when there is no checkpoint.
 
         A damaged checkpoint is named in a note and the one before it tried; KinemaInputError naming the
@@ -148,7 +150,7 @@ class RunDir:
         damaged: list[KinemaInputError] = []
         for path in reversed(self.checkpoint_dirs()):
             try:
-                ckpt = self.load(path, trainable)
+                ckpt = self.load(path, trainable, averaged)
             except KinemaInputError as err:
                 damaged.append(err)
                 continue

@@ -225,7 +225,8 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(list(self.params.values()), lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
         self.ema = EMA(self.params, config.ema_decay)
         self.step = 0
-        latest = self.run.load_latest(self.params) if resume else None
+        self.prepare_networks()
+        latest = self.run.load_latest(*self.state_names()) if resume else None
         if latest is not None:
             self._restore(latest)
         elif resume and self.world.main:
@@ -253,6 +254,13 @@ class Trainer:
         return data
 
     # -- state ------------------------------------------------------------------------------------
+    def prepare_networks(self) -> None:
+        """Build what else a subclass trains or reads (before a checkpoint restores it); nothing here."""
+
+    def state_names(self) -> tuple[list[str], list[str]]:
+        """The tensors of a checkpoint's model and of its EMA."""
+        return list(self.params), list(self.params)
+
     def checkpoint(self) -> Checkpoint:
         """Gather the full (unsharded) state; collective under FSDP."""
         model_state = dist_.full_model_state(self.model)
@@ -321,6 +329,10 @@ class Trainer:
         self._last_grad_norm = float(dist_.full_tensor(norm)) if torch.is_tensor(norm) else float(norm)
         return world.mean(total)
 
+    def step_metrics(self) -> dict[str, float]:
+        """What the metrics log records of the last step besides its loss."""
+        return {"grad_norm": self._last_grad_norm}
+
     # -- the loop -------------------------------------------------------------------------------
     def train(self) -> TrainResult:
         c, losses = self.config, []
@@ -333,7 +345,7 @@ class Trainer:
                 raise divergence(c, loss, self.step, self.run.holds_results())
             if self.world.main and (self.step % c.log_every == 0 or self.step == c.steps):
                 self.run.log({"step": self.step, "loss": loss, "lr": learning_rate(c, self.step - 1),
-                              "grad_norm": self._last_grad_norm, "seconds": time.perf_counter() - start})
+                              **self.step_metrics(), "seconds": time.perf_counter() - start})
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.4f}")
             if self.step % c.checkpoint_every == 0 or self.step == c.steps:
