@@ -52,7 +52,10 @@ def test_group_offloading_samples_exactly_what_the_plain_model_does(tmp_path, lo
     _poison_offloaded(animator.components)
     assert any(tmp_path.iterdir())
     difference = np.abs(run(animator).astype(int) - plain)  # weights read back from files may sit at another
-    assert difference.max() <= 1 and difference.mean() < 0.01  # alignment: a kernel's last-bit rounding, no more
+    # alignment, so a kernel may round the last bit differently; two guided steps through random weights can
+    # grow that to a few grey levels on a rare pixel (3 seen on CI's CPU), while a weight read without its hook
+    # (NaN) changes every pixel
+    assert difference.max() <= 4 and (difference > 0).mean() < 0.01
 
 
 def test_model_offload_holds_one_network_on_the_device_at_a_time(monkeypatch):
